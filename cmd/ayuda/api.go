@@ -1,0 +1,292 @@
+package main
+
+import (
+	"context"
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"ayuda/bots"
+	"ayuda/bots/console"
+	"ayuda/escalation"
+)
+
+// api is the HTTP API for agents' tools and terminal clients.
+type api struct {
+	app   *app
+	token string
+	log   *slog.Logger
+}
+
+// maxBody is the largest request body accepted.
+const maxBody = 1 << 20
+
+func (s *api) handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok\n")) })
+	mux.Handle("GET /api/tickets", s.auth(s.list))
+	mux.Handle("GET /api/tickets/{id}", s.auth(s.show))
+	mux.Handle("POST /api/tickets/{id}/claim", s.auth(s.claim))
+	mux.Handle("POST /api/tickets/{id}/reply", s.auth(s.reply))
+	mux.Handle("POST /api/tickets/{id}/note", s.auth(s.note))
+	mux.Handle("POST /api/tickets/{id}/status", s.auth(s.status))
+	mux.Handle("GET /api/agents", s.auth(s.agents))
+	mux.Handle("POST /api/chat", s.auth(s.chat))
+	mux.Handle("GET /api/chat/inbox", s.auth(s.inbox))
+	return mux
+}
+
+type apiError struct {
+	Error string `json:"error"`
+}
+
+type handlerFunc func(w http.ResponseWriter, r *http.Request) (any, error)
+
+// auth checks the bearer token and turns a handler's result into JSON.
+func (s *api) auth(h handlerFunc) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		if !ok || subtle.ConstantTimeCompare([]byte(got), []byte(s.token)) != 1 {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="ayuda"`)
+			writeJSON(w, http.StatusUnauthorized, apiError{"missing or wrong API token (Authorization: Bearer <token>; the token is in the data directory's api-token file or AYUDA_API_TOKEN)"})
+			return
+		}
+		r.Body = http.MaxBytesReader(w, r.Body, maxBody)
+		v, err := h(w, r)
+		if err != nil {
+			code := statusFor(err)
+			if code == http.StatusInternalServerError {
+				s.log.ErrorContext(r.Context(), "api", "path", r.URL.Path, "err", err)
+			}
+			writeJSON(w, code, apiError{err.Error()})
+			return
+		}
+		writeJSON(w, http.StatusOK, v)
+	})
+}
+
+// badRequest marks an error as the caller's.
+type badRequest struct{ msg string }
+
+func (e badRequest) Error() string { return e.msg }
+
+func statusFor(err error) int {
+	var br badRequest
+	var mbe *http.MaxBytesError
+	switch {
+	case errors.As(err, &br), errors.Is(err, escalation.ErrEmptyText):
+		return http.StatusBadRequest
+	case errors.As(err, &mbe):
+		return http.StatusRequestEntityTooLarge
+	case errors.Is(err, escalation.ErrNotAgent):
+		return http.StatusForbidden
+	case errors.Is(err, escalation.ErrNotFound):
+		return http.StatusNotFound
+	case errors.Is(err, escalation.ErrClaimed), errors.Is(err, escalation.ErrTransition):
+		return http.StatusConflict
+	}
+	return http.StatusInternalServerError
+}
+
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.WriteHeader(code)
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	enc.Encode(v)
+}
+
+func decode(r *http.Request, v any) error {
+	dec := json.NewDecoder(r.Body)
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return err
+		}
+		return badRequest{"invalid JSON body: " + err.Error()}
+	}
+	return nil
+}
+
+func ticketID(r *http.Request) (escalation.ID, error) {
+	id, err := escalation.ParseID(r.PathValue("id"))
+	if err != nil {
+		return 0, badRequest{err.Error()}
+	}
+	return id, nil
+}
+
+type ticketList struct {
+	Tickets []escalation.Ticket `json:"tickets"`
+}
+
+func (s *api) list(w http.ResponseWriter, r *http.Request) (any, error) {
+	f, err := parseFilter(r.URL.Query().Get("status"), r.URL.Query().Get("assignee"), r.URL.Query().Get("customer"), r.URL.Query().Get("limit"))
+	if err != nil {
+		return nil, err
+	}
+	ts, err := s.app.queue.List(r.Context(), f)
+	if ts == nil {
+		ts = []escalation.Ticket{}
+	}
+	return ticketList{ts}, err
+}
+
+func parseFilter(status, assignee, customer, limit string) (escalation.Filter, error) {
+	f := escalation.Filter{Assignee: assignee, Customer: customer}
+	for _, s := range strings.Split(status, ",") {
+		if s = strings.TrimSpace(s); s == "" {
+			continue
+		}
+		if s == "open" || s == "abiertas" {
+			for _, st := range escalation.Statuses {
+				if st.Open() {
+					f.Status = append(f.Status, st)
+				}
+			}
+			continue
+		}
+		st, err := escalation.ParseStatus(s)
+		if err != nil {
+			return f, badRequest{err.Error()}
+		}
+		f.Status = append(f.Status, st)
+	}
+	if limit != "" {
+		n, err := strconv.Atoi(limit)
+		if err != nil || n < 0 {
+			return f, badRequest{"limit must be a whole number"}
+		}
+		f.Limit = n
+	}
+	return f, nil
+}
+
+func (s *api) show(w http.ResponseWriter, r *http.Request) (any, error) {
+	id, err := ticketID(r)
+	if err != nil {
+		return nil, err
+	}
+	return s.app.queue.Get(r.Context(), id)
+}
+
+type agentText struct {
+	Agent  string `json:"agent"`
+	Text   string `json:"text,omitempty"`
+	Status string `json:"status,omitempty"`
+}
+
+func (s *api) act(r *http.Request, do func(ctx context.Context, id escalation.ID, b agentText) (*escalation.Ticket, error)) (any, error) {
+	id, err := ticketID(r)
+	if err != nil {
+		return nil, err
+	}
+	var b agentText
+	if err := decode(r, &b); err != nil {
+		return nil, err
+	}
+	if b.Agent == "" {
+		return nil, badRequest{`"agent" is required: the id of a configured agent`}
+	}
+	return do(r.Context(), id, b)
+}
+
+func (s *api) claim(w http.ResponseWriter, r *http.Request) (any, error) {
+	return s.act(r, func(ctx context.Context, id escalation.ID, b agentText) (*escalation.Ticket, error) {
+		return s.app.queue.Claim(ctx, id, b.Agent)
+	})
+}
+
+func (s *api) reply(w http.ResponseWriter, r *http.Request) (any, error) {
+	return s.act(r, func(ctx context.Context, id escalation.ID, b agentText) (*escalation.Ticket, error) {
+		return s.app.queue.Reply(ctx, id, b.Agent, b.Text)
+	})
+}
+
+func (s *api) note(w http.ResponseWriter, r *http.Request) (any, error) {
+	return s.act(r, func(ctx context.Context, id escalation.ID, b agentText) (*escalation.Ticket, error) {
+		return s.app.queue.Note(ctx, id, b.Agent, b.Text)
+	})
+}
+
+func (s *api) status(w http.ResponseWriter, r *http.Request) (any, error) {
+	return s.act(r, func(ctx context.Context, id escalation.ID, b agentText) (*escalation.Ticket, error) {
+		st, err := escalation.ParseStatus(b.Status)
+		if err != nil {
+			return nil, badRequest{err.Error()}
+		}
+		return s.app.queue.SetStatus(ctx, id, b.Agent, st)
+	})
+}
+
+func (s *api) agents(w http.ResponseWriter, r *http.Request) (any, error) {
+	return s.app.queue.Agents(), nil
+}
+
+// chatRequest is a terminal customer's message, sent by `ayuda chat`.
+type chatRequest struct {
+	As   string `json:"as"`
+	Text string `json:"text"`
+}
+
+type chatReply struct {
+	Reply bots.Reply `json:"reply"`
+}
+
+func (s *api) chat(w http.ResponseWriter, r *http.Request) (any, error) {
+	var b chatRequest
+	if err := decode(r, &b); err != nil {
+		return nil, err
+	}
+	if strings.TrimSpace(b.As) == "" {
+		return nil, badRequest{`"as" is required: who the customer is`}
+	}
+	m := bots.Message{From: console.Address(b.As), Name: b.As, Text: b.Text, Time: time.Now()}
+	return chatReply{s.app.engine.Handle(r.Context(), m)}, nil
+}
+
+type inboxReply struct {
+	Messages []bots.Reply `json:"messages"`
+}
+
+// inbox returns what waits for a terminal customer, waiting up to ?wait=
+// (at most 30 s) for something to arrive.
+func (s *api) inbox(w http.ResponseWriter, r *http.Request) (any, error) {
+	as := r.URL.Query().Get("as")
+	if strings.TrimSpace(as) == "" {
+		return nil, badRequest{`"as" is required`}
+	}
+	wait := time.Duration(0)
+	if v := r.URL.Query().Get("wait"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			return nil, badRequest{"wait: " + err.Error()}
+		}
+		wait = min(d, 30*time.Second)
+	}
+	deadline := time.Now().Add(wait)
+	out := inboxReply{Messages: []bots.Reply{}}
+	for {
+		msgs, err := s.app.queue.Take(r.Context(), console.Address(as))
+		if err != nil {
+			return nil, err
+		}
+		for _, m := range msgs {
+			out.Messages = append(out.Messages, m.Reply)
+		}
+		if len(out.Messages) > 0 || time.Now().After(deadline) {
+			return out, nil
+		}
+		select {
+		case <-r.Context().Done():
+			return out, nil
+		case <-time.After(250 * time.Millisecond):
+		}
+	}
+}

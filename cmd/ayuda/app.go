@@ -1,0 +1,178 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"ayuda/dialog"
+	"ayuda/escalation"
+	"ayuda/faq"
+	"ayuda/knowledge"
+)
+
+// app is ayuda opened: the store, the index and the engine.
+type app struct {
+	cfg    *Config
+	log    *slog.Logger
+	queue  *escalation.Queue
+	index  *knowledge.Index
+	engine *dialog.Engine
+}
+
+// loadArticles reads the configured articles folder, or the built-in ones.
+func loadArticles(cfg *Config) ([]faq.Entry, error) {
+	if cfg.Articles == "" {
+		return faq.Builtin()
+	}
+	info, err := os.Stat(cfg.Articles)
+	if err != nil {
+		return nil, fmt.Errorf("articles: %w", err)
+	}
+	if !info.IsDir() {
+		return nil, fmt.Errorf("articles: %s is not a folder", cfg.Articles)
+	}
+	entries, err := faq.Load(os.DirFS(cfg.Articles))
+	if err != nil {
+		return nil, fmt.Errorf("articles in %s:\n%w", cfg.Articles, err)
+	}
+	if len(entries) == 0 {
+		return nil, fmt.Errorf("articles: no .md or .yaml articles in %s", cfg.Articles)
+	}
+	return entries, nil
+}
+
+// openIndex builds the knowledge index from the configured articles.
+func openIndex(cfg *Config) (*knowledge.Index, error) {
+	entries, err := loadArticles(cfg)
+	if err != nil {
+		return nil, err
+	}
+	return knowledge.New(entries)
+}
+
+// openApp opens the store in the data directory and builds the engine.
+func openApp(ctx context.Context, cfg *Config, log *slog.Logger) (*app, error) {
+	if err := os.MkdirAll(cfg.Data, 0o700); err != nil {
+		return nil, fmt.Errorf("data directory: %w", err)
+	}
+	idx, err := openIndex(cfg)
+	if err != nil {
+		return nil, err
+	}
+	q, err := escalation.Open(filepath.Join(cfg.Data, "ayuda.db"), escalation.Config{
+		Agents:      cfg.Agents,
+		Notify:      dialog.Notifier(),
+		Targets:     cfg.Targets,
+		TypeTargets: cfg.Types,
+		Logger:      log.With("part", "escalation"),
+	})
+	if err != nil {
+		idx.Close()
+		return nil, err
+	}
+	eng, err := dialog.New(dialog.Config{
+		Search:           idx,
+		Queue:            q,
+		AnswerThreshold:  cfg.Thresholds.Answer,
+		ClarifyThreshold: cfg.Thresholds.Clarify,
+		Margin:           cfg.Thresholds.Margin,
+		DefaultLang:      cfg.Lang,
+		Location:         cfg.loc,
+		Logger:           log.With("part", "dialog"),
+	})
+	if err != nil {
+		q.Close()
+		idx.Close()
+		return nil, err
+	}
+	return &app{cfg: cfg, log: log, queue: q, index: idx, engine: eng}, nil
+}
+
+func (a *app) Close() error {
+	return errors.Join(a.queue.Close(), a.index.Close())
+}
+
+// watchArticles rebuilds the index when the articles folder changes, until
+// ctx is done. A folder with errors keeps the previous articles in service.
+func (a *app) watchArticles(ctx context.Context, every time.Duration) error {
+	if a.cfg.Articles == "" {
+		return nil
+	}
+	last := fingerprint(a.cfg.Articles)
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+		fp := fingerprint(a.cfg.Articles)
+		if fp == last {
+			continue
+		}
+		last = fp
+		start := time.Now()
+		entries, err := loadArticles(a.cfg)
+		if err == nil {
+			err = a.index.Replace(entries)
+		}
+		if err != nil {
+			a.log.WarnContext(ctx, "articles changed but were not reloaded; the previous ones stay in service", "err", err)
+			continue
+		}
+		a.log.InfoContext(ctx, "articles reloaded", "articles", len(entries), "took", time.Since(start))
+	}
+}
+
+// fingerprint summarises the names, sizes and times of the article files.
+func fingerprint(dir string) string {
+	var b strings.Builder
+	filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() || !faq.IsArticle(p) {
+			return nil
+		}
+		if info, err := d.Info(); err == nil {
+			fmt.Fprintf(&b, "%s %d %d\n", p, info.Size(), info.ModTime().UnixNano())
+		}
+		return nil
+	})
+	return b.String()
+}
+
+// apiToken returns the API token: AYUDA_API_TOKEN, or the one in the data
+// directory, created on first use.
+func apiToken(cfg *Config, getenv func(string) string, create bool) (string, error) {
+	if t := getenv("AYUDA_API_TOKEN"); t != "" {
+		return t, nil
+	}
+	path := filepath.Join(cfg.Data, "api-token")
+	data, err := os.ReadFile(path)
+	if err == nil {
+		return strings.TrimSpace(string(data)), nil
+	}
+	if !errors.Is(err, fs.ErrNotExist) || !create {
+		return "", fmt.Errorf("api token: %w", err)
+	}
+	buf := make([]byte, 24)
+	if _, err := rand.Read(buf); err != nil {
+		return "", err
+	}
+	tok := hex.EncodeToString(buf)
+	if err := os.MkdirAll(cfg.Data, 0o700); err != nil {
+		return "", err
+	}
+	if err := os.WriteFile(path, []byte(tok+"\n"), 0o600); err != nil {
+		return "", fmt.Errorf("api token: %w", err)
+	}
+	return tok, nil
+}

@@ -1,0 +1,161 @@
+// Command ayuda is a self-service help desk that lives where people chat:
+// it answers from a knowledge base, hands what it cannot solve to a person
+// as a ticket with the whole conversation, and relays the agent's answer
+// back to the chat where the customer started.
+//
+// Usage:
+//
+//	ayuda serve                 run the channels, the outbox and the HTTP API
+//	ayuda chat [--as NAME]      talk to ayuda as a customer in the terminal
+//	ayuda tickets list|show|claim|reply|note|status   the agent's side
+//	ayuda ask [--json] QUESTION show the decision and the scores for a question
+//	ayuda kb lint [DIR]         check a folder of articles
+//
+// Every command takes --data DIR, --articles DIR and --config FILE.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	_ "time/tzdata" // due times in the configured time zone on any machine
+
+	"golang.org/x/term"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	e := &env{
+		args:        os.Args[1:],
+		getenv:      os.Getenv,
+		stdin:       os.Stdin,
+		stdout:      os.Stdout,
+		stderr:      os.Stderr,
+		interactive: term.IsTerminal(int(os.Stdin.Fd())),
+	}
+	if err := run(ctx, e); err != nil {
+		if !errors.Is(err, errSilent) {
+			fmt.Fprintln(os.Stderr, "ayuda:", err)
+		}
+		os.Exit(1)
+	}
+}
+
+// env is what a command may touch of the outside world; tests supply their own.
+type env struct {
+	args        []string
+	getenv      func(string) string
+	stdin       io.Reader
+	stdout      io.Writer
+	stderr      io.Writer
+	interactive bool
+}
+
+// errSilent fails a command whose output already said what is wrong.
+var errSilent = errors.New("failed")
+
+const usage = `ayuda: a help desk that lives where people chat.
+
+Commands:
+  serve                      run the channels (terminal, Telegram, Discord, Slack), the outbox and the HTTP API
+  chat [--as NAME]           talk to ayuda as a customer in the terminal
+  tickets list [--status S] [--assignee A]
+  tickets show ID
+  tickets claim ID [--as AGENT]
+  tickets reply ID TEXT [--as AGENT]
+  tickets note ID TEXT [--as AGENT]      an internal note: never shown to the customer
+  tickets status ID STATUS [--as AGENT]  new, assigned, in_progress, waiting, completed, closed, reopened
+  ask [--lang es|en] [--json] [--internal] QUESTION
+  kb lint [DIR]              check articles: format, duplicates, conflicting questions
+
+Flags every command takes:
+  --data DIR       data directory (default ./data, or AYUDA_DATA)
+  --articles DIR   articles folder (default: the built-in articles, or AYUDA_ARTICLES)
+  --config FILE    YAML configuration (default ./ayuda.yaml when present, or AYUDA_CONFIG)
+  --json           machine-readable output, where a command has it
+`
+
+func run(ctx context.Context, e *env) error {
+	if len(e.args) == 0 {
+		fmt.Fprint(e.stdout, usage)
+		return nil
+	}
+	cmd, args := e.args[0], e.args[1:]
+	switch cmd {
+	case "serve":
+		return cmdServe(ctx, e, args)
+	case "chat":
+		return cmdChat(ctx, e, args)
+	case "tickets", "ticket":
+		return cmdTickets(ctx, e, args)
+	case "ask":
+		return cmdAsk(ctx, e, args)
+	case "kb":
+		return cmdKB(ctx, e, args)
+	case "help", "-h", "--help", "-help":
+		fmt.Fprint(e.stdout, usage)
+		return nil
+	}
+	fmt.Fprint(e.stderr, usage)
+	return fmt.Errorf("unknown command %q", cmd)
+}
+
+// common are the flags every command takes.
+type common struct {
+	data, articles, config string
+	json                   bool
+}
+
+func newFlags(name string, e *env) (*flag.FlagSet, *common) {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(e.stderr)
+	c := &common{}
+	fs.StringVar(&c.data, "data", "", "data directory")
+	fs.StringVar(&c.articles, "articles", "", "articles folder")
+	fs.StringVar(&c.config, "config", "", "configuration file")
+	fs.BoolVar(&c.json, "json", false, "JSON output")
+	return fs, c
+}
+
+// parse parses flags anywhere among the arguments and returns the others.
+func parse(fs *flag.FlagSet, args []string) ([]string, error) {
+	var rest []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, err
+		}
+		args = fs.Args()
+		if len(args) == 0 {
+			return rest, nil
+		}
+		if args[0] == "--" {
+			return append(rest, args[1:]...), nil
+		}
+		rest = append(rest, args[0])
+		args = args[1:]
+	}
+}
+
+// config loads the configuration and applies the common flags.
+func (c *common) load(e *env) (*Config, error) {
+	cfg, err := loadConfig(c.config, e.getenv)
+	if err != nil {
+		return nil, err
+	}
+	if c.data != "" {
+		cfg.Data = c.data
+	}
+	if c.articles != "" {
+		cfg.Articles = c.articles
+	}
+	return cfg, nil
+}
+
+func joinArgs(args []string) string { return strings.TrimSpace(strings.Join(args, " ")) }

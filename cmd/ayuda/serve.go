@@ -1,0 +1,123 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"ayuda/bots"
+	"ayuda/bots/console"
+)
+
+// router sends each message through the adapter of its platform.
+type router map[string]bots.Adapter
+
+func (rt router) Send(ctx context.Context, to bots.Address, r bots.Reply) error {
+	a, ok := rt[to.Platform]
+	if !ok {
+		return bots.ErrUnreachable
+	}
+	return a.Send(ctx, to, r)
+}
+
+// serverInfo is written to the data directory while a server runs, so the
+// command-line tools find it.
+type serverInfo struct {
+	Addr string `json:"addr"`
+	PID  int    `json:"pid"`
+}
+
+func serverFile(data string) string { return filepath.Join(data, "server.json") }
+
+// serveOptions are what the serve and chat commands differ in.
+type serveOptions struct {
+	terminal *console.Bot // the terminal channel, or nil
+	adapters map[string]bots.Adapter
+	ready    func(addr string) // called once the API listens
+}
+
+// serve runs ayuda until ctx is done or the terminal channel ends: the
+// channels, the outbox dispatcher, the HTTP API and the articles watcher.
+func serve(ctx context.Context, a *app, getenv func(string) string, opt serveOptions) error {
+	token, err := apiToken(a.cfg, getenv, true)
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", a.cfg.HTTP)
+	if err != nil {
+		return fmt.Errorf("http: %w (is another ayuda serve running? use --http to pick another address)", err)
+	}
+	addr := ln.Addr().String()
+	info, _ := json.Marshal(serverInfo{Addr: addr, PID: os.Getpid()})
+	if err := os.WriteFile(serverFile(a.cfg.Data), info, 0o600); err != nil {
+		ln.Close()
+		return err
+	}
+	defer os.Remove(serverFile(a.cfg.Data))
+
+	srv := &http.Server{
+		Handler:           (&api{app: a, token: token, log: a.log.With("part", "api")}).handler(),
+		ReadHeaderTimeout: 10 * time.Second,
+		ErrorLog:          slog.NewLogLogger(a.log.Handler(), slog.LevelWarn),
+	}
+	rt := router{}
+	for name, ad := range opt.adapters {
+		rt[name] = ad
+	}
+	if opt.terminal != nil {
+		rt[bots.Console] = opt.terminal
+	}
+	a.log.InfoContext(ctx, "ayuda serving", "http", addr, "articles", a.index.Len(), "channels", len(rt))
+	if opt.ready != nil {
+		opt.ready(addr)
+	}
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	g, ctx := errgroup.WithContext(ctx)
+	g.Go(func() error {
+		if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+			return fmt.Errorf("http: %w", err)
+		}
+		return nil
+	})
+	g.Go(func() error {
+		<-ctx.Done()
+		sctx, stop := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer stop()
+		return srv.Shutdown(sctx)
+	})
+	g.Go(func() error { return a.queue.Dispatch(ctx, rt, 0) })
+	g.Go(func() error { return a.watchArticles(ctx, 2*time.Second) })
+	for name, ad := range opt.adapters {
+		g.Go(func() error {
+			if err := ad.Run(ctx, a.engine.Handle); err != nil {
+				return fmt.Errorf("%s: %w", name, err)
+			}
+			return nil
+		})
+	}
+	if opt.terminal != nil {
+		g.Go(func() error {
+			defer cancel() // the person left: stop serving
+			return opt.terminal.Run(ctx, a.engine.Handle)
+		})
+	}
+	return g.Wait()
+}
+
+// newLogger builds the logger: to w, or to the data directory's ayuda.log
+// when the terminal is used for chatting.
+func newLogger(w io.Writer, level slog.Level) *slog.Logger {
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: level}))
+}

@@ -1,0 +1,316 @@
+// Package dialog runs conversations: one message at a time per person, it
+// detects the language and the intent, answers from the knowledge base,
+// asks to clarify, or hands the conversation to a person by opening a
+// ticket with everything said so far. While a ticket is open the bot stays
+// quiet: the customer's messages go to the ticket and its agent.
+//
+// Conversations are stored (through the Queue) after every turn, before
+// the reply is returned, so a restart resumes them and a re-delivered
+// message is recognised and answered with the same reply.
+package dialog
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"ayuda/bots"
+	"ayuda/escalation"
+	"ayuda/faq"
+	"ayuda/knowledge"
+)
+
+// Searcher finds articles for a question; *knowledge.Index is one.
+type Searcher interface {
+	Search(ctx context.Context, q knowledge.Query) ([]knowledge.Hit, error)
+	// Entry returns article id in lang.
+	Entry(id, lang string) (faq.Entry, bool)
+}
+
+// Queue is what the engine needs of the ticket store; *escalation.Queue is
+// one.
+type Queue interface {
+	Open(ctx context.Context, t escalation.Ticket) (*escalation.Ticket, error)
+	Get(ctx context.Context, id escalation.ID) (*escalation.Ticket, error)
+	List(ctx context.Context, f escalation.Filter) ([]escalation.Ticket, error)
+	CustomerMessage(ctx context.Context, id escalation.ID, e escalation.Entry) (*escalation.Ticket, error)
+	Accept(ctx context.Context, id escalation.ID) (*escalation.Ticket, error)
+	Reopen(ctx context.Context, id escalation.ID, why escalation.Entry) (*escalation.Ticket, error)
+	LoadConversation(ctx context.Context, key string) ([]byte, error)
+	SaveConversation(ctx context.Context, key string, data []byte) error
+}
+
+// Config configures an Engine. Zero fields are defaults, as documented.
+type Config struct {
+	Search Searcher // required
+	// Queue stores conversations and tickets; Handle needs it, Ask does not.
+	Queue Queue
+	// AnswerThreshold is the confidence at or above which the bot answers
+	// with the best article; zero means 0.52.
+	AnswerThreshold float64
+	// ClarifyThreshold is the confidence at or above which the bot offers
+	// the closest articles as choices; zero means 0.25.
+	ClarifyThreshold float64
+	// Margin: the best article is answered only when it leads the next
+	// different article by at least this much confidence; zero means 0.08.
+	Margin float64
+	// DefaultLang is the language until a person's words say otherwise;
+	// empty means "es".
+	DefaultLang string
+	// Location is the time zone due times are told in; nil means UTC.
+	Location *time.Location
+	// Logger; nil discards.
+	Logger *slog.Logger
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+// Engine runs conversations. It is safe for concurrent use; turns of one
+// conversation are serialised.
+type Engine struct {
+	cfg   Config
+	log   *slog.Logger
+	now   func() time.Time
+	locks keyedMutex
+}
+
+// New returns an Engine for cfg.
+func New(cfg Config) (*Engine, error) {
+	if cfg.Search == nil {
+		return nil, errors.New("dialog: Config.Search is required")
+	}
+	if cfg.AnswerThreshold == 0 {
+		cfg.AnswerThreshold = 0.52
+	}
+	if cfg.ClarifyThreshold == 0 {
+		cfg.ClarifyThreshold = 0.25
+	}
+	if cfg.Margin == 0 {
+		cfg.Margin = 0.08
+	}
+	if cfg.DefaultLang == "" {
+		cfg.DefaultLang = "es"
+	}
+	if cfg.Location == nil {
+		cfg.Location = time.UTC
+	}
+	e := &Engine{cfg: cfg, log: cfg.Logger, now: cfg.Now}
+	if e.log == nil {
+		e.log = slog.New(slog.DiscardHandler)
+	}
+	if e.now == nil {
+		e.now = time.Now
+	}
+	return e, nil
+}
+
+// States of a conversation.
+const (
+	stateIdle     = ""
+	stateFeedback = "feedback" // answered; "did this solve it?"
+	stateClarify  = "clarify"  // offered close articles
+	stateType     = "type"     // intake: asked the request type
+	stateDescribe = "describe" // intake: asked for a description
+)
+
+// conversation is what the engine remembers of one chat, stored as JSON.
+type conversation struct {
+	Lang    string        `json:"lang"`
+	Name    string        `json:"name,omitempty"`
+	State   string        `json:"state,omitempty"`
+	Pending []bots.Choice `json:"pending,omitempty"`
+	// Article is the last answered article, for feedback.
+	Article string `json:"article,omitempty"`
+	Misses  int    `json:"misses,omitempty"`
+	// Question is the last substantive thing the customer asked, the
+	// description of a request when one is opened.
+	Question string             `json:"question,omitempty"`
+	Intake   *intake            `json:"intake,omitempty"`
+	Ticket   escalation.ID      `json:"ticket,omitempty"`
+	Relayed  bool               `json:"relayed,omitempty"`
+	History  []escalation.Entry `json:"history,omitempty"`
+	Offered  []escalation.Offer `json:"offered,omitempty"`
+	// Seen holds the ids of recent inbound messages; LastID's reply is kept
+	// to answer a re-delivery the same way.
+	Seen      []string   `json:"seen,omitempty"`
+	LastID    string     `json:"last_id,omitempty"`
+	LastReply bots.Reply `json:"last_reply,omitzero"`
+	Updated   time.Time  `json:"updated"`
+}
+
+type intake struct {
+	Type   escalation.Type   `json:"type,omitempty"`
+	Reason escalation.Reason `json:"reason"`
+}
+
+// Limits that keep a conversation record small.
+const (
+	maxHistory = 60
+	maxSeen    = 32
+	// MaxText is the most of one message that is kept; the rest is cut
+	// with a marker. Platforms cap messages far below this.
+	MaxText = 16 << 10
+)
+
+// Handle runs one turn: it stores the message, decides, stores the new
+// state, and returns what to say. It implements bots.Handler.
+func (e *Engine) Handle(ctx context.Context, m bots.Message) bots.Reply {
+	if e.cfg.Queue == nil {
+		e.log.ErrorContext(ctx, "dialog: Handle needs Config.Queue")
+		return bots.Reply{Text: say(e.cfg.DefaultLang, "error")}
+	}
+	key := m.From.Key()
+	unlock := e.locks.lock(key)
+	defer unlock()
+
+	c, err := e.load(ctx, key)
+	if err != nil {
+		e.log.ErrorContext(ctx, "load conversation", "err", err, "to", m.From.String())
+		return bots.Reply{Text: say(e.cfg.DefaultLang, "error")}
+	}
+	if m.ID != "" {
+		for _, id := range c.Seen {
+			if id == m.ID {
+				if id == c.LastID {
+					return c.LastReply
+				}
+				return bots.Reply{}
+			}
+		}
+	}
+	m.Text = clean(m.Text)
+	if m.Time.IsZero() {
+		m.Time = e.now()
+	}
+	if m.Name != "" {
+		c.Name = m.Name
+	}
+	t := &turn{e: e, c: c, m: m}
+	r, err := t.run(ctx)
+	if err != nil {
+		e.log.ErrorContext(ctx, "turn failed", "err", err, "to", m.From.String())
+		return bots.Reply{Text: say(c.Lang, "error")}
+	}
+	if !t.relayed {
+		c.History = append(c.History, escalation.Entry{Time: e.now(), Author: escalation.AuthorBot, Text: replyText(r)})
+	}
+	if len(c.History) > maxHistory {
+		c.History = append([]escalation.Entry(nil), c.History[len(c.History)-maxHistory:]...)
+	}
+	c.Pending = r.Choices
+	if m.ID != "" {
+		c.Seen = append(c.Seen, m.ID)
+		if len(c.Seen) > maxSeen {
+			c.Seen = c.Seen[len(c.Seen)-maxSeen:]
+		}
+		c.LastID, c.LastReply = m.ID, r
+	}
+	c.Updated = e.now()
+	if err := e.save(ctx, key, c); err != nil {
+		e.log.ErrorContext(ctx, "save conversation", "err", err, "to", m.From.String())
+		return bots.Reply{Text: say(c.Lang, "error")}
+	}
+	return r
+}
+
+func replyText(r bots.Reply) string {
+	if len(r.Choices) == 0 {
+		return r.Text
+	}
+	labels := make([]string, len(r.Choices))
+	for i, ch := range r.Choices {
+		labels[i] = ch.Label
+	}
+	return r.Text + " [" + strings.Join(labels, " | ") + "]"
+}
+
+func (e *Engine) load(ctx context.Context, key string) (*conversation, error) {
+	data, err := e.cfg.Queue.LoadConversation(ctx, key)
+	if err != nil {
+		return nil, err
+	}
+	c := &conversation{}
+	if data != nil {
+		if err := json.Unmarshal(data, c); err != nil {
+			return nil, fmt.Errorf("conversation %q: %w", key, err)
+		}
+	}
+	return c, nil
+}
+
+func (e *Engine) save(ctx context.Context, key string, c *conversation) error {
+	data, err := json.Marshal(c)
+	if err != nil {
+		return err
+	}
+	return e.cfg.Queue.SaveConversation(ctx, key, data)
+}
+
+// clean makes inbound text safe to store and match: valid UTF-8, no control
+// characters but newlines and tabs, no bidirectional overrides, at most
+// MaxText bytes.
+func clean(s string) string {
+	s = strings.ToValidUTF8(s, "\uFFFD")
+	s = strings.Map(func(r rune) rune {
+		switch {
+		case r == '\n' || r == '\t':
+			return r
+		case r == '\r':
+			return -1
+		case unicode.IsControl(r), unicode.Is(unicode.Bidi_Control, r):
+			return -1
+		}
+		return r
+	}, s)
+	s = strings.TrimSpace(s)
+	if len(s) > MaxText {
+		cut := MaxText
+		for cut > 0 && !utf8.RuneStart(s[cut]) {
+			cut--
+		}
+		s = s[:cut] + " […]"
+	}
+	return s
+}
+
+// keyedMutex serialises work per key without holding memory for idle keys.
+type keyedMutex struct {
+	mu sync.Mutex
+	m  map[string]*keyLock
+}
+
+type keyLock struct {
+	mu   sync.Mutex
+	refs int
+}
+
+func (k *keyedMutex) lock(key string) (unlock func()) {
+	k.mu.Lock()
+	if k.m == nil {
+		k.m = map[string]*keyLock{}
+	}
+	l := k.m[key]
+	if l == nil {
+		l = &keyLock{}
+		k.m[key] = l
+	}
+	l.refs++
+	k.mu.Unlock()
+	l.mu.Lock()
+	return func() {
+		l.mu.Unlock()
+		k.mu.Lock()
+		l.refs--
+		if l.refs == 0 {
+			delete(k.m, key)
+		}
+		k.mu.Unlock()
+	}
+}

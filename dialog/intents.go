@@ -1,0 +1,197 @@
+package dialog
+
+import (
+	"strings"
+	"unicode"
+
+	"golang.org/x/text/runes"
+	"golang.org/x/text/transform"
+	"golang.org/x/text/unicode/norm"
+
+	"ayuda/escalation"
+)
+
+// fold lowercases s, strips accents (keeping ñ), turns punctuation into
+// spaces and collapses runs of spaces: the form intents are matched on.
+func fold(s string) string {
+	s = strings.ToLower(s)
+	s = strings.ReplaceAll(s, "ñ", "\x00")
+	t := transform.Chain(norm.NFD, runes.Remove(runes.In(unicode.Mn)), norm.NFC)
+	if out, _, err := transform.String(t, s); err == nil {
+		s = out
+	}
+	s = strings.ReplaceAll(s, "\x00", "ñ")
+	var b strings.Builder
+	space := true
+	for _, r := range s {
+		if unicode.IsLetter(r) || unicode.IsDigit(r) || r == '/' {
+			b.WriteRune(r)
+			space = false
+		} else if !space {
+			b.WriteByte(' ')
+			space = true
+		}
+	}
+	return strings.TrimSpace(b.String())
+}
+
+// Intent is what a message is for, before any search.
+type Intent string
+
+// Intents recognised before searching the knowledge base.
+const (
+	None      Intent = ""
+	Greeting  Intent = "greeting"
+	Thanks    Intent = "thanks"
+	Goodbye   Intent = "goodbye"
+	Help      Intent = "help"
+	Human     Intent = "human"
+	StatusReq Intent = "status"
+	NewReq    Intent = "new"
+	Yes       Intent = "yes"
+	No        Intent = "no"
+	Cancel    Intent = "cancel"
+)
+
+// commands are slash commands, in both languages.
+var commands = map[string]Intent{
+	"/start": Greeting, "/ayuda": Help, "/help": Help, "/menu": Help,
+	"/estado": StatusReq, "/status": StatusReq,
+	"/humano": Human, "/human": Human, "/agente": Human, "/agent": Human, "/persona": Human,
+	"/nueva": NewReq, "/new": NewReq, "/cancelar": Cancel, "/cancel": Cancel,
+}
+
+// whole lists messages that are an intent only when they are the whole
+// message (after folding): short social phrases that would be noise in a
+// longer question.
+var whole = map[Intent][]string{
+	Greeting: {"hola", "hola buenas", "buenas", "buenos dias", "buenas tardes", "buenas noches", "hey", "hi", "hello", "hello there", "good morning", "good afternoon", "good evening", "hola que tal", "saludos", "hi there", "ola", "start", "empezar"},
+	Thanks:   {"gracias", "muchas gracias", "mil gracias", "ok gracias", "vale gracias", "genial gracias", "perfecto gracias", "thanks", "thank you", "thanks a lot", "thank you very much", "thx", "ty", "ok thanks", "great thanks", "perfect thanks", "cheers"},
+	Goodbye:  {"adios", "hasta luego", "chao", "chau", "nos vemos", "bye", "goodbye", "see you", "bye bye", "hasta pronto"},
+	Help:     {"ayuda", "help", "menu", "menú", "opciones", "options", "que puedes hacer", "what can you do", "que sabes hacer"},
+	Yes:      {"si", "sí", "s", "yes", "y", "yep", "yeah", "claro", "vale", "ok", "okay", "de acuerdo", "correcto", "exacto", "si me sirvio", "si gracias", "sure", "si resuelto", "yes solved", "it did", "si por favor", "yes please", "perfecto", "genial"},
+	No:       {"no", "n", "nope", "no gracias", "no me sirvio", "no sirvio", "no me ha servido", "no funciona", "no ayuda", "didn t help", "it didn t help", "not really", "no thanks", "para nada", "ninguna", "none", "none of these", "ninguna de estas", "no es eso", "that s not it"},
+	Cancel:   {"cancelar", "cancel", "olvidalo", "dejalo", "never mind", "nevermind", "forget it"},
+	StatusReq: {"estado", "status", "mis solicitudes", "mis tickets", "mis casos", "my requests", "my tickets",
+		"estado de mi solicitud", "estado de mis solicitudes", "como va mi solicitud", "como va mi caso", "como va mi ticket",
+		"status of my request", "status of my ticket", "my ticket status", "how is my request going", "how is my ticket going"},
+	NewReq: {"nueva solicitud", "abrir solicitud", "abrir una solicitud", "abrir ticket", "abrir un ticket", "new request", "open a request", "open a ticket", "new ticket", "crear ticket", "crear un ticket"},
+}
+
+// phrases are intents recognised anywhere in a message.
+var phrases = map[Intent][]string{
+	Human: {
+		"hablar con una persona", "hablar con alguien", "hablar con un humano", "hablar con un agente", "hablar con un asesor",
+		"hablar con una persona real", "con un humano", "con una persona", "persona real", "quiero un humano", "quiero un agente",
+		"pasame con", "pasadme con", "paseme con", "comunicarme con un", "atencion humana", "atencion al cliente humana",
+		"operador", "operadora", "un agente", "agente humano", "agente por favor", "un asesor", "asesor por favor",
+		"talk to a human", "talk to a person", "talk to someone", "speak to a human", "speak to a person", "speak to someone",
+		"speak with", "talk with a", "real person", "real human", "human agent", "live agent", "an agent", "customer service agent",
+		"representative", "a human please", "human please", "transfer me", "connect me", "get me a person", "let me talk",
+	},
+}
+
+// alone are single words that ask for a person when they are (almost) the
+// whole message.
+var alone = map[string]Intent{"humano": Human, "persona": Human, "agente": Human, "asesor": Human, "human": Human, "agent": Human, "person": Human, "operator": Human}
+
+// detectIntent finds the intent of a message, or None.
+func detectIntent(text string) Intent {
+	t := strings.TrimSpace(text)
+	if strings.HasPrefix(t, "/") {
+		cmd := strings.ToLower(strings.Fields(t)[0])
+		if i := strings.IndexByte(cmd, '@'); i > 0 { // /estado@ayuda_bot
+			cmd = cmd[:i]
+		}
+		if in, ok := commands[cmd]; ok {
+			return in
+		}
+	}
+	f := fold(t)
+	if f == "" {
+		return None
+	}
+	for _, in := range []Intent{StatusReq, NewReq, Cancel, Greeting, Thanks, Goodbye, Help, Yes, No} {
+		for _, p := range whole[in] {
+			if f == p {
+				return in
+			}
+		}
+	}
+	words := strings.Fields(f)
+	if len(words) <= 3 {
+		for _, w := range words {
+			if in, ok := alone[w]; ok {
+				return in
+			}
+		}
+	}
+	padded := " " + f + " "
+	for _, p := range phrases[Human] {
+		if strings.Contains(padded, " "+p+" ") {
+			return Human
+		}
+	}
+	return None
+}
+
+// sensitive words reveal a request type that always goes to a person.
+var sensitive = []struct {
+	typ   escalation.Type
+	words []string
+}{
+	{escalation.Denuncia, []string{"denuncia", "denunciar", "denunciarlo", "fraude", "estafa", "acoso", "soborno", "corrupcion", "discriminacion", "amenaza", "robo de datos", "fraud", "scam", "harassment", "bribe", "bribery", "corruption", "discrimination", "threat", "report wrongdoing", "whistleblow"}},
+	{escalation.Reclamo, []string{"reclamo", "reclamacion", "reclamar", "exijo", "indemnizacion", "compensacion", "me deben", "libro de reclamaciones", "hoja de reclamaciones", "claim", "compensation", "you owe me", "i demand", "chargeback"}},
+	{escalation.Queja, []string{"queja", "quejarme", "me quejo", "quejar", "inaceptable", "vergonzoso", "vergüenza", "pesimo servicio", "pesima atencion", "fatal servicio", "complaint", "complain", "unacceptable", "disgraceful", "terrible service", "awful service", "worst service"}},
+}
+
+// questionWords start a question about a process ("how do I file a
+// complaint?"), which the knowledge base answers, as opposed to the
+// complaint itself, which goes to a person.
+var questionWords = []string{"como", "donde", "cuando", "cual", "cuales", "que", "puedo", "se puede", "hay", "how", "where", "when", "what", "which", "can i", "is there", "do you", "do i"}
+
+// sensitiveType returns the sensitive request type a message is, if any,
+// and whether it is only a question about that process.
+func sensitiveType(text string) (escalation.Type, bool) {
+	f := " " + fold(text) + " "
+	for _, s := range sensitive {
+		for _, w := range s.words {
+			if strings.Contains(f, " "+fold(w)+" ") {
+				return s.typ, isProcessQuestion(text)
+			}
+		}
+	}
+	return "", false
+}
+
+func isProcessQuestion(text string) bool {
+	f := fold(text)
+	for _, q := range questionWords {
+		if f == q || strings.HasPrefix(f, q+" ") {
+			return true
+		}
+	}
+	return false
+}
+
+// urgent words raise a ticket's priority.
+var urgentWords = []string{"urgente", "urgencia", "cuanto antes", "ya mismo", "inmediatamente", "es grave", "emergencia", "urgent", "asap", "immediately", "emergency", "right now", "as soon as possible"}
+
+// inferPriority guesses a priority from the customer's words and the type.
+func inferPriority(texts []string, typ escalation.Type) escalation.Priority {
+	for _, t := range texts {
+		f := " " + fold(t) + " "
+		for _, w := range urgentWords {
+			if strings.Contains(f, " "+w+" ") {
+				return escalation.Urgente
+			}
+		}
+	}
+	switch typ {
+	case escalation.Denuncia, escalation.Reclamo, escalation.Queja:
+		return escalation.Alta
+	case escalation.Sugerencia:
+		return escalation.Baja
+	}
+	return escalation.Normal
+}

@@ -1,0 +1,616 @@
+package dialog
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"ayuda/bots"
+	"ayuda/escalation"
+	"ayuda/faq"
+	"ayuda/knowledge"
+)
+
+// turn is one message being handled.
+type turn struct {
+	e *Engine
+	c *conversation
+	m bots.Message
+	// relayed is set when the message went to a ticket rather than the
+	// bot's own history (and so does the reply).
+	relayed bool
+	// lastHit is the search hit being answered, for the offer's scores.
+	lastHit knowledge.Hit
+}
+
+func (t *turn) run(ctx context.Context) (bots.Reply, error) {
+	c, m := t.c, t.m
+	if c.Lang == "" {
+		c.Lang = t.e.cfg.DefaultLang
+	}
+	pressed := t.pressed()
+	if pressed == "" && m.Text != "" {
+		c.Lang = detectLang(m.Text, c.Lang)
+	}
+	entry := escalation.Entry{Time: m.Time, Author: escalation.AuthorCustomer, Name: m.Name, Text: m.Text, Attachments: m.Attachments, MessageID: m.ID}
+
+	if id, yes, ok := solvedChoice(pressed); ok {
+		return t.solved(ctx, id, yes, escalation.Entry{})
+	}
+	if c.Ticket != 0 {
+		r, done, err := t.ticketBound(ctx, pressed, entry)
+		if err != nil || done {
+			return r, err
+		}
+	}
+	c.History = append(c.History, entry)
+	if m.Text == "" {
+		if len(m.Attachments) > 0 {
+			return bots.Reply{Text: say(c.Lang, "attachment-bot"), Choices: []bots.Choice{choice(c.Lang, "human", "c-human")}}, nil
+		}
+		return bots.Reply{Text: say(c.Lang, "empty")}, nil
+	}
+
+	in := None
+	switch {
+	case pressed == "human":
+		in = Human
+	case pressed == "status":
+		in = StatusReq
+	case pressed == "new":
+		in = NewReq
+	case pressed == "cancel":
+		in = Cancel
+	case pressed == "yes":
+		in = Yes
+	case pressed == "no", pressed == "none":
+		in = No
+	case pressed == "complain":
+		return t.escalate(ctx, escalation.ReasonSensitive, escalation.Queja)
+	case strings.HasPrefix(pressed, "type:"):
+		typ, err := escalation.ParseType(strings.TrimPrefix(pressed, "type:"))
+		if err == nil && c.Intake != nil {
+			c.Intake.Type = typ
+			return t.continueIntake(ctx)
+		}
+	case strings.HasPrefix(pressed, "kb:"):
+		if r, ok := t.answerArticle(strings.TrimPrefix(pressed, "kb:")); ok {
+			return r, nil
+		}
+	case pressed == "":
+		in = detectIntent(m.Text)
+	}
+
+	switch c.State {
+	case stateType:
+		if in == Cancel {
+			return t.cancelIntake(), nil
+		}
+		if typ, err := escalation.ParseType(m.Text); err == nil {
+			c.Intake.Type = typ
+			return t.continueIntake(ctx)
+		}
+		if in == None {
+			// Not a type: take it as the description and infer the type.
+			c.Question = m.Text
+			c.Intake.Type = inferType(m.Text)
+			return t.continueIntake(ctx)
+		}
+	case stateDescribe:
+		if in == Cancel {
+			return t.cancelIntake(), nil
+		}
+		if in == None || in == No || in == Yes {
+			c.Question = m.Text
+			return t.continueIntake(ctx)
+		}
+	}
+
+	switch in {
+	case Greeting:
+		c.State = stateIdle
+		return bots.Reply{Text: say(c.Lang, "greeting")}, nil
+	case Thanks:
+		if c.State == stateFeedback {
+			t.feedback("yes")
+		}
+		c.State = stateIdle
+		return bots.Reply{Text: say(c.Lang, "thanks")}, nil
+	case Goodbye:
+		c.State = stateIdle
+		return bots.Reply{Text: say(c.Lang, "goodbye")}, nil
+	case Help, Cancel:
+		c.State, c.Intake = stateIdle, nil
+		return t.help(), nil
+	case Human:
+		return t.escalate(ctx, escalation.ReasonRequested, "")
+	case StatusReq:
+		return t.status(ctx)
+	case NewReq:
+		return t.escalate(ctx, escalation.ReasonNewRequest, "")
+	case Yes:
+		if c.State == stateFeedback {
+			t.feedback("yes")
+			c.State = stateIdle
+			return bots.Reply{Text: say(c.Lang, "glad")}, nil
+		}
+		return t.help(), nil
+	case No:
+		switch c.State {
+		case stateFeedback:
+			t.feedback("no")
+			return t.escalate(ctx, escalation.ReasonNegative, "")
+		case stateClarify:
+			return t.miss(ctx, "decline-after-clarify")
+		}
+		return t.help(), nil
+	}
+
+	if typ, question := sensitiveType(m.Text); typ != "" && !question {
+		c.Question = m.Text
+		return t.escalate(ctx, escalation.ReasonSensitive, typ)
+	}
+	return t.search(ctx)
+}
+
+// pressed returns the choice the message selects: one of the choices
+// offered last (by id, label or number), or an id the engine always
+// understands, or "".
+func (t *turn) pressed() string {
+	text := strings.TrimSpace(t.m.Text)
+	if text == "" {
+		return ""
+	}
+	for i, ch := range t.c.Pending {
+		if text == ch.ID || fold(text) == fold(ch.Label) || text == fmt.Sprint(i+1) {
+			return ch.ID
+		}
+	}
+	// Buttons pressed later, after the conversation moved on.
+	if _, _, ok := solvedChoice(text); ok {
+		return text
+	}
+	if strings.HasPrefix(text, "kb:") && !strings.ContainsAny(text, " \n") {
+		return text
+	}
+	switch text {
+	case "human", "status", "new":
+		return text
+	}
+	return ""
+}
+
+// solvedChoice parses "solved:<ticket>:yes|no".
+func solvedChoice(s string) (escalation.ID, bool, bool) {
+	parts := strings.Split(s, ":")
+	if len(parts) != 3 || parts[0] != "solved" || (parts[2] != "yes" && parts[2] != "no") {
+		return 0, false, false
+	}
+	id, err := escalation.ParseID(parts[1])
+	if err != nil {
+		return 0, false, false
+	}
+	return id, parts[2] == "yes", true
+}
+
+// ticketBound handles a message while the conversation has a ticket. done
+// is false when the ticket is over and the bot takes the conversation back.
+func (t *turn) ticketBound(ctx context.Context, pressed string, entry escalation.Entry) (bots.Reply, bool, error) {
+	c := t.c
+	tk, err := t.e.cfg.Queue.Get(ctx, c.Ticket)
+	if errors.Is(err, escalation.ErrNotFound) {
+		c.Ticket = 0
+		return bots.Reply{}, false, nil
+	}
+	if err != nil {
+		return bots.Reply{}, true, err
+	}
+	in := None
+	if pressed == "" {
+		in = detectIntent(t.m.Text)
+	}
+	switch {
+	case tk.Status.Open():
+		if in == StatusReq || pressed == "status" {
+			r, err := t.status(ctx)
+			return r, true, err
+		}
+		t.relayed = true
+		if _, err := t.e.cfg.Queue.CustomerMessage(ctx, tk.ID, entry); err != nil {
+			return bots.Reply{}, true, err
+		}
+		if !c.Relayed {
+			c.Relayed = true
+			return bots.Reply{Text: say(c.Lang, "relayed", tk.ID)}, true, nil
+		}
+		return bots.Reply{}, true, nil
+	case tk.Status == escalation.Completed:
+		switch {
+		case in == StatusReq:
+			r, err := t.status(ctx)
+			return r, true, err
+		case in == Yes || in == Thanks:
+			r, err := t.solved(ctx, tk.ID, true, escalation.Entry{})
+			return r, true, err
+		case in == No:
+			r, err := t.solved(ctx, tk.ID, false, escalation.Entry{})
+			return r, true, err
+		}
+		// Anything else reopens it, with the message on the ticket.
+		t.relayed = true
+		r, err := t.solved(ctx, tk.ID, false, entry)
+		return r, true, err
+	}
+	c.Ticket, c.Relayed = 0, false
+	return bots.Reply{}, false, nil
+}
+
+// solved records the customer's answer to "is it solved?" for ticket id.
+func (t *turn) solved(ctx context.Context, id escalation.ID, yes bool, why escalation.Entry) (bots.Reply, error) {
+	c := t.c
+	tk, err := t.e.cfg.Queue.Get(ctx, id)
+	if err != nil {
+		if errors.Is(err, escalation.ErrNotFound) {
+			return t.help(), nil
+		}
+		return bots.Reply{}, err
+	}
+	if tk.Customer.Address != t.m.From {
+		return t.help(), nil // not this customer's ticket
+	}
+	if yes {
+		if tk.Status != escalation.Completed {
+			return statusReply(c.Lang, []escalation.Ticket{*tk}), nil
+		}
+		if _, err := t.e.cfg.Queue.Accept(ctx, id); err != nil {
+			return bots.Reply{}, err
+		}
+		if c.Ticket == id {
+			c.Ticket, c.Relayed = 0, false
+		}
+		c.State = stateIdle
+		return bots.Reply{Text: say(c.Lang, "accepted", id)}, nil
+	}
+	if tk.Status == escalation.Completed || tk.Status == escalation.Closed {
+		if _, err := t.e.cfg.Queue.Reopen(ctx, id, why); err != nil {
+			return bots.Reply{}, err
+		}
+	}
+	c.Ticket, c.Relayed, c.State = id, true, stateIdle
+	return bots.Reply{Text: say(c.Lang, "reopened-by-customer", id)}, nil
+}
+
+func (t *turn) help() bots.Reply {
+	l := t.c.Lang
+	return bots.Reply{Text: say(l, "help"), Choices: []bots.Choice{choice(l, "human", "c-human"), choice(l, "status", "c-status")}}
+}
+
+func (t *turn) status(ctx context.Context) (bots.Reply, error) {
+	ts, err := t.e.cfg.Queue.List(ctx, escalation.Filter{Customer: t.m.From.Customer(), Limit: 10})
+	if err != nil {
+		return bots.Reply{}, err
+	}
+	return statusReply(t.c.Lang, ts), nil
+}
+
+// search looks the question up and answers, clarifies or declines.
+func (t *turn) search(ctx context.Context) (bots.Reply, error) {
+	c := t.c
+	c.Question = t.m.Text
+	d, err := t.e.decide(ctx, t.m.Text, c.Lang, t.m.Internal)
+	if err != nil {
+		return bots.Reply{}, err
+	}
+	c.Lang = d.Lang
+	switch d.Decision {
+	case Answer:
+		t.lastHit = d.hits[0]
+		r, _ := t.answerArticle(d.Article)
+		return r, nil
+	case Clarify:
+		c.State = stateClarify
+		r := bots.Reply{Text: say(c.Lang, "clarify")}
+		for _, h := range d.hits {
+			if h.Confidence < t.e.cfg.ClarifyThreshold || len(r.Choices) == 3 {
+				break
+			}
+			r.Choices = append(r.Choices, bots.Choice{ID: "kb:" + h.ID, Label: h.Title})
+			c.Offered = append(c.Offered, escalation.Offer{Article: h.ID, Title: h.Title, Score: h.Score, Confidence: h.Confidence})
+		}
+		r.Choices = append(r.Choices, choice(c.Lang, "none", "c-none"))
+		return r, nil
+	}
+	return t.miss(ctx, "decline")
+}
+
+// miss counts a question the bot could not answer; the second in a row
+// goes to a person.
+func (t *turn) miss(ctx context.Context, key string) (bots.Reply, error) {
+	c := t.c
+	c.Misses++
+	c.State = stateIdle
+	if c.Misses >= 2 {
+		return t.escalate(ctx, escalation.ReasonRepeatedMiss, "")
+	}
+	return bots.Reply{Text: say(c.Lang, key), Choices: []bots.Choice{choice(c.Lang, "human", "c-human")}}, nil
+}
+
+// answerArticle replies with an article's answer and asks for feedback.
+func (t *turn) answerArticle(id string) (bots.Reply, bool) {
+	c := t.c
+	e, ok := t.e.entry(id, c.Lang, t.m.Internal)
+	if !ok {
+		return bots.Reply{}, false
+	}
+	c.Lang = e.Lang
+	c.State, c.Article, c.Misses = stateFeedback, e.ID, 0
+	var score, conf float64
+	for _, o := range c.Offered {
+		if o.Article == e.ID {
+			score, conf = o.Score, o.Confidence
+		}
+	}
+	if t.lastHit.ID == e.ID {
+		score, conf = t.lastHit.Score, t.lastHit.Confidence
+	}
+	c.Offered = append(c.Offered, escalation.Offer{Article: e.ID, Title: e.Title, Score: score, Confidence: conf})
+	r := bots.Reply{
+		Text:    e.Title + "\n\n" + e.Body + "\n\n" + say(c.Lang, "feedback"),
+		Choices: []bots.Choice{choice(c.Lang, "yes", "c-yes"), choice(c.Lang, "no", "c-no")},
+	}
+	if e.ID == "quejas-reclamos" {
+		r.Choices = append(r.Choices, choice(c.Lang, "complain", "c-complain"))
+	}
+	return r, true
+}
+
+// feedback records the customer's answer to "did this help?" on the last
+// offer of the answered article.
+func (t *turn) feedback(v string) {
+	c := t.c
+	for i := len(c.Offered) - 1; i >= 0; i-- {
+		if c.Offered[i].Article == c.Article {
+			c.Offered[i].Feedback = v
+			return
+		}
+	}
+}
+
+// escalate starts handing the conversation to a person: it opens the
+// ticket at once when it knows the type and the problem, or asks for what
+// it does not know.
+func (t *turn) escalate(ctx context.Context, reason escalation.Reason, typ escalation.Type) (bots.Reply, error) {
+	c := t.c
+	if typ == "" {
+		typ = t.typeFromConversation()
+	}
+	c.Intake = &intake{Type: typ, Reason: reason}
+	lead := map[escalation.Reason]string{
+		escalation.ReasonRequested:     "requested",
+		escalation.ReasonNegative:      "negative",
+		escalation.ReasonRepeatedMiss:  "repeated-miss",
+		escalation.ReasonSensitive:     "sensitive",
+		escalation.ReasonNewRequest:    "new-request",
+		escalation.ReasonLowConfidence: "requested",
+	}[reason]
+	r, err := t.continueIntake(ctx)
+	if err != nil {
+		return r, err
+	}
+	r.Text = say(c.Lang, lead) + " " + r.Text
+	return r, nil
+}
+
+// typeFromConversation infers the request type when the conversation makes
+// it clear: a sensitive word, the type hint of the article that did not
+// help, or a question the bot could not answer (a consulta).
+func (t *turn) typeFromConversation() escalation.Type {
+	c := t.c
+	for i := len(c.History) - 1; i >= 0; i-- {
+		if h := c.History[i]; h.Author == escalation.AuthorCustomer {
+			if typ, _ := sensitiveType(h.Text); typ != "" {
+				return typ
+			}
+		}
+	}
+	if c.Article != "" {
+		if e, ok := t.e.entry(c.Article, c.Lang, true); ok && e.Type != "" {
+			if typ, err := escalation.ParseType(e.Type); err == nil {
+				return typ
+			}
+		}
+	}
+	if c.Question != "" {
+		return escalation.Consulta
+	}
+	return ""
+}
+
+func inferType(text string) escalation.Type {
+	if typ, _ := sensitiveType(text); typ != "" {
+		return typ
+	}
+	return escalation.Consulta
+}
+
+// continueIntake asks for the next missing piece, or opens the ticket.
+func (t *turn) continueIntake(ctx context.Context) (bots.Reply, error) {
+	c := t.c
+	l := c.Lang
+	if c.Intake.Type == "" {
+		c.State = stateType
+		r := bots.Reply{Text: say(l, "ask-type")}
+		for _, typ := range escalation.Types {
+			r.Choices = append(r.Choices, bots.Choice{ID: "type:" + string(typ), Label: capitalize(name(typeNames[typ], l))})
+		}
+		r.Choices = append(r.Choices, choice(l, "cancel", "c-cancel"))
+		return r, nil
+	}
+	if c.Question == "" {
+		c.State = stateDescribe
+		return bots.Reply{Text: say(l, "ask-description"), Choices: []bots.Choice{choice(l, "cancel", "c-cancel")}}, nil
+	}
+	return t.open(ctx)
+}
+
+func (t *turn) cancelIntake() bots.Reply {
+	c := t.c
+	c.State, c.Intake = stateIdle, nil
+	return bots.Reply{Text: say(c.Lang, "intake-cancelled")}
+}
+
+// open files the ticket with the whole conversation and returns the receipt.
+func (t *turn) open(ctx context.Context) (bots.Reply, error) {
+	c, m := t.c, t.m
+	var said []string
+	for _, h := range c.History {
+		if h.Author == escalation.AuthorCustomer {
+			said = append(said, h.Text)
+		}
+	}
+	tk := escalation.Ticket{
+		Type:       c.Intake.Type,
+		Priority:   inferPriority(said, c.Intake.Type),
+		Customer:   escalation.Customer{Address: m.From, Name: c.Name, Lang: c.Lang},
+		Channel:    m.From.Platform,
+		Summary:    summarize(c.Question),
+		Reason:     c.Intake.Reason,
+		Internal:   m.Internal,
+		Transcript: append([]escalation.Entry(nil), c.History...),
+		Offered:    append([]escalation.Offer(nil), c.Offered...),
+		OpenedBy:   m.ID,
+	}
+	if m.Internal && tk.Reason == escalation.ReasonNewRequest {
+		tk.Reason = escalation.ReasonStaff
+	}
+	opened, err := t.e.cfg.Queue.Open(ctx, tk)
+	if err != nil {
+		return bots.Reply{}, err
+	}
+	c.Ticket, c.Relayed = opened.ID, false
+	c.History, c.Offered, c.Intake = nil, nil, nil
+	c.State, c.Misses, c.Question, c.Article = stateIdle, 0, "", ""
+	t.relayed = true // the receipt starts no new bot history
+	l := c.Lang
+	due := dueText(l, opened.FirstResponseDue, t.e.now(), t.e.cfg.Location)
+	return bots.Reply{Text: say(l, "receipt", opened.ID, name(typeNames[opened.Type], l), name(priorityNames[opened.Priority], l), due)}, nil
+}
+
+// summarize makes a one-line summary of the customer's problem.
+func summarize(s string) string {
+	s = strings.Join(strings.Fields(s), " ")
+	r := []rune(s)
+	if len(r) > 100 {
+		return string(r[:99]) + "…"
+	}
+	return s
+}
+
+func capitalize(s string) string {
+	r := []rune(s)
+	if len(r) == 0 {
+		return s
+	}
+	return strings.ToUpper(string(r[0])) + string(r[1:])
+}
+
+// Decisions the engine makes about a question.
+const (
+	Answer   = "answer"
+	Clarify  = "clarify"
+	Decline  = "decline"
+	Escalate = "escalate"
+)
+
+// Hit is a scored article in a Decision.
+type Hit struct {
+	ID         string  `json:"id"`
+	Title      string  `json:"title,omitempty"`
+	Score      float64 `json:"score"`
+	Confidence float64 `json:"confidence"`
+}
+
+// Decision explains what the engine would do with a question.
+type Decision struct {
+	Decision string `json:"decision"`
+	Article  string `json:"article"`
+	Lang     string `json:"lang"`
+	Hits     []Hit  `json:"hits"`
+
+	hits []knowledge.Hit
+}
+
+// Ask returns the decision for a single question, outside any
+// conversation: what `ayuda ask` shows. An empty lang is detected.
+func (e *Engine) Ask(ctx context.Context, text, lang string, internal bool) (Decision, error) {
+	text = clean(text)
+	if lang == "" {
+		lang = detectLang(text, e.cfg.DefaultLang)
+	}
+	if in := detectIntent(text); in == Human {
+		return Decision{Decision: Escalate, Lang: lang, Hits: []Hit{}}, nil
+	}
+	if typ, question := sensitiveType(text); typ != "" && !question {
+		return Decision{Decision: Escalate, Lang: lang, Hits: []Hit{}}, nil
+	}
+	return e.decide(ctx, text, lang, internal)
+}
+
+// decide searches the question in lang (and in the other language when lang
+// finds nothing good) and applies the thresholds.
+func (e *Engine) decide(ctx context.Context, text, lang string, internal bool) (Decision, error) {
+	hits, err := e.cfg.Search.Search(ctx, knowledge.Query{Text: text, Lang: lang, Internal: internal, Limit: 5})
+	if err != nil && !errors.Is(err, knowledge.ErrEmpty) {
+		return Decision{}, err
+	}
+	if len(hits) == 0 || hits[0].Confidence < e.cfg.AnswerThreshold {
+		other := "en"
+		if lang == "en" {
+			other = "es"
+		}
+		alt, err := e.cfg.Search.Search(ctx, knowledge.Query{Text: text, Lang: other, Internal: internal, Limit: 5})
+		if err != nil && !errors.Is(err, knowledge.ErrEmpty) {
+			return Decision{}, err
+		}
+		if len(alt) > 0 && alt[0].Confidence >= e.cfg.AnswerThreshold && (len(hits) == 0 || alt[0].Confidence > hits[0].Confidence+e.cfg.Margin) {
+			hits, lang = alt, other
+		}
+	}
+	d := Decision{Decision: Decline, Lang: lang, Hits: make([]Hit, 0, len(hits)), hits: hits}
+	for _, h := range hits {
+		d.Hits = append(d.Hits, Hit{ID: h.ID, Title: h.Title, Score: h.Score, Confidence: h.Confidence})
+	}
+	if len(hits) == 0 {
+		return d, nil
+	}
+	top := hits[0]
+	var second float64
+	for _, h := range hits[1:] {
+		if h.ID != top.ID {
+			second = h.Confidence
+			break
+		}
+	}
+	switch {
+	case top.Confidence >= e.cfg.AnswerThreshold && top.Confidence-second >= e.cfg.Margin:
+		d.Decision, d.Article = Answer, top.ID
+	case top.Confidence >= e.cfg.ClarifyThreshold:
+		d.Decision = Clarify
+	}
+	return d, nil
+}
+
+// entry finds an article for the engine's own use, in lang or else the
+// other language, never an internal one unless internal is allowed.
+func (e *Engine) entry(id, lang string, internal bool) (faq.Entry, bool) {
+	for _, l := range []string{lang, "es", "en"} {
+		if en, ok := e.cfg.Search.Entry(id, l); ok {
+			if en.IsInternal() && !internal {
+				return faq.Entry{}, false
+			}
+			return en, true
+		}
+	}
+	return faq.Entry{}, false
+}

@@ -1,0 +1,335 @@
+package escalation
+
+import (
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"ayuda/bots"
+)
+
+// Outgoing is one message owed to someone, waiting in the outbox.
+type Outgoing struct {
+	Seq      uint64       `json:"seq"`
+	To       bots.Address `json:"to"`
+	Reply    bots.Reply   `json:"reply"`
+	Ticket   ID           `json:"ticket,omitempty"`
+	Kind     string       `json:"kind,omitempty"`
+	Created  time.Time    `json:"created"`
+	Attempts int          `json:"attempts,omitempty"`
+	NextAt   time.Time    `json:"next_at,omitzero"`
+	LastErr  string       `json:"last_err,omitempty"`
+}
+
+func enqueue(tx *bolt.Tx, to bots.Address, r bots.Reply, ticket ID, kind string, now time.Time) error {
+	b := tx.Bucket(bOutbox)
+	seq, err := b.NextSequence()
+	if err != nil {
+		return err
+	}
+	data, err := json.Marshal(Outgoing{Seq: seq, To: to, Reply: r, Ticket: ticket, Kind: kind, Created: now})
+	if err != nil {
+		return err
+	}
+	return b.Put(itob(seq), data)
+}
+
+// Enqueue puts a message for someone in the outbox, durably, and wakes the
+// dispatcher.
+func (q *Queue) Enqueue(ctx context.Context, to bots.Address, r bots.Reply) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	err := q.db.Batch(func(tx *bolt.Tx) error {
+		return enqueue(tx, to, r, 0, "message", q.now())
+	})
+	if err != nil {
+		return fmt.Errorf("escalation: enqueue: %w", err)
+	}
+	q.poke()
+	return nil
+}
+
+func (q *Queue) poke() {
+	select {
+	case q.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Pending returns what waits in the outbox, oldest first.
+func (q *Queue) Pending(ctx context.Context) ([]Outgoing, error) {
+	var out []Outgoing
+	err := q.db.View(func(tx *bolt.Tx) error {
+		return tx.Bucket(bOutbox).ForEach(func(k, v []byte) error {
+			var o Outgoing
+			if err := json.Unmarshal(v, &o); err != nil {
+				return err
+			}
+			out = append(out, o)
+			return nil
+		})
+	})
+	return out, err
+}
+
+// Take removes and returns every message waiting for to, oldest first. It
+// is how a channel that pulls (a terminal client) receives its messages.
+func (q *Queue) Take(ctx context.Context, to bots.Address) ([]Outgoing, error) {
+	var out []Outgoing
+	err := q.db.Update(func(tx *bolt.Tx) error {
+		out = out[:0]
+		b := tx.Bucket(bOutbox)
+		var keys [][]byte
+		err := b.ForEach(func(k, v []byte) error {
+			var o Outgoing
+			if err := json.Unmarshal(v, &o); err != nil {
+				return err
+			}
+			if o.To == to {
+				out = append(out, o)
+				keys = append(keys, append([]byte(nil), k...))
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		for _, k := range keys {
+			if err := b.Delete(k); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	return out, err
+}
+
+// Sender delivers a message to an address; cmd/ayuda routes by platform to
+// the right adapter. It returns bots.ErrUnreachable when the person cannot
+// be reached now, and a bots.Permanent error when retrying cannot help.
+type Sender interface {
+	Send(ctx context.Context, to bots.Address, r bots.Reply) error
+}
+
+// SenderFunc adapts a function to Sender.
+type SenderFunc func(ctx context.Context, to bots.Address, r bots.Reply) error
+
+// Send calls f.
+func (f SenderFunc) Send(ctx context.Context, to bots.Address, r bots.Reply) error {
+	return f(ctx, to, r)
+}
+
+// Back-off for failed deliveries.
+const (
+	minBackoff  = time.Second
+	maxBackoff  = 5 * time.Minute
+	parkBackoff = time.Minute // for an unreachable recipient; Take or a poke delivers sooner
+	sendTimeout = 30 * time.Second
+	// maxAttempts before a message is moved aside as undeliverable, after
+	// about a day of retrying at the maximum back-off.
+	maxAttempts = 300
+)
+
+func backoff(attempts int) time.Duration {
+	d := minBackoff
+	for i := 1; i < attempts && d < maxBackoff; i++ {
+		d *= 2
+	}
+	return min(d, maxBackoff)
+}
+
+// Dispatch delivers the outbox through s until ctx is done. Messages to one
+// address go in order: a message waits while an earlier one to the same
+// address is being retried. Recipients are served concurrently, up to
+// `workers` at a time (zero means 8). A message is deleted only after s
+// accepted it, so a crash between the two re-sends it once on restart:
+// delivery is at least once, and exactly once whenever the process is not
+// killed mid-send.
+func (q *Queue) Dispatch(ctx context.Context, s Sender, workers int) error {
+	if workers <= 0 {
+		workers = 8
+	}
+	timer := time.NewTimer(0)
+	defer timer.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-q.wake:
+		case <-timer.C:
+		}
+		next, err := q.dispatchOnce(ctx, s, workers)
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			q.log.ErrorContext(ctx, "outbox scan failed", "err", err)
+			next = q.now().Add(minBackoff)
+		}
+		if !timer.Stop() {
+			select {
+			case <-timer.C:
+			default:
+			}
+		}
+		wait := time.Until(next)
+		if next.IsZero() {
+			wait = time.Hour
+		}
+		timer.Reset(max(wait, 10*time.Millisecond))
+	}
+}
+
+// DispatchOnce makes one pass over the outbox: every recipient's first due
+// message is tried once. It returns when the next retry is due (zero if
+// nothing waits). Tests and command-line tools use it directly.
+func (q *Queue) DispatchOnce(ctx context.Context, s Sender) (time.Time, error) {
+	return q.dispatchOnce(ctx, s, 8)
+}
+
+func (q *Queue) dispatchOnce(ctx context.Context, s Sender, workers int) (time.Time, error) {
+	for {
+		due, next, err := q.due()
+		if err != nil || len(due) == 0 {
+			return next, err
+		}
+		sem := make(chan struct{}, workers)
+		done := make(chan struct{})
+		for _, o := range due {
+			sem <- struct{}{}
+			go func(o Outgoing) {
+				defer func() { <-sem; done <- struct{}{} }()
+				q.deliver(ctx, s, o)
+			}(o)
+		}
+		for range due {
+			<-done
+		}
+		if ctx.Err() != nil {
+			return time.Time{}, ctx.Err()
+		}
+	}
+}
+
+// due returns the first message of each recipient that is due now, and the
+// earliest time one that is not will be.
+func (q *Queue) due() ([]Outgoing, time.Time, error) {
+	now := q.now()
+	var due []Outgoing
+	var next time.Time
+	seen := map[bots.Address]bool{}
+	err := q.db.View(func(tx *bolt.Tx) error {
+		return tx.Bucket(bOutbox).ForEach(func(k, v []byte) error {
+			var o Outgoing
+			if err := json.Unmarshal(v, &o); err != nil {
+				return fmt.Errorf("outbox entry %d: %w", binary.BigEndian.Uint64(k), err)
+			}
+			if seen[o.To] {
+				return nil
+			}
+			seen[o.To] = true
+			if o.NextAt.After(now) {
+				if next.IsZero() || o.NextAt.Before(next) {
+					next = o.NextAt
+				}
+				return nil
+			}
+			due = append(due, o)
+			return nil
+		})
+	})
+	return due, next, err
+}
+
+func (q *Queue) deliver(ctx context.Context, s Sender, o Outgoing) {
+	sctx, cancel := context.WithTimeout(ctx, sendTimeout)
+	err := s.Send(sctx, o.To, o.Reply)
+	cancel()
+	if ctx.Err() != nil && err != nil {
+		return // shutting down: the message stays for next time
+	}
+	err2 := q.db.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bOutbox)
+		key := itob(o.Seq)
+		if b.Get(key) == nil {
+			return nil // taken meanwhile
+		}
+		if err == nil {
+			return b.Delete(key)
+		}
+		o.LastErr = err.Error()
+		if errors.Is(err, bots.ErrUnreachable) {
+			// Waiting for the person to connect is not a failed attempt.
+			o.NextAt = q.now().Add(parkBackoff)
+		} else {
+			o.Attempts++
+		}
+		switch {
+		case errors.Is(err, bots.ErrUnreachable):
+		case bots.IsPermanent(err) || o.Attempts >= maxAttempts:
+			return q.bury(tx, o)
+		default:
+			o.NextAt = q.now().Add(backoff(o.Attempts))
+		}
+		data, merr := json.Marshal(o)
+		if merr != nil {
+			return merr
+		}
+		return b.Put(key, data)
+	})
+	if err2 != nil {
+		q.log.ErrorContext(ctx, "outbox update failed", "seq", o.Seq, "err", err2)
+	}
+	if err != nil && !errors.Is(err, bots.ErrUnreachable) {
+		q.log.WarnContext(ctx, "delivery failed", "seq", o.Seq, "to", o.To.String(), "attempts", o.Attempts, "err", err)
+	}
+}
+
+// bury moves an undeliverable message aside and records the failure on its
+// ticket, so an agent sees that the customer did not get it.
+func (q *Queue) bury(tx *bolt.Tx, o Outgoing) error {
+	data, err := json.Marshal(o)
+	if err != nil {
+		return err
+	}
+	if err := tx.Bucket(bDead).Put(itob(o.Seq), data); err != nil {
+		return err
+	}
+	if err := tx.Bucket(bOutbox).Delete(itob(o.Seq)); err != nil {
+		return err
+	}
+	if o.Ticket == 0 {
+		return nil
+	}
+	t, err := getTicket(tx, o.Ticket)
+	if err != nil {
+		return nil // the ticket is gone; the dead letter is kept
+	}
+	old := *t
+	t.Transcript = append(append([]Entry(nil), t.Transcript...), Entry{Time: q.now(), Author: AuthorSystem, Note: true,
+		Text: fmt.Sprintf("Could not deliver to the customer after %d attempts: %s", o.Attempts, o.LastErr)})
+	q.event(t, "system", "delivery_failed", o.LastErr)
+	return putTicket(tx, &old, t)
+}
+
+// Undeliverable returns the messages given up on.
+func (q *Queue) Undeliverable(ctx context.Context) ([]Outgoing, error) {
+	var out []Outgoing
+	err := q.db.View(func(tx *bolt.Tx) error {
+		return tx.Bucket(bDead).ForEach(func(k, v []byte) error {
+			var o Outgoing
+			if err := json.Unmarshal(v, &o); err != nil {
+				return err
+			}
+			out = append(out, o)
+			return nil
+		})
+	})
+	return out, err
+}

@@ -1,0 +1,749 @@
+// Package escalation is the human queue: tickets with their full context in
+// a bbolt file, their lifecycle, the agents who may act on them, and the
+// outbox through which everything owed to a customer is delivered.
+//
+// Every change is one bbolt transaction, synced to disk before the call
+// returns, so nothing is told to a customer before it is stored. What a
+// change owes the customer (an agent's answer, "Ana is on it", "is this
+// solved?") is written to the outbox in the same transaction as the change,
+// and Dispatch delivers it, in order per recipient, retrying with back-off,
+// across restarts.
+//
+// The same file holds the dialog engine's conversations (LoadConversation,
+// SaveConversation): one process owns it, and bbolt allows one writer.
+package escalation
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+	bolterrors "go.etcd.io/bbolt/errors"
+
+	"ayuda/bots"
+)
+
+// Errors callers branch on.
+var (
+	ErrNotFound   = errors.New("escalation: no such ticket")
+	ErrNotAgent   = errors.New("escalation: not a configured agent")
+	ErrClaimed    = errors.New("escalation: ticket is claimed by another agent")
+	ErrTransition = errors.New("escalation: status change not allowed")
+	ErrLocked     = errors.New("escalation: the data file is in use by another process")
+	ErrEmptyText  = errors.New("escalation: empty text")
+)
+
+// Agent is a person allowed to act on tickets.
+type Agent struct {
+	ID   string `json:"id" yaml:"id"`
+	Name string `json:"name" yaml:"name"`
+}
+
+// NoticeKind is what a notice to the customer is about.
+type NoticeKind string
+
+// Notice kinds.
+const (
+	NoticeClaimed   NoticeKind = "claimed"   // an agent took the ticket
+	NoticeReply     NoticeKind = "reply"     // an agent's message
+	NoticeWaiting   NoticeKind = "waiting"   // the agent needs something from the customer
+	NoticeCompleted NoticeKind = "completed" // solved? yes/no
+	NoticeClosed    NoticeKind = "closed"
+	NoticeReopened  NoticeKind = "reopened"
+)
+
+// Notice is something the customer must be told about their ticket.
+type Notice struct {
+	Kind   NoticeKind
+	Ticket *Ticket
+	Agent  Agent
+	Text   string // the agent's words, for NoticeReply
+}
+
+// Notifier words a notice in the customer's language. The dialog package
+// provides the real one; it must be safe for concurrent use.
+type Notifier func(Notice) bots.Reply
+
+// Target is a response target.
+type Target struct {
+	FirstResponse time.Duration `json:"first_response" yaml:"first_response"`
+	Resolution    time.Duration `json:"resolution" yaml:"resolution"`
+}
+
+// DefaultTargets are the response targets per priority when the
+// configuration gives none.
+var DefaultTargets = map[Priority]Target{
+	Urgente: {FirstResponse: time.Hour, Resolution: 8 * time.Hour},
+	Alta:    {FirstResponse: 4 * time.Hour, Resolution: 24 * time.Hour},
+	Normal:  {FirstResponse: 8 * time.Hour, Resolution: 72 * time.Hour},
+	Baja:    {FirstResponse: 24 * time.Hour, Resolution: 120 * time.Hour},
+}
+
+// Config configures a Queue. The zero value of every field but Notify is a
+// documented default.
+type Config struct {
+	// Agents may act on tickets. Empty means nobody may.
+	Agents []Agent
+	// Notify words notices to customers. Required.
+	Notify Notifier
+	// Targets per priority, and per type and priority (TypeTargets wins).
+	// Zero means DefaultTargets.
+	Targets     map[Priority]Target
+	TypeTargets map[Type]map[Priority]Target
+	// Logger receives delivery problems; nil discards.
+	Logger *slog.Logger
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+	// Timeout is how long Open waits for the file lock; zero means 1 s.
+	Timeout time.Duration
+}
+
+// Queue is the ticket store. It is safe for concurrent use.
+type Queue struct {
+	db     *bolt.DB
+	cfg    Config
+	log    *slog.Logger
+	now    func() time.Time
+	agents map[string]Agent
+	wake   chan struct{} // pokes the dispatcher when the outbox grows
+
+	subMu sync.Mutex
+	subs  []func(Change)
+}
+
+// Change is a ticket change, for watchers such as an agents' desk.
+type Change struct {
+	Ticket Ticket
+	Event  Event
+}
+
+var (
+	bTickets   = []byte("tickets")
+	bStatus    = []byte("idx_status")
+	bAssignee  = []byte("idx_assignee")
+	bCustomer  = []byte("idx_customer")
+	bOutbox    = []byte("outbox")
+	bDead      = []byte("outbox_dead")
+	bConvs     = []byte("conversations")
+	bMeta      = []byte("meta")
+	allBuckets = [][]byte{bTickets, bStatus, bAssignee, bCustomer, bOutbox, bDead, bConvs, bMeta}
+)
+
+// Open opens (or creates) the store at path. If another process holds the
+// file it fails with ErrLocked after cfg.Timeout; a file that is not a
+// bbolt database fails with a clear error and is never overwritten.
+func Open(path string, cfg Config) (*Queue, error) {
+	if cfg.Notify == nil {
+		return nil, errors.New("escalation: Config.Notify is required")
+	}
+	timeout := cfg.Timeout
+	if timeout == 0 {
+		timeout = time.Second
+	}
+	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: timeout})
+	if err != nil {
+		if errors.Is(err, bolterrors.ErrTimeout) {
+			return nil, fmt.Errorf("%w: %s (is ayuda serve running? stop it or use its API)", ErrLocked, path)
+		}
+		return nil, fmt.Errorf("escalation: open %s: %w (the file is not overwritten; move it away only if you mean to start afresh)", path, err)
+	}
+	err = db.Update(func(tx *bolt.Tx) error {
+		for _, b := range allBuckets {
+			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("escalation: open %s: %w", path, err)
+	}
+	q := &Queue{db: db, cfg: cfg, log: cfg.Logger, now: cfg.Now, agents: map[string]Agent{}, wake: make(chan struct{}, 1)}
+	if q.log == nil {
+		q.log = slog.New(slog.DiscardHandler)
+	}
+	if q.now == nil {
+		q.now = time.Now
+	}
+	for _, a := range cfg.Agents {
+		if a.Name == "" {
+			a.Name = a.ID
+		}
+		q.agents[strings.ToLower(a.ID)] = a
+	}
+	return q, nil
+}
+
+// Close closes the file.
+func (q *Queue) Close() error { return q.db.Close() }
+
+// Agent returns the configured agent with id (case-insensitive).
+func (q *Queue) Agent(id string) (Agent, error) {
+	a, ok := q.agents[strings.ToLower(strings.TrimSpace(id))]
+	if !ok {
+		return Agent{}, fmt.Errorf("%w: %q", ErrNotAgent, id)
+	}
+	return a, nil
+}
+
+// Agents returns the configured agents, sorted by id.
+func (q *Queue) Agents() []Agent {
+	out := make([]Agent, 0, len(q.agents))
+	for _, a := range q.agents {
+		out = append(out, a)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	return out
+}
+
+// Watch calls f after every committed ticket change. f runs on the
+// caller's goroutine and must not block or call back into the Queue.
+func (q *Queue) Watch(f func(Change)) {
+	q.subMu.Lock()
+	q.subs = append(q.subs, f)
+	q.subMu.Unlock()
+}
+
+func (q *Queue) changed(t *Ticket) {
+	if t == nil || len(t.Events) == 0 {
+		return
+	}
+	q.subMu.Lock()
+	subs := q.subs
+	q.subMu.Unlock()
+	for _, f := range subs {
+		f(Change{Ticket: *t, Event: t.Events[len(t.Events)-1]})
+	}
+}
+
+// Target returns the response target for a type and priority.
+func (q *Queue) Target(typ Type, p Priority) Target {
+	if m, ok := q.cfg.TypeTargets[typ]; ok {
+		if t, ok := m[p]; ok {
+			return t
+		}
+	}
+	if t, ok := q.cfg.Targets[p]; ok {
+		return t
+	}
+	return DefaultTargets[p]
+}
+
+func itob(v uint64) []byte {
+	b := make([]byte, 8)
+	binary.BigEndian.PutUint64(b, v)
+	return b
+}
+
+func idxKey(prefix string, id ID) []byte {
+	return append(append([]byte(prefix), 0), itob(uint64(id))...)
+}
+
+func getTicket(tx *bolt.Tx, id ID) (*Ticket, error) {
+	v := tx.Bucket(bTickets).Get(itob(uint64(id)))
+	if v == nil {
+		return nil, fmt.Errorf("%w: #%d", ErrNotFound, id)
+	}
+	var t Ticket
+	if err := json.Unmarshal(v, &t); err != nil {
+		return nil, fmt.Errorf("escalation: ticket #%d: %w", id, err)
+	}
+	return &t, nil
+}
+
+// putTicket writes t and moves its index keys from old's values to t's.
+func putTicket(tx *bolt.Tx, old, t *Ticket) error {
+	data, err := json.Marshal(t)
+	if err != nil {
+		return err
+	}
+	if err := tx.Bucket(bTickets).Put(itob(uint64(t.ID)), data); err != nil {
+		return err
+	}
+	type idx struct {
+		b        []byte
+		old, new string
+	}
+	var o Ticket
+	if old != nil {
+		o = *old
+	}
+	for _, x := range []idx{
+		{bStatus, string(o.Status), string(t.Status)},
+		{bAssignee, o.Assignee, t.Assignee},
+		{bCustomer, o.Customer.Address.Customer(), t.Customer.Address.Customer()},
+	} {
+		if old != nil && x.old == x.new {
+			continue
+		}
+		b := tx.Bucket(x.b)
+		if old != nil && x.old != "" {
+			if err := b.Delete(idxKey(x.old, t.ID)); err != nil {
+				return err
+			}
+		}
+		if x.new != "" {
+			if err := b.Put(idxKey(x.new, t.ID), nil); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// scanIndex returns the ids under one index value, oldest first.
+func scanIndex(tx *bolt.Tx, bucket []byte, value string) []ID {
+	prefix := append([]byte(value), 0)
+	var ids []ID
+	c := tx.Bucket(bucket).Cursor()
+	for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
+		ids = append(ids, ID(binary.BigEndian.Uint64(k[len(prefix):])))
+	}
+	return ids
+}
+
+// update runs fn on ticket id in one transaction (merged with concurrent
+// ones by bbolt's Batch) and tells watchers. fn may run more than once and
+// must only change t and call enqueue.
+func (q *Queue) update(ctx context.Context, id ID, fn func(tx *bolt.Tx, t *Ticket) error) (*Ticket, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	var out *Ticket
+	err := q.db.Batch(func(tx *bolt.Tx) error {
+		old, err := getTicket(tx, id)
+		if err != nil {
+			return err
+		}
+		cp := *old
+		t := &cp
+		t.Transcript = append([]Entry(nil), old.Transcript...)
+		t.Events = append([]Event(nil), old.Events...)
+		t.Offered = append([]Offer(nil), old.Offered...)
+		if err := fn(tx, t); err != nil {
+			return err
+		}
+		t.Updated = q.now()
+		if err := putTicket(tx, old, t); err != nil {
+			return err
+		}
+		out = t
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	q.poke()
+	q.changed(out)
+	return out, nil
+}
+
+// Open files a new ticket. It assigns the number, due times and the
+// customer's earlier tickets, and stores it before returning. If t.OpenedBy
+// names a message that already opened a ticket, that ticket is returned
+// instead: a re-delivered message never opens two.
+func (q *Queue) Open(ctx context.Context, t Ticket) (*Ticket, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if t.Type == "" {
+		t.Type = Consulta
+	}
+	if t.Priority == "" {
+		t.Priority = Normal
+	}
+	if t.Channel == "" {
+		t.Channel = t.Customer.Address.Platform
+	}
+	now := q.now()
+	var out *Ticket
+	err := q.db.Batch(func(tx *bolt.Tx) error {
+		earlier := scanIndex(tx, bCustomer, t.Customer.Address.Customer())
+		if t.OpenedBy != "" {
+			for _, id := range earlier {
+				prev, err := getTicket(tx, id)
+				if err != nil {
+					return err
+				}
+				if prev.OpenedBy == t.OpenedBy {
+					out = prev
+					return nil
+				}
+			}
+		}
+		n := t
+		seq, err := tx.Bucket(bTickets).NextSequence()
+		if err != nil {
+			return err
+		}
+		n.ID = ID(seq)
+		n.Status = New
+		n.Created, n.Updated = now, now
+		target := q.Target(n.Type, n.Priority)
+		n.FirstResponseDue = now.Add(target.FirstResponse)
+		n.ResolutionDue = now.Add(target.Resolution)
+		n.Earlier = earlier
+		n.Events = []Event{{Time: now, Actor: "customer", What: "opened", Detail: string(n.Reason)}}
+		if err := putTicket(tx, nil, &n); err != nil {
+			return err
+		}
+		out = &n
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("escalation: open ticket: %w", err)
+	}
+	q.changed(out)
+	return out, nil
+}
+
+// Get returns ticket id.
+func (q *Queue) Get(ctx context.Context, id ID) (*Ticket, error) {
+	var t *Ticket
+	err := q.db.View(func(tx *bolt.Tx) error {
+		var err error
+		t, err = getTicket(tx, id)
+		return err
+	})
+	return t, err
+}
+
+// Filter selects tickets for List. Zero fields select everything.
+type Filter struct {
+	Status   []Status
+	Assignee string
+	Customer string // bots.Address.Customer() form
+	Limit    int
+}
+
+// List returns tickets matching f, newest first.
+func (q *Queue) List(ctx context.Context, f Filter) ([]Ticket, error) {
+	var out []Ticket
+	err := q.db.View(func(tx *bolt.Tx) error {
+		var ids []ID
+		switch {
+		case f.Customer != "":
+			ids = scanIndex(tx, bCustomer, f.Customer)
+		case f.Assignee != "":
+			ids = scanIndex(tx, bAssignee, f.Assignee)
+		case len(f.Status) > 0:
+			for _, s := range f.Status {
+				ids = append(ids, scanIndex(tx, bStatus, string(s))...)
+			}
+		default:
+			c := tx.Bucket(bTickets).Cursor()
+			for k, _ := c.First(); k != nil; k, _ = c.Next() {
+				ids = append(ids, ID(binary.BigEndian.Uint64(k)))
+			}
+		}
+		sort.Slice(ids, func(i, j int) bool { return ids[i] > ids[j] })
+		for _, id := range ids {
+			t, err := getTicket(tx, id)
+			if err != nil {
+				return err
+			}
+			if !f.match(t) {
+				continue
+			}
+			out = append(out, *t)
+			if f.Limit > 0 && len(out) >= f.Limit {
+				break
+			}
+		}
+		return nil
+	})
+	return out, err
+}
+
+func (f Filter) match(t *Ticket) bool {
+	if f.Assignee != "" && !strings.EqualFold(t.Assignee, f.Assignee) {
+		return false
+	}
+	if f.Customer != "" && t.Customer.Address.Customer() != f.Customer {
+		return false
+	}
+	if len(f.Status) > 0 {
+		ok := false
+		for _, s := range f.Status {
+			ok = ok || t.Status == s
+		}
+		return ok
+	}
+	return true
+}
+
+// OpenFor returns the customer's open ticket in the given chat, if any: the
+// one their messages go to.
+func (q *Queue) OpenFor(ctx context.Context, a bots.Address) (*Ticket, error) {
+	ts, err := q.List(ctx, Filter{Customer: a.Customer()})
+	if err != nil {
+		return nil, err
+	}
+	for i := range ts {
+		if ts[i].Customer.Address == a && ts[i].Status.Open() {
+			return &ts[i], nil
+		}
+	}
+	return nil, nil
+}
+
+func (q *Queue) event(t *Ticket, actor, what, detail string) {
+	t.Events = append(t.Events, Event{Time: q.now(), Actor: actor, What: what, Detail: detail})
+}
+
+// notify words a notice and puts it in the outbox within tx.
+func (q *Queue) notify(tx *bolt.Tx, n Notice) error {
+	r := q.cfg.Notify(n)
+	if r.IsZero() {
+		return nil
+	}
+	return enqueue(tx, n.Ticket.Customer.Address, r, n.Ticket.ID, string(n.Kind), q.now())
+}
+
+// Claim gives the ticket to agent. Claiming a ticket someone else holds is
+// ErrClaimed; claiming your own is a no-op. The customer is told who is on it.
+func (q *Queue) Claim(ctx context.Context, id ID, agent string) (*Ticket, error) {
+	a, err := q.Agent(agent)
+	if err != nil {
+		return nil, err
+	}
+	return q.update(ctx, id, func(tx *bolt.Tx, t *Ticket) error {
+		return q.claim(tx, t, a, true)
+	})
+}
+
+// claim gives t to a; notify tells the customer (a reply that claims says
+// who is answering already).
+func (q *Queue) claim(tx *bolt.Tx, t *Ticket, a Agent, notify bool) error {
+	if strings.EqualFold(t.Assignee, a.ID) {
+		return nil
+	}
+	if t.Assignee != "" && t.Status.Open() && t.Status != Reopened && t.Status != New {
+		return fmt.Errorf("%w: #%d is %s's", ErrClaimed, t.ID, t.Assignee)
+	}
+	if !t.Status.Open() {
+		return fmt.Errorf("%w: #%d is %s", ErrTransition, t.ID, t.Status)
+	}
+	t.Assignee = a.ID
+	if t.Status == New || t.Status == Reopened {
+		t.Status = Assigned
+	}
+	q.event(t, a.ID, "claimed", "")
+	if !notify {
+		return nil
+	}
+	return q.notify(tx, Notice{Kind: NoticeClaimed, Ticket: t, Agent: a})
+}
+
+// Reply records the agent's message and queues it for the customer. A reply
+// on an unclaimed ticket claims it; the first reply is the first response.
+func (q *Queue) Reply(ctx context.Context, id ID, agent, text string) (*Ticket, error) {
+	a, err := q.Agent(agent)
+	if err != nil {
+		return nil, err
+	}
+	text = strings.TrimSpace(text)
+	if text == "" {
+		return nil, ErrEmptyText
+	}
+	return q.update(ctx, id, func(tx *bolt.Tx, t *Ticket) error {
+		if t.Status == Closed {
+			return fmt.Errorf("%w: #%d is closed; reopen it first", ErrTransition, t.ID)
+		}
+		if t.Assignee == "" || t.Status == New || t.Status == Reopened {
+			if err := q.claim(tx, t, a, false); err != nil {
+				return err
+			}
+		}
+		now := q.now()
+		t.Transcript = append(t.Transcript, Entry{Time: now, Author: AuthorAgent, Name: a.Name, Text: text})
+		if t.FirstResponse.IsZero() {
+			t.FirstResponse = now
+		}
+		if t.Status == Assigned {
+			t.Status = InProgress
+		}
+		q.event(t, a.ID, "replied", "")
+		return q.notify(tx, Notice{Kind: NoticeReply, Ticket: t, Agent: a, Text: text})
+	})
+}
+
+// Note records an internal note. Notes never reach the customer.
+func (q *Queue) Note(ctx context.Context, id ID, agent, text string) (*Ticket, error) {
+	a, err := q.Agent(agent)
+	if err != nil {
+		return nil, err
+	}
+	text = strings.TrimSpace(text)
+	if text == "" {
+		return nil, ErrEmptyText
+	}
+	return q.update(ctx, id, func(tx *bolt.Tx, t *Ticket) error {
+		t.Transcript = append(t.Transcript, Entry{Time: q.now(), Author: AuthorAgent, Name: a.Name, Text: text, Note: true})
+		q.event(t, a.ID, "noted", "")
+		return nil
+	})
+}
+
+// SetStatus moves the ticket, as agent, and tells the customer what it
+// means for them. An invalid move is ErrTransition.
+func (q *Queue) SetStatus(ctx context.Context, id ID, agent string, to Status) (*Ticket, error) {
+	a, err := q.Agent(agent)
+	if err != nil {
+		return nil, err
+	}
+	return q.update(ctx, id, func(tx *bolt.Tx, t *Ticket) error {
+		if t.Status == to {
+			return nil
+		}
+		if !CanMove(t.Status, to) {
+			return fmt.Errorf("%w: #%d cannot go from %s to %s", ErrTransition, t.ID, t.Status, to)
+		}
+		from := t.Status
+		if t.Assignee == "" && to != New {
+			t.Assignee = a.ID
+		}
+		if to == New {
+			t.Assignee = ""
+		}
+		t.Status = to
+		now := q.now()
+		q.event(t, a.ID, "status", fmt.Sprintf("%s → %s", from, to))
+		switch to {
+		case Waiting:
+			return q.notify(tx, Notice{Kind: NoticeWaiting, Ticket: t, Agent: a})
+		case Completed:
+			t.Completed = now
+			return q.notify(tx, Notice{Kind: NoticeCompleted, Ticket: t, Agent: a})
+		case Closed:
+			t.Closed = now
+			return q.notify(tx, Notice{Kind: NoticeClosed, Ticket: t, Agent: a})
+		case Reopened:
+			t.Reopens++
+			return q.notify(tx, Notice{Kind: NoticeReopened, Ticket: t, Agent: a})
+		case InProgress, Assigned:
+			if from == New || from == Reopened {
+				return q.notify(tx, Notice{Kind: NoticeClaimed, Ticket: t, Agent: a})
+			}
+		}
+		return nil
+	})
+}
+
+// CustomerMessage adds the customer's message to the ticket. A message that
+// was already added (same MessageID) is not added twice. A customer who
+// answers while the ticket waits on them moves it back to in progress.
+func (q *Queue) CustomerMessage(ctx context.Context, id ID, e Entry) (*Ticket, error) {
+	return q.update(ctx, id, func(tx *bolt.Tx, t *Ticket) error {
+		if e.MessageID != "" {
+			for i := len(t.Transcript) - 1; i >= 0 && i >= len(t.Transcript)-50; i-- {
+				if t.Transcript[i].MessageID == e.MessageID {
+					return nil
+				}
+			}
+		}
+		if e.Time.IsZero() {
+			e.Time = q.now()
+		}
+		e.Author = AuthorCustomer
+		t.Transcript = append(t.Transcript, e)
+		if t.Status == Waiting {
+			t.Status = InProgress
+			q.event(t, "customer", "status", "waiting → in_progress")
+		} else {
+			q.event(t, "customer", "message", "")
+		}
+		return nil
+	})
+}
+
+// Accept records that the customer confirmed the solution: the ticket closes.
+func (q *Queue) Accept(ctx context.Context, id ID) (*Ticket, error) {
+	return q.update(ctx, id, func(tx *bolt.Tx, t *Ticket) error {
+		if t.Status != Completed {
+			return fmt.Errorf("%w: #%d is %s, not completed", ErrTransition, t.ID, t.Status)
+		}
+		t.Status = Closed
+		t.Closed = q.now()
+		q.event(t, "customer", "accepted", "")
+		return nil
+	})
+}
+
+// Reopen records that the customer says the problem is not solved: the
+// ticket goes back to its agent (or the queue) with the same history.
+func (q *Queue) Reopen(ctx context.Context, id ID, why Entry) (*Ticket, error) {
+	return q.update(ctx, id, func(tx *bolt.Tx, t *Ticket) error {
+		if t.Status != Completed && t.Status != Closed {
+			return fmt.Errorf("%w: #%d is %s", ErrTransition, t.ID, t.Status)
+		}
+		if why.Text != "" || len(why.Attachments) > 0 {
+			if why.Time.IsZero() {
+				why.Time = q.now()
+			}
+			why.Author = AuthorCustomer
+			t.Transcript = append(t.Transcript, why)
+		}
+		t.Status = Reopened
+		t.Reopens++
+		t.Completed, t.Closed = time.Time{}, time.Time{}
+		q.event(t, "customer", "reopened", "")
+		return nil
+	})
+}
+
+// LoadConversation reads the dialog state stored under key; nil if none.
+func (q *Queue) LoadConversation(ctx context.Context, key string) ([]byte, error) {
+	var out []byte
+	err := q.db.View(func(tx *bolt.Tx) error {
+		if v := tx.Bucket(bConvs).Get([]byte(key)); v != nil {
+			out = append([]byte(nil), v...)
+		}
+		return nil
+	})
+	return out, err
+}
+
+// SaveConversation stores the dialog state under key, durably. Concurrent
+// saves are committed together (one fsync for many conversations).
+func (q *Queue) SaveConversation(ctx context.Context, key string, data []byte) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return q.db.Batch(func(tx *bolt.Tx) error {
+		return tx.Bucket(bConvs).Put([]byte(key), data)
+	})
+}
+
+// GetMeta reads a small value kept for a channel (an update offset, say);
+// nil if none.
+func (q *Queue) GetMeta(ctx context.Context, key string) ([]byte, error) {
+	var out []byte
+	err := q.db.View(func(tx *bolt.Tx) error {
+		if v := tx.Bucket(bMeta).Get([]byte(key)); v != nil {
+			out = append([]byte(nil), v...)
+		}
+		return nil
+	})
+	return out, err
+}
+
+// PutMeta stores a small value for a channel, durably.
+func (q *Queue) PutMeta(ctx context.Context, key string, value []byte) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return q.db.Batch(func(tx *bolt.Tx) error {
+		return tx.Bucket(bMeta).Put([]byte(key), value)
+	})
+}
