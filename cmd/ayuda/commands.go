@@ -25,6 +25,15 @@ import (
 // platformTokens are the environment variables that turn a platform on.
 var platformTokens = []string{"TELEGRAM_BOT_TOKEN", "DISCORD_BOT_TOKEN", "SLACK_BOT_TOKEN"}
 
+func anyToken(getenv func(string) string) bool {
+	for _, name := range platformTokens {
+		if getenv(name) != "" {
+			return true
+		}
+	}
+	return false
+}
+
 func cmdServe(ctx context.Context, e *env, args []string) error {
 	fs, c := newFlags("serve", e)
 	httpAddr := fs.String("http", "", "address of the HTTP API (default 127.0.0.1:8080)")
@@ -40,12 +49,8 @@ func cmdServe(ctx context.Context, e *env, args []string) error {
 	if *httpAddr != "" {
 		cfg.HTTP = *httpAddr
 	}
-	adapters, err := platformAdapters(ctx, cfg, e)
-	if err != nil {
-		return err
-	}
 	var term *console.Bot
-	if e.interactive && !*noTerminal && len(adapters) == 0 {
+	if e.interactive && !*noTerminal && !anyToken(e.getenv) {
 		term = console.New(console.Config{In: e.stdin, Out: e.stdout, User: customerName(*as, e.getenv), Prompt: true})
 	}
 	log, closeLog, err := serverLogger(cfg, e, term != nil)
@@ -58,6 +63,10 @@ func cmdServe(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	defer a.Close()
+	adapters, err := platformAdapters(ctx, a, e)
+	if err != nil {
+		return err
+	}
 	if term != nil {
 		if err := showWaiting(ctx, a, term); err != nil {
 			return err
@@ -70,12 +79,23 @@ func cmdServe(ctx context.Context, e *env, args []string) error {
 	}})
 }
 
-// platformAdapters builds the adapters whose tokens are set.
-func platformAdapters(ctx context.Context, cfg *Config, e *env) (map[string]bots.Adapter, error) {
+// platformAdapters builds the adapter of every platform whose token is
+// set in the environment. Each platform's constructor lives in its own file
+// (telegram.go, discord.go, slack.go) and returns nil when its token is unset.
+func platformAdapters(ctx context.Context, a *app, e *env) (map[string]bots.Adapter, error) {
 	out := map[string]bots.Adapter{}
-	for _, name := range platformTokens {
-		if e.getenv(name) != "" {
-			return nil, fmt.Errorf("%s is set, but this build of ayuda has no %s channel yet", name, strings.ToLower(strings.SplitN(name, "_", 2)[0]))
+	for _, p := range []struct {
+		name string
+		make func(context.Context, *app, *env) (bots.Adapter, error)
+	}{
+		// Each platform adds its line here.
+	} {
+		ad, err := p.make(ctx, a, e)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", p.name, err)
+		}
+		if ad != nil {
+			out[p.name] = ad
 		}
 	}
 	return out, nil
