@@ -56,7 +56,7 @@ type Config struct {
 	// with the best article; zero means 0.52.
 	AnswerThreshold float64
 	// ClarifyThreshold is the confidence at or above which the bot offers
-	// the closest articles as choices; zero means 0.25.
+	// the closest articles as choices; zero means 0.3.
 	ClarifyThreshold float64
 	// Margin: the best article is answered only when it leads the next
 	// different article by at least this much confidence; zero means 0.08.
@@ -90,7 +90,7 @@ func New(cfg Config) (*Engine, error) {
 		cfg.AnswerThreshold = 0.52
 	}
 	if cfg.ClarifyThreshold == 0 {
-		cfg.ClarifyThreshold = 0.25
+		cfg.ClarifyThreshold = 0.3
 	}
 	if cfg.Margin == 0 {
 		cfg.Margin = 0.08

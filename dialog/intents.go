@@ -91,6 +91,14 @@ var phrases = map[Intent][]string{
 	},
 }
 
+// A message that names a person and asks for something is a request for
+// a person: "necesito ayuda de una persona", "can I get a human?".
+var (
+	personWords  = set("persona humano humana agente asesor asesora operador operadora empleado human person agent representative operator someone somebody")
+	requestWords = set("hablar habla hablame quiero queria necesito pasame pasadme paseme pasar comunicar comunicarme contactar llamar ayuda atienda atender talk speak want need get connect transfer contact reach help call")
+	notPerson    = set("transporte transportista mensajero courier delivery shipping")
+)
+
 // alone are single words that ask for a person when they are (almost) the
 // whole message.
 var alone = map[string]Intent{"humano": Human, "persona": Human, "agente": Human, "asesor": Human, "human": Human, "agent": Human, "person": Human, "operator": Human}
@@ -131,6 +139,15 @@ func detectIntent(text string) Intent {
 		if strings.Contains(padded, " "+p+" ") {
 			return Human
 		}
+	}
+	var person, request, other bool
+	for _, w := range words {
+		person = person || personWords[w]
+		request = request || requestWords[w]
+		other = other || notPerson[w]
+	}
+	if person && request && !other {
+		return Human
 	}
 	return None
 }
@@ -194,4 +211,20 @@ func inferPriority(texts []string, typ escalation.Type) escalation.Priority {
 		return escalation.Baja
 	}
 	return escalation.Normal
+}
+
+// filler words say nothing about the problem in a request for a person.
+var filler = set("quiero queria necesito por favor con una un uno de del la el al a me mi para que y o ya ahora please i to a an the with me my some someone can could would like need want now hola hello hi buenas gracias thanks")
+
+// describesProblem reports whether a request for a person also says what
+// the problem is ("mi pedido llegó roto, necesito ayuda de una persona"),
+// so the bot need not ask for a description.
+func describesProblem(text string) bool {
+	n := 0
+	for _, w := range strings.Fields(fold(text)) {
+		if !personWords[w] && !requestWords[w] && !filler[w] && !strings.HasPrefix(w, "/") {
+			n++
+		}
+	}
+	return n >= 3
 }

@@ -33,7 +33,7 @@ func (t *turn) run(ctx context.Context) (bots.Reply, error) {
 	if pressed == "" && m.Text != "" {
 		c.Lang = detectLang(m.Text, c.Lang)
 	}
-	entry := escalation.Entry{Time: m.Time, Author: escalation.AuthorCustomer, Name: m.Name, Text: m.Text, Attachments: m.Attachments, MessageID: m.ID}
+	entry := escalation.Entry{Time: m.Time, Author: escalation.AuthorCustomer, Name: m.Name, Text: t.said(pressed), Attachments: m.Attachments, MessageID: m.ID}
 
 	if id, yes, ok := solvedChoice(pressed); ok {
 		return t.solved(ctx, id, yes, escalation.Entry{})
@@ -124,6 +124,9 @@ func (t *turn) run(ctx context.Context) (bots.Reply, error) {
 		c.State, c.Intake = stateIdle, nil
 		return t.help(), nil
 	case Human:
+		if describesProblem(m.Text) {
+			c.Question = m.Text
+		}
 		return t.escalate(ctx, escalation.ReasonRequested, "")
 	case StatusReq:
 		return t.status(ctx)
@@ -179,6 +182,19 @@ func (t *turn) pressed() string {
 		return text
 	}
 	return ""
+}
+
+// said is what the customer said, for the transcript: the label of a
+// pressed choice rather than its id.
+func (t *turn) said(pressed string) string {
+	if pressed != "" {
+		for _, ch := range t.c.Pending {
+			if ch.ID == pressed {
+				return ch.Label
+			}
+		}
+	}
+	return t.m.Text
 }
 
 // solvedChoice parses "solved:<ticket>:yes|no".

@@ -150,7 +150,15 @@ func Format(r bots.Reply) string {
 	var s strings.Builder
 	if b := strings.TrimSpace(printable(r.Text)); b != "" {
 		s.WriteString("ayuda: ")
-		s.WriteString(strings.ReplaceAll(b, "\n", "\n       "))
+		for i, line := range strings.Split(b, "\n") {
+			if i > 0 {
+				s.WriteByte('\n')
+				if line != "" {
+					s.WriteString("       ")
+				}
+			}
+			s.WriteString(line)
+		}
 		s.WriteByte('\n')
 	}
 	for i, c := range r.Choices {
