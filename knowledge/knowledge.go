@@ -358,22 +358,29 @@ func (x *Index) Search(ctx context.Context, q Query) ([]Hit, error) {
 }
 
 // candidates is how many Bleve hits are re-scored per language.
-const candidates = 10
+const candidates = 20
 
 func (s *snapshot) search(ctx context.Context, q Query, lang, analyzer string, limit int) ([]Hit, error) {
 	// Fuzziness 1 fixes a typo after analysis; a match query never parses
 	// the text as syntax (PLATFORMS.md, "Safe query for raw user text").
-	field := func(name string, boost float64) query.Query {
+	field := func(name string, boost float64, fuzzy bool) query.Query {
 		m := bleve.NewMatchQuery(q.Text)
 		m.SetField(name)
 		m.Analyzer = analyzer
-		m.SetFuzziness(1)
+		if fuzzy {
+			m.SetFuzziness(1)
+		}
 		m.SetBoost(boost)
 		return m
 	}
 	langQ := bleve.NewTermQuery(lang)
 	langQ.SetField("lang")
-	must := []query.Query{bleve.NewDisjunctionQuery(field("title", 3), field("questions", 2), field("body", 1)), langQ}
+	// Exact words decide; typo-tolerant matches on the title and questions
+	// weigh little, so they find "pasword" without flooding the candidates
+	// with every word one letter away.
+	words := bleve.NewDisjunctionQuery(field("title", 3, false), field("questions", 2, false), field("body", 1, false),
+		field("title", 0.3, true), field("questions", 0.3, true))
+	must := []query.Query{words, langQ}
 	if !q.Internal {
 		aud := bleve.NewTermQuery(faq.Public)
 		aud.SetField("audience")
@@ -410,7 +417,7 @@ const fuzzyCredit = 0.8
 
 // bodyCredit scales how much of the question the answer text covers: the
 // body is weaker evidence than a title or an example question.
-const bodyCredit = 0.5
+const bodyCredit = 0.35
 
 // confidence scores the question's terms against the article's examples.
 func (s *snapshot) confidence(lang string, qterms []string, a *article) (float64, string) {

@@ -1,0 +1,264 @@
+package knowledge
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"strings"
+	"testing"
+	"time"
+
+	"ayuda/faq"
+)
+
+func builtin(t testing.TB) *Index {
+	t.Helper()
+	entries, err := faq.Builtin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	x, err := New(entries)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { x.Close() })
+	return x
+}
+
+func top(t *testing.T, x *Index, q Query) Hit {
+	t.Helper()
+	hits, err := x.Search(t.Context(), q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(hits) == 0 {
+		t.Fatalf("%q: no hits", q.Text)
+	}
+	return hits[0]
+}
+
+func TestSearchAnswers(t *testing.T) {
+	x := builtin(t)
+	for _, tc := range []struct{ q, lang, want string }{
+		{"¿dónde está mi pedido?", "es", "estado-pedido"},
+		{"donde esta mi pedido", "es", "estado-pedido"},
+		{"quiero devolver unas zapatillas", "es", "devoluciones"},
+		{"olvidé mi contraseña", "es", "cambiar-contrasena"},
+		{"how long does shipping take", "en", "envio-plazos"},
+		{"I forgot my pasword", "en", "cambiar-contrasena"}, // a typo
+		{"can I pay with paypal", "en", "metodos-pago"},
+	} {
+		h := top(t, x, Query{Text: tc.q, Lang: tc.lang})
+		if h.ID != tc.want {
+			t.Errorf("%q: got %s (%.2f), want %s", tc.q, h.ID, h.Confidence, tc.want)
+		}
+		if h.Confidence <= 0 || h.Confidence > 1 {
+			t.Errorf("%q: confidence %v outside (0,1]", tc.q, h.Confidence)
+		}
+	}
+}
+
+// An article's own example question matches it fully, whatever the
+// knowledge base's size: the confidence does not depend on Bleve's score.
+func TestConfidenceOfOwnQuestion(t *testing.T) {
+	x := builtin(t)
+	for _, e := range x.Entries() {
+		if e.IsInternal() {
+			continue
+		}
+		h := top(t, x, Query{Text: e.Questions[0], Lang: e.Lang})
+		if h.ID != e.ID || h.Confidence < 0.99 {
+			t.Errorf("%s: own question %q → %s %.2f", e.Source, e.Questions[0], h.ID, h.Confidence)
+		}
+	}
+}
+
+// User text is only ever words: Bleve's query syntax does nothing.
+func TestQuerySyntaxIsText(t *testing.T) {
+	x := builtin(t)
+	for _, q := range []string{`+a -b "c ~2 /re/`, `refund "broken`, `-refund +lang:es`, `/.*/`, `^1000`, `title:*`, `lang:en audience:internal`, `*`, `\`} {
+		hits, err := x.Search(t.Context(), Query{Text: q, Lang: "en"})
+		if err != nil {
+			t.Errorf("%q: %v", q, err)
+		}
+		for _, h := range hits {
+			if h.Lang != "en" || h.Entry.IsInternal() {
+				t.Errorf("%q escaped the filters: %s/%s %s", q, h.ID, h.Lang, h.Entry.Audience)
+			}
+		}
+	}
+}
+
+// Internal articles are found only when asked for; public channels never
+// see them, even with their exact title.
+func TestAudience(t *testing.T) {
+	x := builtin(t)
+	for _, e := range x.Entries() {
+		if !e.IsInternal() {
+			continue
+		}
+		for _, q := range append([]string{e.Title}, e.Questions...) {
+			hits, err := x.Search(t.Context(), Query{Text: q, Lang: e.Lang})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, h := range hits {
+				if h.Entry.IsInternal() {
+					t.Fatalf("public search %q returned internal %s", q, h.ID)
+				}
+			}
+		}
+		if h := top(t, x, Query{Text: e.Title, Lang: e.Lang, Internal: true}); h.ID != e.ID {
+			t.Errorf("internal search for %q: got %s", e.Title, h.ID)
+		}
+	}
+}
+
+func TestLanguageFilter(t *testing.T) {
+	x := builtin(t)
+	hits, err := x.Search(t.Context(), Query{Text: "¿dónde está mi pedido?", Lang: "en"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, h := range hits {
+		if h.Lang != "en" {
+			t.Errorf("got %s/%s from an English search", h.ID, h.Lang)
+		}
+	}
+	if _, err := x.Search(t.Context(), Query{Text: "hola", Lang: "fr"}); err == nil {
+		t.Error("an unsupported language should be an error")
+	}
+	if _, err := x.Search(t.Context(), Query{Text: "   "}); err != ErrEmpty {
+		t.Errorf("empty question: got %v, want ErrEmpty", err)
+	}
+}
+
+func TestOneEdit(t *testing.T) {
+	for _, tc := range []struct {
+		a, b string
+		want bool
+	}{
+		{"pasword", "password", true}, {"password", "pasword", true}, {"contrasena", "contrasela", true},
+		{"recieve", "receive", true}, {"same", "same", false}, {"abc", "xyz", false}, {"pedid", "partid", false},
+	} {
+		if got := oneEdit(tc.a, tc.b); got != tc.want {
+			t.Errorf("oneEdit(%q, %q) = %v, want %v", tc.a, tc.b, got, tc.want)
+		}
+	}
+}
+
+// Replace swaps the articles in: new ones are found, removed ones are not.
+func TestReplace(t *testing.T) {
+	x, err := New([]faq.Entry{{ID: "a", Lang: "es", Title: "Horario de tienda", Questions: []string{"¿a qué hora abrís?"}, Body: "9 a 18", Audience: faq.Public}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer x.Close()
+	if h := top(t, x, Query{Text: "a qué hora abrís", Lang: "es"}); h.ID != "a" {
+		t.Fatalf("got %s", h.ID)
+	}
+	if err := x.Replace([]faq.Entry{{ID: "b", Lang: "es", Title: "Tarjetas regalo", Questions: []string{"¿tenéis tarjetas regalo?"}, Body: "Sí", Audience: faq.Public}}); err != nil {
+		t.Fatal(err)
+	}
+	if h := top(t, x, Query{Text: "tarjetas regalo", Lang: "es"}); h.ID != "b" {
+		t.Errorf("got %s after replace", h.ID)
+	}
+	if _, ok := x.Entry("a", "es"); ok || x.Len() != 1 {
+		t.Errorf("the old article is still there (len %d)", x.Len())
+	}
+}
+
+// generated returns n synthetic Spanish-like articles whose words follow a
+// Zipf distribution over a 20,000-word vocabulary, as real text does, for
+// measuring build and search at scale.
+func generated(n int) []faq.Entry {
+	r := rand.New(rand.NewPCG(1, 2))
+	syll := []string{"ca", "de", "pe", "ri", "to", "mo", "sa", "lu", "ne", "go", "ba", "vi", "ra", "co", "ta", "pla", "tri", "zo"}
+	vocab := make([]string, 20000)
+	for i := range vocab {
+		var b strings.Builder
+		for k := i; ; k /= len(syll) {
+			b.WriteString(syll[k%len(syll)])
+			if k < len(syll) {
+				break
+			}
+		}
+		b.WriteString("s")
+		vocab[i] = b.String()
+	}
+	zipf := rand.NewZipf(r, 1.1, 2, uint64(len(vocab)-1))
+	text := func(k int) string {
+		var b strings.Builder
+		for i := 0; i < k; i++ {
+			b.WriteString(vocab[zipf.Uint64()])
+			b.WriteByte(' ')
+		}
+		return b.String()
+	}
+	out := make([]faq.Entry, n)
+	for i := range out {
+		qs := make([]string, 8)
+		for j := range qs {
+			qs[j] = text(7)
+		}
+		out[i] = faq.Entry{ID: fmt.Sprintf("art-%d", i), Lang: "es", Title: text(4), Questions: qs, Body: text(120), Audience: faq.Public}
+	}
+	return out
+}
+
+func TestBuildTenThousand(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds a 10,000-article index")
+	}
+	entries := generated(10000)
+	start := time.Now()
+	x, err := New(entries)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer x.Close()
+	t.Logf("built 10,000 articles in %v", time.Since(start))
+	if x.Len() != 10000 {
+		t.Fatalf("len %d", x.Len())
+	}
+	h := top(t, x, Query{Text: entries[1234].Questions[3], Lang: "es"})
+	if h.Confidence < 0.99 {
+		t.Errorf("an article's own question should match it fully, got %s %.2f", h.ID, h.Confidence)
+	}
+}
+
+func BenchmarkSearchBuiltin(b *testing.B) {
+	x := builtin(b)
+	qs := []string{"¿dónde está mi pedido?", "quiero devolver unas zapatillas", "how long does shipping take", "cuéntame un chiste"}
+	b.ResetTimer()
+	for i := 0; b.Loop(); i++ {
+		if _, err := x.Search(b.Context(), Query{Text: qs[i%len(qs)], Lang: "es"}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkSearch10k(b *testing.B) {
+	entries := generated(10000)
+	x, err := New(entries)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer x.Close()
+	b.ResetTimer()
+	for i := 0; b.Loop(); i++ {
+		if _, err := x.Search(b.Context(), Query{Text: entries[i%len(entries)].Questions[0], Lang: "es"}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkBuild10k(b *testing.B) {
+	entries := generated(10000)
+	for b.Loop() {
+		x, err := New(entries)
+		if err != nil {
+			b.Fatal(err)
+		}
+		x.Close()
+	}
+}
