@@ -1,0 +1,457 @@
+package escalation
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"ayuda/bots"
+)
+
+// fakeClock is a clock tests move by hand.
+type fakeClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *fakeClock) now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *fakeClock) add(d time.Duration) {
+	c.mu.Lock()
+	c.t = c.t.Add(d)
+	c.mu.Unlock()
+}
+
+// notices words notices plainly, so tests can read what the customer got.
+func notices(n Notice) bots.Reply {
+	r := bots.Reply{Text: fmt.Sprintf("%s #%d %s %s", n.Kind, n.Ticket.ID, n.Agent.Name, n.Text)}
+	if n.Kind == NoticeCompleted {
+		r.Choices = []bots.Choice{{ID: "yes", Label: "Yes"}}
+	}
+	return r
+}
+
+func open(t testing.TB, path string, clk *fakeClock) *Queue {
+	t.Helper()
+	q, err := Open(path, Config{
+		Agents: []Agent{{ID: "ana", Name: "Ana"}, {ID: "luis", Name: "Luis"}},
+		Notify: notices,
+		Now:    clk.now,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return q
+}
+
+func setup(t testing.TB) (*Queue, *fakeClock, string) {
+	t.Helper()
+	clk := &fakeClock{t: time.Date(2026, 11, 24, 9, 0, 0, 0, time.UTC)}
+	path := filepath.Join(t.TempDir(), "ayuda.db")
+	q := open(t, path, clk)
+	t.Cleanup(func() { q.Close() })
+	return q, clk, path
+}
+
+var maria = bots.Address{Platform: "telegram", Chat: "100", User: "100"}
+
+func newTicket(t testing.TB, q *Queue, to bots.Address) *Ticket {
+	t.Helper()
+	tk, err := q.Open(context.Background(), Ticket{
+		Type: Consulta, Priority: Normal, Customer: Customer{Address: to, Name: "María", Lang: "es"},
+		Summary: "no llega", Reason: ReasonNegative,
+		Transcript: []Entry{{Author: AuthorCustomer, Text: "¿dónde está mi pedido?"}, {Author: AuthorBot, Text: "…"}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tk
+}
+
+// recorder is a Sender that records what it delivered.
+type recorder struct {
+	mu   sync.Mutex
+	got  []string
+	fail func(to bots.Address, r bots.Reply) error
+}
+
+func (r *recorder) Send(ctx context.Context, to bots.Address, rep bots.Reply) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.fail != nil {
+		if err := r.fail(to, rep); err != nil {
+			return err
+		}
+	}
+	r.got = append(r.got, to.Chat+": "+rep.Text)
+	return nil
+}
+
+func (r *recorder) take() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := r.got
+	r.got = nil
+	return out
+}
+
+func deliver(t *testing.T, q *Queue, s Sender) {
+	t.Helper()
+	if _, err := q.DispatchOnce(t.Context(), s); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func equal(a, b []string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+func TestLifecycle(t *testing.T) {
+	q, clk, _ := setup(t)
+	ctx := t.Context()
+	rec := &recorder{}
+	tk := newTicket(t, q, maria)
+	if tk.ID != 1 || tk.Status != New || !tk.FirstResponseDue.Equal(clk.now().Add(8*time.Hour)) {
+		t.Fatalf("opened %+v", tk)
+	}
+	steps := []struct {
+		do   func() (*Ticket, error)
+		want Status
+		told string
+	}{
+		{func() (*Ticket, error) { return q.Claim(ctx, tk.ID, "ana") }, Assigned, "100: claimed #1 Ana "},
+		{func() (*Ticket, error) { return q.Reply(ctx, tk.ID, "ana", "Sale hoy") }, InProgress, "100: reply #1 Ana Sale hoy"},
+		{func() (*Ticket, error) { return q.SetStatus(ctx, tk.ID, "ana", Waiting) }, Waiting, "100: waiting #1 Ana "},
+		{func() (*Ticket, error) {
+			return q.CustomerMessage(ctx, tk.ID, Entry{Text: "es el AUR-1", MessageID: "m1"})
+		}, InProgress, ""},
+		{func() (*Ticket, error) { return q.SetStatus(ctx, tk.ID, "ana", Completed) }, Completed, "100: completed #1 Ana "},
+		{func() (*Ticket, error) { return q.Reopen(ctx, tk.ID, Entry{Text: "sigue sin llegar"}) }, Reopened, ""},
+		{func() (*Ticket, error) { return q.SetStatus(ctx, tk.ID, "ana", Completed) }, Completed, "100: completed #1 Ana "},
+		{func() (*Ticket, error) { return q.Accept(ctx, tk.ID) }, Closed, ""},
+	}
+	for i, s := range steps {
+		clk.add(time.Minute)
+		got, err := s.do()
+		if err != nil {
+			t.Fatalf("step %d: %v", i, err)
+		}
+		if got.Status != s.want {
+			t.Fatalf("step %d: status %s, want %s", i, got.Status, s.want)
+		}
+		deliver(t, q, rec)
+		told := rec.take()
+		if (s.told == "" && len(told) != 0) || (s.told != "" && !equal(told, []string{s.told})) {
+			t.Errorf("step %d: customer was told %q, want %q", i, told, s.told)
+		}
+	}
+	final, err := q.Get(ctx, tk.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if final.FirstResponse.IsZero() || final.Closed.IsZero() || final.Reopens != 1 || len(final.Transcript) != 5 {
+		t.Errorf("final ticket: first response %v, closed %v, reopens %d, transcript %d entries", final.FirstResponse, final.Closed, final.Reopens, len(final.Transcript))
+	}
+	if _, err := q.Reply(ctx, tk.ID, "ana", "¿algo más?"); !errors.Is(err, ErrTransition) {
+		t.Errorf("reply on a closed ticket: got %v, want ErrTransition", err)
+	}
+}
+
+func TestInvalidTransitions(t *testing.T) {
+	q, _, _ := setup(t)
+	tk := newTicket(t, q, maria)
+	for _, to := range []Status{Closed, Reopened} {
+		if _, err := q.SetStatus(t.Context(), tk.ID, "ana", to); !errors.Is(err, ErrTransition) {
+			t.Errorf("new → %s: got %v, want ErrTransition", to, err)
+		}
+	}
+	if _, err := q.Accept(t.Context(), tk.ID); !errors.Is(err, ErrTransition) {
+		t.Errorf("accepting a new ticket: got %v", err)
+	}
+	if _, err := q.Get(t.Context(), 99); !errors.Is(err, ErrNotFound) {
+		t.Errorf("missing ticket: got %v", err)
+	}
+}
+
+// Only configured agents act, and a claimed ticket is not taken silently.
+func TestAgents(t *testing.T) {
+	q, _, _ := setup(t)
+	ctx := t.Context()
+	tk := newTicket(t, q, maria)
+	for name, do := range map[string]func() (*Ticket, error){
+		"claim":  func() (*Ticket, error) { return q.Claim(ctx, tk.ID, "mallory") },
+		"reply":  func() (*Ticket, error) { return q.Reply(ctx, tk.ID, "mallory", "hi") },
+		"note":   func() (*Ticket, error) { return q.Note(ctx, tk.ID, "mallory", "hi") },
+		"status": func() (*Ticket, error) { return q.SetStatus(ctx, tk.ID, "mallory", Completed) },
+	} {
+		if _, err := do(); !errors.Is(err, ErrNotAgent) {
+			t.Errorf("%s by a stranger: got %v, want ErrNotAgent", name, err)
+		}
+	}
+	if _, err := q.Claim(ctx, tk.ID, "ANA"); err != nil {
+		t.Fatalf("agent ids are case-insensitive: %v", err)
+	}
+	if _, err := q.Reply(ctx, tk.ID, "ana", "hola"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := q.Claim(ctx, tk.ID, "luis"); !errors.Is(err, ErrClaimed) {
+		t.Errorf("claiming Ana's ticket: got %v, want ErrClaimed", err)
+	}
+}
+
+// An internal note is stored but never queued for the customer.
+func TestNotesStayInternal(t *testing.T) {
+	q, _, _ := setup(t)
+	tk := newTicket(t, q, maria)
+	if _, err := q.Note(t.Context(), tk.ID, "ana", "cliente conflictivo"); err != nil {
+		t.Fatal(err)
+	}
+	pending, err := q.Pending(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(pending) != 0 {
+		t.Errorf("a note queued %d messages for the customer: %+v", len(pending), pending)
+	}
+	got, _ := q.Get(t.Context(), tk.ID)
+	if len(got.Public()) != 2 || len(got.Transcript) != 3 {
+		t.Errorf("public %d of %d entries; want the note hidden", len(got.Public()), len(got.Transcript))
+	}
+}
+
+func TestIndexesFollowChanges(t *testing.T) {
+	q, _, _ := setup(t)
+	ctx := t.Context()
+	a := newTicket(t, q, maria)
+	b := newTicket(t, q, bots.Address{Platform: "discord", Chat: "7", User: "8"})
+	if _, err := q.Claim(ctx, a.ID, "ana"); err != nil {
+		t.Fatal(err)
+	}
+	list := func(f Filter) []ID {
+		ts, err := q.List(ctx, f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ids []ID
+		for _, t := range ts {
+			ids = append(ids, t.ID)
+		}
+		return ids
+	}
+	for _, tc := range []struct {
+		f    Filter
+		want []ID
+	}{
+		{Filter{}, []ID{b.ID, a.ID}},
+		{Filter{Status: []Status{New}}, []ID{b.ID}},
+		{Filter{Status: []Status{Assigned}}, []ID{a.ID}},
+		{Filter{Assignee: "ana"}, []ID{a.ID}},
+		{Filter{Customer: maria.Customer()}, []ID{a.ID}},
+		{Filter{Limit: 1}, []ID{b.ID}},
+	} {
+		if got := list(tc.f); fmt.Sprint(got) != fmt.Sprint(tc.want) {
+			t.Errorf("List(%+v) = %v, want %v", tc.f, got, tc.want)
+		}
+	}
+	c := newTicket(t, q, maria)
+	if fmt.Sprint(c.Earlier) != fmt.Sprint([]ID{a.ID}) {
+		t.Errorf("earlier tickets of the customer: %v, want [%d]", c.Earlier, a.ID)
+	}
+}
+
+// A re-delivered message neither opens a second ticket nor repeats a line.
+func TestIdempotentInbound(t *testing.T) {
+	q, _, _ := setup(t)
+	ctx := t.Context()
+	tk := Ticket{Customer: Customer{Address: maria}, OpenedBy: "tg:55"}
+	first, err := q.Open(ctx, tk)
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, err := q.Open(ctx, tk)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again.ID != first.ID {
+		t.Errorf("the same message opened #%d and #%d", first.ID, again.ID)
+	}
+	for range 2 {
+		if _, err := q.CustomerMessage(ctx, first.ID, Entry{Text: "hola", MessageID: "tg:56"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, _ := q.Get(ctx, first.ID)
+	if len(got.Transcript) != 1 {
+		t.Errorf("transcript has %d entries, want 1", len(got.Transcript))
+	}
+}
+
+// Messages to one person keep their order through failures; others are
+// not held up; a restart keeps what was not delivered.
+func TestOutboxOrderRetryRestart(t *testing.T) {
+	q, clk, path := setup(t)
+	ctx := t.Context()
+	other := bots.Address{Platform: "telegram", Chat: "200", User: "200"}
+	for i := 1; i <= 3; i++ {
+		if err := q.Enqueue(ctx, maria, bots.Reply{Text: fmt.Sprint("m", i)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := q.Enqueue(ctx, other, bots.Reply{Text: "o1"}); err != nil {
+		t.Fatal(err)
+	}
+	down := true
+	rec := &recorder{fail: func(to bots.Address, r bots.Reply) error {
+		if down && to == maria {
+			return errors.New("503 from the platform")
+		}
+		return nil
+	}}
+	next, err := q.DispatchOnce(ctx, rec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := rec.take(); !equal(got, []string{"200: o1"}) {
+		t.Fatalf("while maria's platform is down: delivered %q, want only the other chat's", got)
+	}
+	if want := clk.now().Add(time.Second); !next.Equal(want) {
+		t.Errorf("next retry at %v, want %v (one second of back-off)", next, want)
+	}
+	// Nothing is due before the back-off passes.
+	deliver(t, q, rec)
+	if got := rec.take(); len(got) != 0 {
+		t.Fatalf("retried before the back-off: %q", got)
+	}
+	// Restart with the messages still queued.
+	q.Close()
+	q = open(t, path, clk)
+	defer q.Close()
+	down = false
+	clk.add(2 * time.Second)
+	deliver(t, q, rec)
+	if got := rec.take(); !equal(got, []string{"100: m1", "100: m2", "100: m3"}) {
+		t.Fatalf("after the restart: delivered %q, want m1 m2 m3 in order", got)
+	}
+	deliver(t, q, rec)
+	if got := rec.take(); len(got) != 0 {
+		t.Errorf("delivered twice: %q", got)
+	}
+}
+
+func TestBackoff(t *testing.T) {
+	for _, tc := range []struct {
+		attempts int
+		want     time.Duration
+	}{{1, time.Second}, {2, 2 * time.Second}, {5, 16 * time.Second}, {20, maxBackoff}} {
+		if got := backoff(tc.attempts); got != tc.want {
+			t.Errorf("backoff(%d) = %v, want %v", tc.attempts, got, tc.want)
+		}
+	}
+}
+
+// A delivery that cannot succeed is moved aside and shown on the ticket,
+// never silently dropped.
+func TestPermanentFailureIsVisible(t *testing.T) {
+	q, _, _ := setup(t)
+	tk := newTicket(t, q, maria)
+	if _, err := q.Reply(t.Context(), tk.ID, "ana", "hola"); err != nil {
+		t.Fatal(err)
+	}
+	deliver(t, q, SenderFunc(func(ctx context.Context, to bots.Address, r bots.Reply) error {
+		return bots.Permanent(errors.New("403 bot was blocked by the user"))
+	}))
+	dead, err := q.Undeliverable(t.Context())
+	if err != nil || len(dead) != 1 {
+		t.Fatalf("undeliverable: %v %v", dead, err)
+	}
+	got, _ := q.Get(t.Context(), tk.ID)
+	last := got.Transcript[len(got.Transcript)-1]
+	if !last.Note || !bytes.Contains([]byte(last.Text), []byte("blocked")) {
+		t.Errorf("the ticket does not show the failure: %+v", last)
+	}
+	if pending, _ := q.Pending(t.Context()); len(pending) != 0 {
+		t.Errorf("still pending: %+v", pending)
+	}
+}
+
+// A terminal customer who is not connected gets their messages when they
+// take them, and an unreachable recipient is not counted as failing.
+func TestUnreachableThenTake(t *testing.T) {
+	q, _, _ := setup(t)
+	ctx := t.Context()
+	if err := q.Enqueue(ctx, maria, bots.Reply{Text: "hola"}); err != nil {
+		t.Fatal(err)
+	}
+	deliver(t, q, SenderFunc(func(ctx context.Context, to bots.Address, r bots.Reply) error { return bots.ErrUnreachable }))
+	p, _ := q.Pending(ctx)
+	if len(p) != 1 || p[0].Attempts != 0 {
+		t.Fatalf("pending %+v", p)
+	}
+	got, err := q.Take(ctx, maria)
+	if err != nil || len(got) != 1 || got[0].Reply.Text != "hola" {
+		t.Fatalf("take: %+v %v", got, err)
+	}
+	if p, _ := q.Pending(ctx); len(p) != 0 {
+		t.Errorf("taken messages still pending: %+v", p)
+	}
+}
+
+// A second process gets a clear error instead of waiting forever, and a
+// file that is not ours is never overwritten.
+func TestLockedAndCorruptFiles(t *testing.T) {
+	_, _, path := setup(t)
+	_, err := Open(path, Config{Notify: notices, Timeout: 50 * time.Millisecond})
+	if !errors.Is(err, ErrLocked) {
+		t.Errorf("second open: got %v, want ErrLocked", err)
+	}
+	bad := filepath.Join(t.TempDir(), "ayuda.db")
+	junk := bytes.Repeat([]byte("not a database "), 1000)
+	if err := os.WriteFile(bad, junk, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Open(bad, Config{Notify: notices}); err == nil {
+		t.Fatal("opened a corrupt file without complaint")
+	}
+	after, _ := os.ReadFile(bad)
+	if !bytes.Equal(after, junk) {
+		t.Error("the corrupt file was changed")
+	}
+}
+
+func BenchmarkOpenTicket(b *testing.B) {
+	q, _, _ := setup(b)
+	ctx := context.Background()
+	b.ResetTimer()
+	for b.Loop() {
+		if _, err := q.Open(ctx, Ticket{Customer: Customer{Address: maria}, Summary: "x", Transcript: []Entry{{Text: "hola"}}}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkOpenTicketParallel(b *testing.B) {
+	q, _, _ := setup(b)
+	ctx := context.Background()
+	b.SetParallelism(16)
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if _, err := q.Open(ctx, Ticket{Customer: Customer{Address: maria}, Summary: "x", Transcript: []Entry{{Text: "hola"}}}); err != nil {
+				b.Error(err)
+			}
+		}
+	})
+}
