@@ -1,0 +1,193 @@
+package dialog_test
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"unicode/utf8"
+
+	"ayuda/bots"
+	"ayuda/dialog"
+	"ayuda/escalation"
+	"ayuda/faq"
+	"ayuda/knowledge"
+)
+
+type stack struct {
+	q   *escalation.Queue
+	eng *dialog.Engine
+}
+
+func newStack(t testing.TB) *stack {
+	t.Helper()
+	entries, err := faq.Builtin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	idx, err := knowledge.New(entries)
+	if err != nil {
+		t.Fatal(err)
+	}
+	q, err := escalation.Open(filepath.Join(t.TempDir(), "ayuda.db"), escalation.Config{Agents: []escalation.Agent{{ID: "ana"}}, Notify: dialog.Notifier()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { q.Close(); idx.Close() })
+	eng, err := dialog.New(dialog.Config{Search: idx, Queue: q})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &stack{q: q, eng: eng}
+}
+
+func tg(user string) bots.Address { return bots.Address{Platform: bots.Telegram, Chat: user, User: user} }
+
+// A platform that re-delivers a message gets the same reply, and nothing
+// happens twice.
+func TestRedeliveredMessage(t *testing.T) {
+	s := newStack(t)
+	ctx := t.Context()
+	from := tg("1")
+	first := s.eng.Handle(ctx, bots.Message{ID: "tg:1", From: from, Text: "¿dónde está mi pedido?"})
+	no := bots.Message{ID: "tg:2", From: from, Text: "no"}
+	opened := s.eng.Handle(ctx, no)
+	again := s.eng.Handle(ctx, no)
+	if again.Text != opened.Text || !strings.Contains(opened.Text, "#1") {
+		t.Errorf("re-delivery got %q, want the same receipt %q", again.Text, opened.Text)
+	}
+	if old := s.eng.Handle(ctx, bots.Message{ID: "tg:1", From: from, Text: "¿dónde está mi pedido?"}); !old.IsZero() {
+		t.Errorf("an older duplicate got a reply: %q (first was %q)", old.Text, first.Text)
+	}
+	ts, err := s.q.List(ctx, escalation.Filter{})
+	if err != nil || len(ts) != 1 {
+		t.Fatalf("tickets: %d %v, want exactly one", len(ts), err)
+	}
+}
+
+// Hostile or odd input gets a clear answer, is stored safely, and never
+// panics.
+func TestHostileInput(t *testing.T) {
+	s := newStack(t)
+	ctx := t.Context()
+	for i, text := range []string{
+		strings.Repeat("a", 1<<20),
+		"\xff\xfe pedido \xc3",
+		"hola\x00\x1b[31m rojo \x07",
+		"\u202eodidep im átse ednód\u202c",
+		"😀😀😀",
+		`+a -b "c ~2 /re/`,
+		"<b>negrita</b> *bold* _x_ `code` [link](http://x)",
+		"@everyone @here <@123>",
+		"",
+		"   \n\t ",
+	} {
+		r := s.eng.Handle(ctx, bots.Message{From: tg(fmt.Sprint("h", i)), Text: text})
+		if r.Text == "" {
+			t.Errorf("%d: no reply to %.40q", i, text)
+		}
+		if !utf8.ValidString(r.Text) {
+			t.Errorf("%d: reply is not valid UTF-8", i)
+		}
+	}
+	// What is kept of the 1 MB message, once it reaches a ticket, is bounded.
+	s.eng.Handle(ctx, bots.Message{From: tg("h0"), Text: "quiero hablar con una persona"})
+	ts, err := s.q.List(ctx, escalation.Filter{Customer: tg("h0").Customer()})
+	if err != nil || len(ts) != 1 {
+		t.Fatalf("tickets %v %v", ts, err)
+	}
+	for _, e := range ts[0].Transcript {
+		if len(e.Text) > dialog.MaxText+16 {
+			t.Errorf("a transcript entry kept %d bytes", len(e.Text))
+		}
+	}
+	if len(ts[0].Summary) > 400 {
+		t.Errorf("summary of %d bytes", len(ts[0].Summary))
+	}
+}
+
+// Many conversations at once, and several messages of one conversation at
+// once: turns of one conversation are serialised, none is lost.
+func TestConcurrentTurns(t *testing.T) {
+	s := newStack(t)
+	ctx := t.Context()
+	var wg sync.WaitGroup
+	for u := range 20 {
+		for m := range 5 {
+			wg.Go(func() {
+				s.eng.Handle(ctx, bots.Message{ID: fmt.Sprintf("%d-%d", u, m), From: tg(fmt.Sprint(u)), Text: "¿cuánto tarda el envío?"})
+			})
+		}
+	}
+	wg.Wait()
+	// Each conversation saw its five messages: a sixth "no" finds the last
+	// answer's feedback question and opens exactly one ticket per person.
+	for u := range 20 {
+		r := s.eng.Handle(ctx, bots.Message{ID: fmt.Sprintf("%d-no", u), From: tg(fmt.Sprint(u)), Text: "no"})
+		if !strings.Contains(r.Text, "#") {
+			t.Fatalf("user %d: %q", u, r.Text)
+		}
+	}
+	ts, _ := s.q.List(ctx, escalation.Filter{})
+	if len(ts) != 20 {
+		t.Fatalf("%d tickets, want 20", len(ts))
+	}
+	for _, tk := range ts {
+		n := 0
+		for _, e := range tk.Transcript {
+			if e.Author == escalation.AuthorCustomer {
+				n++
+			}
+		}
+		if n != 6 {
+			t.Errorf("ticket #%d has %d customer messages, want 6", tk.ID, n)
+		}
+	}
+}
+
+// A staff member sees internal articles; a customer never does, not even
+// by pressing a crafted button.
+func TestInternalArticles(t *testing.T) {
+	s := newStack(t)
+	ctx := t.Context()
+	staff := s.eng.Handle(ctx, bots.Message{From: bots.Address{Platform: bots.Slack, Chat: "D1", User: "U1"}, Text: "¿cómo me conecto a la VPN?", Internal: true})
+	if !strings.Contains(staff.Text, "VPN") {
+		t.Fatalf("staff did not get the internal VPN article: %q", staff.Text)
+	}
+	for _, text := range []string{"¿cómo me conecto a la VPN?", "kb:vpn-acceso", "kb:politica-reembolsos-interna"} {
+		r := s.eng.Handle(ctx, bots.Message{From: tg("9"), Text: text})
+		if strings.Contains(r.Text, "Aurora Connect") || strings.Contains(r.Text, "150") {
+			t.Errorf("%q leaked an internal article to a customer: %q", text, r.Text)
+		}
+	}
+}
+
+func BenchmarkTurn(b *testing.B) {
+	s := newStack(b)
+	ctx := context.Background()
+	qs := []string{"¿dónde está mi pedido?", "sí", "how long does shipping take?", "yes", "cuéntame un chiste", "quiero devolver unas zapatillas"}
+	b.ResetTimer()
+	for i := 0; b.Loop(); i++ {
+		s.eng.Handle(ctx, bots.Message{From: tg(fmt.Sprint(i % 100)), Text: qs[i%len(qs)]})
+	}
+}
+
+func BenchmarkTurnParallel(b *testing.B) {
+	s := newStack(b)
+	ctx := context.Background()
+	var n sync.Mutex
+	user := 0
+	b.SetParallelism(16)
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		n.Lock()
+		user++
+		me := tg(fmt.Sprint("p", user))
+		n.Unlock()
+		for i := 0; pb.Next(); i++ {
+			s.eng.Handle(ctx, bots.Message{From: me, Text: "¿cuánto tarda el envío?"})
+		}
+	})
+}
