@@ -316,7 +316,8 @@ var ErrEmpty = errors.New("knowledge: empty question")
 // empty slice, not an error. The text is only ever analysed as words: no
 // query syntax of Bleve's is interpreted.
 func (x *Index) Search(ctx context.Context, q Query) ([]Hit, error) {
-	if strings.TrimSpace(q.Text) == "" {
+	q.Text = searchable(q.Text)
+	if q.Text == "" {
 		return nil, ErrEmpty
 	}
 	if err := ctx.Err(); err != nil {
@@ -355,6 +356,29 @@ func (x *Index) Search(ctx context.Context, q Query) ([]Hit, error) {
 		hits = hits[:limit]
 	}
 	return hits, nil
+}
+
+// Bounds on what of a question is searched: no word is longer than
+// maxWord (a longer "word" is noise, and would blow up the typo automaton),
+// and a question is its first maxWords words.
+const (
+	maxWord  = 40
+	maxWords = 64
+)
+
+// searchable returns the part of text worth searching.
+func searchable(text string) string {
+	words := strings.Fields(text)
+	out := words[:0]
+	for _, w := range words {
+		if len([]rune(w)) <= maxWord {
+			out = append(out, w)
+		}
+		if len(out) == maxWords {
+			break
+		}
+	}
+	return strings.Join(out, " ")
 }
 
 // candidates is how many Bleve hits are re-scored per language.

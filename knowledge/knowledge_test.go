@@ -127,6 +127,11 @@ func TestLanguageFilter(t *testing.T) {
 	if _, err := x.Search(t.Context(), Query{Text: "hola", Lang: "fr"}); err == nil {
 		t.Error("an unsupported language should be an error")
 	}
+	for _, q := range []string{strings.Repeat("a", 16<<10), strings.Repeat("pedido ", 5000)} {
+		if _, err := x.Search(t.Context(), Query{Text: q, Lang: "es"}); err != nil && err != ErrEmpty {
+			t.Errorf("a %d-byte question: %v", len(q), err)
+		}
+	}
 	if _, err := x.Search(t.Context(), Query{Text: "   "}); err != ErrEmpty {
 		t.Errorf("empty question: got %v, want ErrEmpty", err)
 	}
