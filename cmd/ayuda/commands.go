@@ -553,6 +553,16 @@ func lint(ctx context.Context, cfg *Config) ([]string, int, error) {
 			return nil, 0, err
 		}
 	}
+	// A duplicate was reported above; index the first of each id only.
+	seen := map[string]bool{}
+	unique := entries[:0:0]
+	for _, e := range entries {
+		if !seen[e.Key()] {
+			seen[e.Key()] = true
+			unique = append(unique, e)
+		}
+	}
+	entries = unique
 	for _, e := range entries {
 		if len(e.Questions) == 0 {
 			problems = append(problems, fmt.Sprintf("%s: no example questions: add some ways people ask this", e.Source))
