@@ -384,9 +384,49 @@ func searchable(text string) string {
 // candidates is how many Bleve hits are re-scored per language.
 const candidates = 20
 
+// wideBelow is the confidence under which a search also looks at the
+// answers' text and at words one typo away: a second, slower pass that
+// only questions without a close example need.
+const wideBelow = 0.5
+
 func (s *snapshot) search(ctx context.Context, q Query, lang, analyzer string, limit int) ([]Hit, error) {
-	// Fuzziness 1 fixes a typo after analysis; a match query never parses
-	// the text as syntax (PLATFORMS.md, "Safe query for raw user text").
+	qterms := analyze(s.analyzer[lang], q.Text)
+	hits, err := s.pass(ctx, q, lang, analyzer, limit, qterms, false)
+	if err != nil || (len(hits) > 0 && best(hits) >= wideBelow) {
+		return hits, err
+	}
+	wide, err := s.pass(ctx, q, lang, analyzer, limit, qterms, true)
+	if err != nil {
+		return nil, err
+	}
+	seen := map[string]bool{}
+	for _, h := range hits {
+		seen[h.ID] = true
+	}
+	for _, h := range wide {
+		if !seen[h.ID] {
+			hits = append(hits, h)
+		}
+	}
+	return hits, nil
+}
+
+func best(hits []Hit) float64 {
+	b := 0.0
+	for _, h := range hits {
+		b = max(b, h.Confidence)
+	}
+	return b
+}
+
+// pass asks Bleve for candidates and re-scores them. The narrow pass
+// matches exact words in titles and example questions; the wide one adds
+// the answers' text and typo-tolerant matches, which weigh little so they
+// find "pasword" without flooding the candidates with every word one
+// letter away.
+func (s *snapshot) pass(ctx context.Context, q Query, lang, analyzer string, limit int, qterms []string, wide bool) ([]Hit, error) {
+	// A match query never parses the text as syntax (PLATFORMS.md, "Safe
+	// query for raw user text").
 	field := func(name string, boost float64, fuzzy bool) query.Query {
 		m := bleve.NewMatchQuery(q.Text)
 		m.SetField(name)
@@ -397,32 +437,24 @@ func (s *snapshot) search(ctx context.Context, q Query, lang, analyzer string, l
 		m.SetBoost(boost)
 		return m
 	}
+	clauses := []query.Query{field("title", 3, false), field("questions", 2, false)}
+	if wide {
+		clauses = append(clauses, field("body", 1, false), field("title", 0.3, true), field("questions", 0.3, true))
+	}
 	langQ := bleve.NewTermQuery(lang)
 	langQ.SetField("lang")
-	// Exact words decide; typo-tolerant matches on the title and questions
-	// weigh little, so they find "pasword" without flooding the candidates
-	// with every word one letter away.
-	words := bleve.NewDisjunctionQuery(field("title", 3, false), field("questions", 2, false), field("body", 1, false),
-		field("title", 0.3, true), field("questions", 0.3, true))
-	must := []query.Query{words, langQ}
+	must := []query.Query{bleve.NewDisjunctionQuery(clauses...), langQ}
 	if !q.Internal {
 		aud := bleve.NewTermQuery(faq.Public)
 		aud.SetField("audience")
 		must = append(must, aud)
 	}
-	n := candidates
-	if limit > n {
-		n = limit
-	}
+	n := max(candidates, limit)
 	req := bleve.NewSearchRequestOptions(bleve.NewConjunctionQuery(must...), n, 0, false)
 	res, err := s.idx.SearchInContext(ctx, req)
 	if err != nil {
 		return nil, fmt.Errorf("knowledge: search: %w", err)
 	}
-	if len(res.Hits) == 0 {
-		return nil, nil
-	}
-	qterms := analyze(s.analyzer[lang], q.Text)
 	hits := make([]Hit, 0, len(res.Hits))
 	for _, h := range res.Hits {
 		a, ok := s.entries[h.ID]
