@@ -37,8 +37,9 @@ type Bot struct {
 	cfg  Config
 	addr bots.Address
 
-	mu      sync.Mutex // guards out and choices
-	choices []bots.Choice
+	mu       sync.Mutex // guards out, choices and prompted
+	choices  []bots.Choice
+	prompted bool // a prompt is on screen, waiting for a line
 }
 
 var _ bots.Adapter = (*Bot)(nil)
@@ -87,6 +88,9 @@ func (b *Bot) Run(ctx context.Context, h bots.Handler) error {
 			}
 			return nil
 		case line := <-lines:
+			b.mu.Lock()
+			b.prompted = false
+			b.mu.Unlock()
 			text := strings.TrimSpace(line)
 			if text == "" {
 				continue
@@ -122,6 +126,7 @@ func (b *Bot) prompt() {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	fmt.Fprint(b.cfg.Out, "> ")
+	b.prompted = true
 }
 
 // Send prints r if it is for this terminal's person.
@@ -134,11 +139,19 @@ func (b *Bot) Send(ctx context.Context, to bots.Address, r bots.Reply) error {
 }
 
 // Show prints a reply, numbering its choices, and remembers the choices
-// so the next line can pick one by number.
+// so the next line can pick one by number. A message that arrives while
+// the prompt waits (an agent's answer) is printed over the prompt, which is
+// then drawn again.
 func (b *Bot) Show(r bots.Reply) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	if b.prompted {
+		fmt.Fprint(b.cfg.Out, "\r\033[K")
+	}
 	fmt.Fprint(b.cfg.Out, Format(r))
+	if b.prompted {
+		fmt.Fprint(b.cfg.Out, "> ")
+	}
 	if len(r.Choices) > 0 {
 		b.choices = r.Choices
 	}
