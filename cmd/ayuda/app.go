@@ -107,7 +107,7 @@ func (a *app) watchArticles(ctx context.Context, every time.Duration) error {
 	if a.cfg.Articles == "" {
 		return nil
 	}
-	last := fingerprint(a.cfg.Articles)
+	w := &watcher{app: a, last: fingerprint(a.cfg.Articles)}
 	t := time.NewTicker(every)
 	defer t.Stop()
 	for {
@@ -116,22 +116,36 @@ func (a *app) watchArticles(ctx context.Context, every time.Duration) error {
 			return nil
 		case <-t.C:
 		}
-		fp := fingerprint(a.cfg.Articles)
-		if fp == last {
-			continue
-		}
-		last = fp
-		start := time.Now()
-		entries, err := loadArticles(a.cfg)
-		if err == nil {
-			err = a.index.Replace(entries)
-		}
-		if err != nil {
-			a.log.WarnContext(ctx, "articles changed but were not reloaded; the previous ones stay in service", "err", err)
-			continue
-		}
-		a.log.InfoContext(ctx, "articles reloaded", "articles", len(entries), "took", time.Since(start))
+		w.check(ctx)
 	}
+}
+
+// watcher remembers what the articles folder looked like.
+type watcher struct {
+	app  *app
+	last string
+}
+
+// check reloads the articles if the folder changed since the last check,
+// and reports whether it did and why not.
+func (w *watcher) check(ctx context.Context) (bool, error) {
+	a := w.app
+	fp := fingerprint(a.cfg.Articles)
+	if fp == w.last {
+		return false, nil
+	}
+	w.last = fp
+	start := time.Now()
+	entries, err := loadArticles(a.cfg)
+	if err == nil {
+		err = a.index.Replace(entries)
+	}
+	if err != nil {
+		a.log.WarnContext(ctx, "articles changed but were not reloaded; the previous ones stay in service", "err", err)
+		return false, err
+	}
+	a.log.InfoContext(ctx, "articles reloaded", "articles", len(entries), "took", time.Since(start))
+	return true, nil
 }
 
 // fingerprint summarises the names, sizes and times of the article files.
