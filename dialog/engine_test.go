@@ -43,7 +43,9 @@ func newStack(t testing.TB) *stack {
 	return &stack{q: q, eng: eng}
 }
 
-func tg(user string) bots.Address { return bots.Address{Platform: bots.Telegram, Chat: user, User: user} }
+func tg(user string) bots.Address {
+	return bots.Address{Platform: bots.Telegram, Chat: user, User: user}
+}
 
 // A platform that re-delivers a message gets the same reply, and nothing
 // happens twice.

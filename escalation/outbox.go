@@ -79,26 +79,53 @@ func (q *Queue) Pending(ctx context.Context) ([]Outgoing, error) {
 }
 
 // Take removes and returns every message waiting for to, oldest first. It
-// is how a channel that pulls (a terminal client) receives its messages.
+// is how a channel that pulls receives its messages when the caller shows
+// them at once, in the same process.
 func (q *Queue) Take(ctx context.Context, to bots.Address) ([]Outgoing, error) {
+	msgs, err := q.Peek(ctx, to)
+	if err != nil || len(msgs) == 0 {
+		return msgs, err
+	}
+	return msgs, q.Ack(ctx, to, msgs[len(msgs)-1].Seq)
+}
+
+// Peek returns every message waiting for to, oldest first, and leaves them
+// in the outbox until Ack: a client that pulls over a network acknowledges
+// what it has shown, so a crash on either side loses nothing.
+func (q *Queue) Peek(ctx context.Context, to bots.Address) ([]Outgoing, error) {
 	var out []Outgoing
-	err := q.db.Update(func(tx *bolt.Tx) error {
-		out = out[:0]
-		b := tx.Bucket(bOutbox)
-		var keys [][]byte
-		err := b.ForEach(func(k, v []byte) error {
+	err := q.db.View(func(tx *bolt.Tx) error {
+		return tx.Bucket(bOutbox).ForEach(func(k, v []byte) error {
 			var o Outgoing
 			if err := json.Unmarshal(v, &o); err != nil {
 				return err
 			}
 			if o.To == to {
 				out = append(out, o)
-				keys = append(keys, append([]byte(nil), k...))
 			}
 			return nil
 		})
-		if err != nil {
-			return err
+	})
+	return out, err
+}
+
+// Ack removes the messages for to up to and including sequence number upTo.
+func (q *Queue) Ack(ctx context.Context, to bots.Address, upTo uint64) error {
+	if upTo == 0 {
+		return nil
+	}
+	return q.db.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bOutbox)
+		c := b.Cursor()
+		var keys [][]byte
+		for k, v := c.First(); k != nil && binary.BigEndian.Uint64(k) <= upTo; k, v = c.Next() {
+			var o Outgoing
+			if err := json.Unmarshal(v, &o); err != nil {
+				return err
+			}
+			if o.To == to {
+				keys = append(keys, append([]byte(nil), k...))
+			}
 		}
 		for _, k := range keys {
 			if err := b.Delete(k); err != nil {
@@ -107,7 +134,6 @@ func (q *Queue) Take(ctx context.Context, to bots.Address) ([]Outgoing, error) {
 		}
 		return nil
 	})
-	return out, err
 }
 
 // Sender delivers a message to an address; cmd/ayuda routes by platform to

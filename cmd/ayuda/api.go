@@ -253,10 +253,14 @@ func (s *api) chat(w http.ResponseWriter, r *http.Request) (any, error) {
 
 type inboxReply struct {
 	Messages []bots.Reply `json:"messages"`
+	// Last is the sequence number to acknowledge (?ack=) once shown.
+	Last uint64 `json:"last,omitempty"`
 }
 
 // inbox returns what waits for a terminal customer, waiting up to ?wait=
-// (at most 30 s) for something to arrive.
+// (at most 30 s) for something to arrive. Messages stay until the client
+// acknowledges them with ?ack=<last> on its next call, so neither a crash
+// of the server nor of the client loses one.
 func (s *api) inbox(w http.ResponseWriter, r *http.Request) (any, error) {
 	as := r.URL.Query().Get("as")
 	if strings.TrimSpace(as) == "" {
@@ -270,15 +274,26 @@ func (s *api) inbox(w http.ResponseWriter, r *http.Request) (any, error) {
 		}
 		wait = min(d, 30*time.Second)
 	}
+	to := console.Address(as)
+	if v := r.URL.Query().Get("ack"); v != "" {
+		seq, err := strconv.ParseUint(v, 10, 64)
+		if err != nil {
+			return nil, badRequest{"ack: not a sequence number"}
+		}
+		if err := s.app.queue.Ack(r.Context(), to, seq); err != nil {
+			return nil, err
+		}
+	}
 	deadline := time.Now().Add(wait)
 	out := inboxReply{Messages: []bots.Reply{}}
 	for {
-		msgs, err := s.app.queue.Take(r.Context(), console.Address(as))
+		msgs, err := s.app.queue.Peek(r.Context(), to)
 		if err != nil {
 			return nil, err
 		}
 		for _, m := range msgs {
 			out.Messages = append(out.Messages, m.Reply)
+			out.Last = m.Seq
 		}
 		if len(out.Messages) > 0 || time.Now().After(deadline) {
 			return out, nil

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
@@ -176,12 +177,17 @@ func (c *client) chat(ctx context.Context, as, text string) (bots.Reply, error) 
 	return out.Reply, err
 }
 
-// inbox returns what waits for a terminal customer, waiting up to wait.
-func (c *client) inbox(ctx context.Context, as string, wait time.Duration) ([]bots.Reply, error) {
+// inbox returns what waits for a terminal customer, waiting up to wait,
+// after acknowledging what was shown up to ack.
+func (c *client) inbox(ctx context.Context, as string, wait time.Duration, ack uint64) (inboxReply, error) {
 	var out inboxReply
-	err := c.do(ctx, "GET", "/api/chat/inbox?"+url.Values{"as": {as}, "wait": {wait.String()}}.Encode(), nil, &out)
-	if errors.Is(ctx.Err(), context.Canceled) {
-		return nil, nil
+	v := url.Values{"as": {as}, "wait": {wait.String()}}
+	if ack > 0 {
+		v.Set("ack", strconv.FormatUint(ack, 10))
 	}
-	return out.Messages, err
+	err := c.do(ctx, "GET", "/api/chat/inbox?"+v.Encode(), nil, &out)
+	if errors.Is(ctx.Err(), context.Canceled) {
+		return inboxReply{}, nil
+	}
+	return out, err
 }

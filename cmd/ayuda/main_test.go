@@ -2,8 +2,10 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -11,6 +13,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"ayuda/escalation"
 )
@@ -221,8 +224,14 @@ func TestAPI(t *testing.T) {
 	if code != 200 || !strings.Contains(body, "Te mandamos otro.") {
 		t.Errorf("inbox: %d %s", code, body)
 	}
-	if _, body := call("GET", "/api/chat/inbox?as=lola", "s3cret", ""); strings.Contains(body, "Te mandamos otro.") {
-		t.Errorf("delivered twice: %s", body)
+	var in inboxReply
+	json.Unmarshal([]byte(body), &in)
+	// Not acknowledged: a client that crashed gets it again.
+	if _, again := call("GET", "/api/chat/inbox?as=lola", "s3cret", ""); !strings.Contains(again, "Te mandamos otro.") {
+		t.Errorf("an unacknowledged message was dropped: %s", again)
+	}
+	if _, body := call("GET", fmt.Sprintf("/api/chat/inbox?as=lola&ack=%d", in.Last), "s3cret", ""); strings.Contains(body, "Te mandamos otro.") {
+		t.Errorf("delivered again after the ack: %s", body)
 	}
 }
 
@@ -256,5 +265,49 @@ func TestConfig(t *testing.T) {
 func TestUnknownCommand(t *testing.T) {
 	if _, err := cli(t, t.TempDir(), "", "frobnicate"); err == nil {
 		t.Error("unknown command accepted")
+	}
+}
+
+// With a server running, chat and tickets go through its API: the agent's
+// answer reaches the customer's next chat once, and the server's store is
+// never opened twice.
+func TestRemoteChat(t *testing.T) {
+	dir := t.TempDir()
+	ctx, cancel := context.WithCancel(t.Context())
+	served := make(chan error, 1)
+	go func() {
+		e := &env{args: []string{"serve", "--no-terminal", "--data", dir, "--http", "127.0.0.1:0"}, getenv: func(string) string { return "" },
+			stdin: strings.NewReader(""), stdout: io.Discard, stderr: io.Discard}
+		served <- run(ctx, e)
+	}()
+	defer func() {
+		cancel()
+		if err := <-served; err != nil {
+			t.Errorf("serve: %v", err)
+		}
+	}()
+	for i := 0; ; i++ {
+		if _, err := os.Stat(filepath.Join(dir, "server.json")); err == nil {
+			break
+		}
+		if i > 1000 {
+			t.Fatal("the server did not start")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	out, err := cli(t, dir, "quiero hablar con una persona, mi pedido AUR-1 llegó vacío\n", "chat", "--as", "rosa")
+	if err != nil || !strings.Contains(out, "#1") {
+		t.Fatalf("chat: %v\n%s", err, out)
+	}
+	if _, err := cli(t, dir, "", "tickets", "reply", "1", "Te", "enviamos", "otro"); err != nil {
+		t.Fatal(err)
+	}
+	out, err = cli(t, dir, "", "chat", "--as", "rosa")
+	if err != nil || !strings.Contains(out, "Te enviamos otro") {
+		t.Fatalf("the answer did not arrive: %v\n%s", err, out)
+	}
+	out, err = cli(t, dir, "", "chat", "--as", "rosa")
+	if err != nil || strings.Contains(out, "Te enviamos otro") {
+		t.Errorf("the answer arrived twice: %v\n%s", err, out)
 	}
 }
