@@ -193,17 +193,22 @@ func showWaiting(ctx context.Context, a *app, term *console.Bot) error {
 func remoteChat(ctx context.Context, cl *client, term *console.Bot, name string) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	// What arrived while this customer was away.
-	if msgs, err := cl.inbox(ctx, name, 0); err == nil {
-		for _, m := range msgs {
+	// What arrived while this customer was away, acknowledged once shown.
+	var shown uint64
+	if in, err := cl.inbox(ctx, name, 0, 0); err == nil {
+		for _, m := range in.Messages {
 			term.Show(m)
+		}
+		shown = in.Last
+		if shown > 0 {
+			cl.inbox(ctx, name, 0, shown)
 		}
 	}
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
 		for ctx.Err() == nil {
-			msgs, err := cl.inbox(ctx, name, 20*time.Second)
+			in, err := cl.inbox(ctx, name, 20*time.Second, shown)
 			if err != nil {
 				select {
 				case <-ctx.Done():
@@ -211,8 +216,11 @@ func remoteChat(ctx context.Context, cl *client, term *console.Bot, name string)
 				}
 				continue
 			}
-			for _, m := range msgs {
+			for _, m := range in.Messages {
 				term.Show(m)
+			}
+			if in.Last > 0 {
+				shown = in.Last
 			}
 		}
 	}()
@@ -225,6 +233,12 @@ func remoteChat(ctx context.Context, cl *client, term *console.Bot, name string)
 	})
 	cancel()
 	<-done
+	if shown > 0 {
+		// Acknowledge what the last poll showed, so it is not shown again.
+		actx, stop := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
+		cl.inbox(actx, name, 0, shown)
+		stop()
+	}
 	return err
 }
 
