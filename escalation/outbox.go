@@ -24,15 +24,51 @@ type Outgoing struct {
 	Attempts int          `json:"attempts,omitempty"`
 	NextAt   time.Time    `json:"next_at,omitzero"`
 	LastErr  string       `json:"last_err,omitempty"`
+	// Ref names what caused the message, when its cause has an identity of
+	// its own: the agent's message given to ReplyRef. Delivery reports
+	// carry it back.
+	Ref string `json:"ref,omitempty"`
 }
 
-func enqueue(tx *bolt.Tx, to bots.Address, r bots.Reply, ticket ID, kind string, now time.Time) error {
+// Delivery is what became of one attempt to deliver an outbox message.
+type Delivery struct {
+	// Message is the message as recorded after the attempt: Attempts and
+	// LastErr count this attempt when it failed.
+	Message Outgoing
+	// Err is nil when the platform accepted the message.
+	Err error
+	// Final is true when nothing more will happen to the message: it was
+	// delivered, or it was given up on and moved aside (Undeliverable).
+	Final bool
+}
+
+// WatchDeliveries calls f after every delivery attempt of Dispatch or
+// DispatchOnce is recorded in the store: delivered, failed and to be
+// retried, or given up on. f runs on the dispatcher's goroutine and must
+// not block or call back into the Queue. Messages removed by Take are not
+// reported.
+func (q *Queue) WatchDeliveries(f func(Delivery)) {
+	q.subMu.Lock()
+	q.deliverTo = append(q.deliverTo, f)
+	q.subMu.Unlock()
+}
+
+func (q *Queue) delivered(d Delivery) {
+	q.subMu.Lock()
+	fs := q.deliverTo
+	q.subMu.Unlock()
+	for _, f := range fs {
+		f(d)
+	}
+}
+
+func enqueue(tx *bolt.Tx, to bots.Address, r bots.Reply, ticket ID, kind, ref string, now time.Time) error {
 	b := tx.Bucket(bOutbox)
 	seq, err := b.NextSequence()
 	if err != nil {
 		return err
 	}
-	data, err := json.Marshal(Outgoing{Seq: seq, To: to, Reply: r, Ticket: ticket, Kind: kind, Created: now})
+	data, err := json.Marshal(Outgoing{Seq: seq, To: to, Reply: r, Ticket: ticket, Kind: kind, Ref: ref, Created: now})
 	if err != nil {
 		return err
 	}
@@ -46,7 +82,7 @@ func (q *Queue) Enqueue(ctx context.Context, to bots.Address, r bots.Reply) erro
 		return err
 	}
 	err := q.db.Batch(func(tx *bolt.Tx) error {
-		return enqueue(tx, to, r, 0, "message", q.now())
+		return enqueue(tx, to, r, 0, "message", "", q.now())
 	})
 	if err != nil {
 		return fmt.Errorf("escalation: enqueue: %w", err)
@@ -280,13 +316,21 @@ func (q *Queue) deliver(ctx context.Context, s Sender, o Outgoing) {
 	if ctx.Err() != nil && err != nil {
 		return // shutting down: the message stays for next time
 	}
+	var (
+		recorded bool    // the outcome is in the store
+		final    bool    // delivered or moved aside
+		failed   *Ticket // the ticket that now shows the failure
+	)
 	err2 := q.db.Update(func(tx *bolt.Tx) error {
+		recorded, final, failed = false, false, nil
 		b := tx.Bucket(bOutbox)
 		key := itob(o.Seq)
 		if b.Get(key) == nil {
 			return nil // taken meanwhile
 		}
+		recorded = true
 		if err == nil {
+			final = true
 			return b.Delete(key)
 		}
 		o.LastErr = err.Error()
@@ -299,7 +343,10 @@ func (q *Queue) deliver(ctx context.Context, s Sender, o Outgoing) {
 		switch {
 		case errors.Is(err, bots.ErrUnreachable):
 		case bots.IsPermanent(err) || o.Attempts >= maxAttempts:
-			return q.bury(tx, o)
+			final = true
+			var berr error
+			failed, berr = q.bury(tx, o)
+			return berr
 		default:
 			o.NextAt = q.now().Add(backoff(o.Attempts))
 		}
@@ -315,33 +362,40 @@ func (q *Queue) deliver(ctx context.Context, s Sender, o Outgoing) {
 	if err != nil && !errors.Is(err, bots.ErrUnreachable) {
 		q.log.WarnContext(ctx, "delivery failed", "seq", o.Seq, "to", o.To.String(), "attempts", o.Attempts, "err", err)
 	}
+	if err2 != nil || !recorded {
+		return
+	}
+	q.changed(failed)
+	q.delivered(Delivery{Message: o, Err: err, Final: final})
 }
 
 // bury moves an undeliverable message aside and records the failure on its
-// ticket, so an agent sees that the customer did not get it.
-func (q *Queue) bury(tx *bolt.Tx, o Outgoing) error {
+// ticket, so an agent sees that the customer did not get it. It returns
+// the ticket it changed, if any.
+func (q *Queue) bury(tx *bolt.Tx, o Outgoing) (*Ticket, error) {
 	data, err := json.Marshal(o)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if err := tx.Bucket(bDead).Put(itob(o.Seq), data); err != nil {
-		return err
+		return nil, err
 	}
 	if err := tx.Bucket(bOutbox).Delete(itob(o.Seq)); err != nil {
-		return err
+		return nil, err
 	}
 	if o.Ticket == 0 {
-		return nil
+		return nil, nil
 	}
 	t, err := getTicket(tx, o.Ticket)
 	if err != nil {
-		return nil // the ticket is gone; the dead letter is kept
+		return nil, nil // the ticket is gone; the dead letter is kept
 	}
 	old := *t
 	t.Transcript = append(append([]Entry(nil), t.Transcript...), Entry{Time: q.now(), Author: AuthorSystem, Note: true,
 		Text: fmt.Sprintf("Could not deliver to the customer after %d attempts: %s", o.Attempts, o.LastErr)})
 	q.event(t, "system", "delivery_failed", o.LastErr)
-	return putTicket(tx, &old, t)
+	t.Updated = q.now()
+	return t, putTicket(tx, &old, t)
 }
 
 // Undeliverable returns the messages given up on.

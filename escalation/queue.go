@@ -46,6 +46,10 @@ var (
 type Agent struct {
 	ID   string `json:"id" yaml:"id"`
 	Name string `json:"name" yaml:"name"`
+	// Slack is the agent's Slack user id (U0123…), so the agents' desk in
+	// Slack knows who pressed a button or answered in a thread. Empty: the
+	// agent does not work from Slack.
+	Slack string `json:"slack,omitempty" yaml:"slack"`
 }
 
 // NoticeKind is what a notice to the customer is about.
@@ -116,8 +120,9 @@ type Queue struct {
 	agents map[string]Agent
 	wake   chan struct{} // pokes the dispatcher when the outbox grows
 
-	subMu sync.Mutex
-	subs  []func(Change)
+	subMu     sync.Mutex
+	subs      []func(Change)
+	deliverTo []func(Delivery)
 }
 
 // Change is a ticket change, for watchers such as an agents' desk.
@@ -503,11 +508,16 @@ func (q *Queue) event(t *Ticket, actor, what, detail string) {
 
 // notify words a notice and puts it in the outbox within tx.
 func (q *Queue) notify(tx *bolt.Tx, n Notice) error {
+	return q.notifyRef(tx, n, "")
+}
+
+// notifyRef is notify for a message that carries the ref of what caused it.
+func (q *Queue) notifyRef(tx *bolt.Tx, n Notice, ref string) error {
 	r := q.cfg.Notify(n)
 	if r.IsZero() {
 		return nil
 	}
-	return enqueue(tx, n.Ticket.Customer.Address, r, n.Ticket.ID, string(n.Kind), q.now())
+	return enqueue(tx, n.Ticket.Customer.Address, r, n.Ticket.ID, string(n.Kind), ref, q.now())
 }
 
 // Claim gives the ticket to agent. Claiming a ticket someone else holds is
@@ -548,6 +558,17 @@ func (q *Queue) claim(tx *bolt.Tx, t *Ticket, a Agent, notify bool) error {
 // Reply records the agent's message and queues it for the customer. A reply
 // on an unclaimed ticket claims it; the first reply is the first response.
 func (q *Queue) Reply(ctx context.Context, id ID, agent, text string) (*Ticket, error) {
+	return q.ReplyRef(ctx, id, agent, text, "")
+}
+
+// ReplyRef is Reply for an agent's message that has an identity of its own,
+// ref: for example "slack:C0123:1700000000.000100", the Slack message the
+// agent wrote. The transcript entry keeps ref as its MessageID and the
+// outbox message as its Ref, so a message that is handled twice (a platform
+// re-delivered it, or the process died midway) is recorded and sent once,
+// and WatchDeliveries reports what became of it under ref. An empty ref is
+// Reply.
+func (q *Queue) ReplyRef(ctx context.Context, id ID, agent, text, ref string) (*Ticket, error) {
 	a, err := q.Agent(agent)
 	if err != nil {
 		return nil, err
@@ -557,6 +578,9 @@ func (q *Queue) Reply(ctx context.Context, id ID, agent, text string) (*Ticket, 
 		return nil, ErrEmptyText
 	}
 	return q.update(ctx, id, func(tx *bolt.Tx, t *Ticket) error {
+		if hasMessage(t, ref) {
+			return nil
+		}
 		if t.Status == Closed {
 			return fmt.Errorf("%w: #%d is closed; reopen it first", ErrTransition, t.ID)
 		}
@@ -566,7 +590,7 @@ func (q *Queue) Reply(ctx context.Context, id ID, agent, text string) (*Ticket, 
 			}
 		}
 		now := q.now()
-		t.Transcript = append(t.Transcript, Entry{Time: now, Author: AuthorAgent, Name: a.Name, Text: text})
+		t.Transcript = append(t.Transcript, Entry{Time: now, Author: AuthorAgent, Name: a.Name, Text: text, MessageID: ref})
 		if t.FirstResponse.IsZero() {
 			t.FirstResponse = now
 		}
@@ -574,12 +598,31 @@ func (q *Queue) Reply(ctx context.Context, id ID, agent, text string) (*Ticket, 
 			t.Status = InProgress
 		}
 		q.event(t, a.ID, "replied", "")
-		return q.notify(tx, Notice{Kind: NoticeReply, Ticket: t, Agent: a, Text: text})
+		return q.notifyRef(tx, Notice{Kind: NoticeReply, Ticket: t, Agent: a, Text: text}, ref)
 	})
+}
+
+// hasMessage reports whether one of t's last 50 entries has MessageID ref.
+func hasMessage(t *Ticket, ref string) bool {
+	if ref == "" {
+		return false
+	}
+	for i := len(t.Transcript) - 1; i >= 0 && i >= len(t.Transcript)-50; i-- {
+		if t.Transcript[i].MessageID == ref {
+			return true
+		}
+	}
+	return false
 }
 
 // Note records an internal note. Notes never reach the customer.
 func (q *Queue) Note(ctx context.Context, id ID, agent, text string) (*Ticket, error) {
+	return q.NoteRef(ctx, id, agent, text, "")
+}
+
+// NoteRef is Note for an agent's message with an identity of its own, ref
+// (see ReplyRef): the same ref is noted once.
+func (q *Queue) NoteRef(ctx context.Context, id ID, agent, text, ref string) (*Ticket, error) {
 	a, err := q.Agent(agent)
 	if err != nil {
 		return nil, err
@@ -589,8 +632,42 @@ func (q *Queue) Note(ctx context.Context, id ID, agent, text string) (*Ticket, e
 		return nil, ErrEmptyText
 	}
 	return q.update(ctx, id, func(tx *bolt.Tx, t *Ticket) error {
-		t.Transcript = append(t.Transcript, Entry{Time: q.now(), Author: AuthorAgent, Name: a.Name, Text: text, Note: true})
+		if hasMessage(t, ref) {
+			return nil
+		}
+		t.Transcript = append(t.Transcript, Entry{Time: q.now(), Author: AuthorAgent, Name: a.Name, Text: text, Note: true, MessageID: ref})
 		q.event(t, a.ID, "noted", "")
+		return nil
+	})
+}
+
+// SetPriority changes the ticket's priority, as agent, and moves its due
+// times to the new priority's targets counted from when it was opened (the
+// first-response due time only while there is no first response). The
+// customer is not told. A completed or closed ticket is ErrTransition.
+func (q *Queue) SetPriority(ctx context.Context, id ID, agent string, p Priority) (*Ticket, error) {
+	a, err := q.Agent(agent)
+	if err != nil {
+		return nil, err
+	}
+	if p, err = ParsePriority(string(p)); err != nil {
+		return nil, err
+	}
+	return q.update(ctx, id, func(tx *bolt.Tx, t *Ticket) error {
+		if t.Priority == p {
+			return nil
+		}
+		if !t.Status.Open() {
+			return fmt.Errorf("%w: #%d is %s", ErrTransition, t.ID, t.Status)
+		}
+		from := t.Priority
+		t.Priority = p
+		target := q.Target(t.Type, p)
+		if t.FirstResponse.IsZero() {
+			t.FirstResponseDue = t.Created.Add(target.FirstResponse)
+		}
+		t.ResolutionDue = t.Created.Add(target.Resolution)
+		q.event(t, a.ID, "priority", fmt.Sprintf("%s → %s", from, p))
 		return nil
 	})
 }
