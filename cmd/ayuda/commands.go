@@ -89,6 +89,7 @@ func platformAdapters(ctx context.Context, a *app, e *env) (map[string]bots.Adap
 		make func(context.Context, *app, *env) (bots.Adapter, error)
 	}{
 		// Each platform adds its line here.
+		{bots.Discord, newDiscord},
 		{bots.Telegram, newTelegram},
 	} {
 		ad, err := p.make(ctx, a, e)

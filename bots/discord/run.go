@@ -1,0 +1,888 @@
+package discord
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/bwmarrin/discordgo"
+
+	"ayuda/bots"
+)
+
+// item is one thing to handle: a message (from the gateway or caught up
+// over REST) or an interaction (a button press or a slash command).
+type item struct {
+	msg *discordgo.Message
+	dm  bool // msg is in a DM (REST messages carry no guild id to tell)
+
+	in        *discordgo.Interaction
+	ephemeral bool          // the command's answer is visible only to its user
+	acked     chan struct{} // closed once Discord was answered (or could not be)
+	ackErr    error         // set before acked is closed
+}
+
+// runner is one Run: the gateway handlers queue items, ack workers answer
+// interactions at once, and shard workers run the conversations, each
+// person always on the same worker so their messages keep their order.
+type runner struct {
+	b       *Bot
+	h       bots.Handler
+	done    <-chan struct{} // Run's ctx is done: handlers stop waiting to queue
+	shards  []chan *item
+	acks    chan *item
+	catchUp chan struct{}
+
+	mu      sync.RWMutex // held (read) by handlers while they queue; written to stop
+	stopped bool
+}
+
+// Run connects to the gateway, registers the slash commands and handles
+// messages with h until ctx is done; then it closes the connection and
+// waits for the messages being handled (each for at most 30 s). It
+// returns nil once ctx is done, or an error when Discord rejects the
+// token. Connection failures are retried with back-off; lost gateway
+// sessions are resumed by discordgo, and after one that could not be
+// resumed the chats are caught up over REST.
+func (b *Bot) Run(ctx context.Context, h bots.Handler) error {
+	if !b.started.CompareAndSwap(false, true) {
+		return errors.New("discord: Run may be called only once")
+	}
+	defer b.closed.Store(true)
+	if err := b.chats.load(ctx); err != nil {
+		return err
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	r := &runner{b: b, h: h, done: ctx.Done(), shards: make([]chan *item, workers), acks: make(chan *item, 64), catchUp: make(chan struct{}, 1)}
+	for i := range r.shards {
+		r.shards[i] = make(chan *item, 64)
+	}
+	handlers := []func(){
+		b.s.AddHandler(r.onReady), b.s.AddHandler(r.onResumed),
+		b.s.AddHandler(r.onMessage), b.s.AddHandler(r.onInteraction),
+	}
+	var wg sync.WaitGroup
+	defer func() {
+		cancel()
+		r.stop() // handlers queue nothing more; the ack workers drain and end
+		wg.Wait()
+		for _, remove := range handlers {
+			remove()
+		}
+		b.calls.wait(closeTimeout)
+	}()
+	for range ackWorkers {
+		wg.Go(r.ackLoop)
+	}
+
+	if err := b.connect(ctx); err != nil {
+		return err
+	}
+	if ctx.Err() != nil {
+		b.closeGateway()
+		return nil
+	}
+	if err := b.registerCommands(ctx); err != nil {
+		b.log.WarnContext(ctx, "slash commands not registered; messages and buttons still work", "err", err)
+	}
+	for _, sh := range r.shards {
+		wg.Go(func() { r.work(ctx, sh) })
+	}
+	wg.Go(func() { r.catchUpLoop(ctx) })
+
+	<-ctx.Done()
+	b.log.InfoContext(ctx, "stopping")
+	b.closeGateway()
+	return nil
+}
+
+// stop makes the gateway handlers drop what arrives from now on and lets
+// the ack workers finish.
+func (r *runner) stop() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if !r.stopped {
+		r.stopped = true
+		close(r.acks)
+	}
+}
+
+// connect checks the token and opens the gateway, retrying failures other
+// than a rejected token with back-off until ctx is done.
+func (b *Bot) connect(ctx context.Context) error {
+	wait := time.Second
+	for {
+		err := b.open(ctx)
+		if err == nil || ctx.Err() != nil {
+			return nil
+		}
+		if httpStatus(err) == 401 || errors.Is(err, discordgo.ErrUnauthorized) {
+			return err // a wrong token: retrying cannot help
+		}
+		b.log.WarnContext(ctx, "cannot connect to Discord; retrying", "in", wait, "err", err)
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil
+		case <-t.C:
+		}
+		wait = min(2*wait, 2*time.Minute)
+	}
+}
+
+// open checks the token (GET /users/@me) and opens the gateway. discordgo's
+// Open cannot be interrupted: when ctx ends first it is given closeTimeout
+// to finish and then closed.
+func (b *Bot) open(ctx context.Context) error {
+	var me *discordgo.User
+	err := b.do(ctx, "check the bot token", func(o ...discordgo.RequestOption) (err error) {
+		me, err = b.s.User("@me", o...)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	b.setIDs(me.ID, "")
+	done := make(chan error, 1)
+	b.calls.add()
+	go func() {
+		defer b.calls.done()
+		done <- b.s.Open()
+	}()
+	select {
+	case err := <-done:
+		if err != nil {
+			return fmt.Errorf("discord: open gateway: %w", err)
+		}
+		b.log.InfoContext(ctx, "connected", "bot", me.Username, "support_channel", b.cfg.SupportChannel)
+		return nil
+	case <-ctx.Done():
+		t := time.NewTimer(closeTimeout)
+		defer t.Stop()
+		select {
+		case err := <-done:
+			if err == nil {
+				b.closeGateway()
+			}
+		case <-t.C:
+			b.log.Warn("gateway still connecting at shutdown; abandoned")
+		}
+		return ctx.Err()
+	}
+}
+
+// closeGateway closes the gateway connection without letting discordgo
+// reconnect, waiting at most closeTimeout.
+func (b *Bot) closeGateway() {
+	b.closed.Store(true)
+	b.s.Lock()
+	b.s.ShouldReconnectOnError = false
+	b.s.Unlock()
+	done := make(chan error, 1)
+	b.calls.add()
+	go func() {
+		defer b.calls.done()
+		done <- b.s.Close()
+	}()
+	t := time.NewTimer(closeTimeout)
+	defer t.Stop()
+	select {
+	case err := <-done:
+		if err != nil {
+			b.log.Warn("closing the gateway", "err", err)
+		}
+	case <-t.C:
+		b.log.Warn("gateway did not close in time; abandoned")
+	}
+}
+
+// registerCommands installs /ayuda, /estado, /humano and /nueva, in the
+// configured server or globally.
+func (b *Bot) registerCommands(ctx context.Context) error {
+	botID, appID := b.ids()
+	if appID == "" {
+		appID = botID
+	}
+	return b.do(ctx, "register commands", func(o ...discordgo.RequestOption) error {
+		_, err := b.s.ApplicationCommandBulkOverwrite(appID, b.cfg.GuildID, commands(), o...)
+		return err
+	})
+}
+
+// commands are the slash commands, described in Spanish (the default) and
+// English. The dialog engine understands their names as typed commands.
+func commands() []*discordgo.ApplicationCommand {
+	contexts := []discordgo.InteractionContextType{discordgo.InteractionContextGuild, discordgo.InteractionContextBotDM}
+	var out []*discordgo.ApplicationCommand
+	for _, c := range []struct{ name, es, en string }{
+		{"ayuda", "Qué puedo hacer por ti y cómo pedir ayuda", "What I can do for you and how to get help"},
+		{"estado", "Cómo van tus solicitudes", "How your requests are going"},
+		{"humano", "Hablar con una persona del equipo", "Talk to a person from the team"},
+		{"nueva", "Abrir una solicitud nueva", "Open a new request"},
+	} {
+		out = append(out, &discordgo.ApplicationCommand{
+			Name:        c.name,
+			Type:        discordgo.ChatApplicationCommand,
+			Description: c.es,
+			DescriptionLocalizations: &map[discordgo.Locale]string{
+				discordgo.SpanishES: c.es, discordgo.SpanishLATAM: c.es,
+				discordgo.EnglishUS: c.en, discordgo.EnglishGB: c.en,
+			},
+			Contexts: &contexts,
+		})
+	}
+	return out
+}
+
+// Gateway handlers. discordgo calls them one at a time on its reading
+// goroutine (SyncEvents), so they only decide and queue.
+
+func (r *runner) onReady(_ *discordgo.Session, e *discordgo.Ready) {
+	var botID, appID string
+	if e.User != nil {
+		botID = e.User.ID
+	}
+	if e.Application != nil {
+		appID = e.Application.ID
+	}
+	r.b.setIDs(botID, appID)
+	r.b.log.Info("gateway session started")
+	// A new session (not a resumed one) may have missed messages.
+	select {
+	case r.catchUp <- struct{}{}:
+	default:
+	}
+}
+
+func (r *runner) onResumed(_ *discordgo.Session, _ *discordgo.Resumed) {
+	r.b.log.Info("gateway session resumed")
+}
+
+func (r *runner) onMessage(_ *discordgo.Session, e *discordgo.MessageCreate) {
+	if e.Message != nil {
+		r.route(e.Message, e.GuildID == "")
+	}
+}
+
+func (r *runner) onInteraction(_ *discordgo.Session, e *discordgo.InteractionCreate) {
+	in := e.Interaction
+	if in == nil || (in.Type != discordgo.InteractionMessageComponent && in.Type != discordgo.InteractionApplicationCommand) {
+		return
+	}
+	user := interactionUser(in)
+	if user == nil || user.Bot || !r.b.seen.first("i:"+in.ID) {
+		return
+	}
+	it := &item{in: in, acked: make(chan struct{})}
+	// A command's answer is public only in a DM and in the user's own
+	// thread: elsewhere in a server others would read about their requests.
+	if in.Type == discordgo.InteractionApplicationCommand && in.GuildID != "" {
+		th, ok := r.b.chats.thread(in.ChannelID)
+		it.ephemeral = !ok || th.User != user.ID
+	}
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	if r.stopped {
+		return
+	}
+	// Answer Discord first: it allows 3 seconds.
+	select {
+	case r.acks <- it:
+	case <-r.done:
+		return
+	}
+	select {
+	case r.shards[shard(user.ID)] <- it:
+	case <-r.done:
+	}
+}
+
+// route queues a message ayuda should answer, once.
+func (r *runner) route(m *discordgo.Message, dm bool) {
+	if !r.wanted(m, dm) || !r.b.seen.first("m:"+m.ID) {
+		return
+	}
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	if r.stopped {
+		r.b.seen.forget("m:" + m.ID)
+		return
+	}
+	select {
+	case r.shards[shard(m.Author.ID)] <- &item{msg: m, dm: dm}:
+	case <-r.done:
+		r.b.seen.forget("m:" + m.ID)
+	}
+}
+
+// wanted says whether ayuda answers m: every DM; a person's message in the
+// support channel; in ayuda's threads, its customer's messages; elsewhere
+// in a server, only messages that mention ayuda.
+func (r *runner) wanted(m *discordgo.Message, dm bool) bool {
+	if m.Author == nil || m.Author.Bot || m.Author.System || m.WebhookID != "" {
+		return false
+	}
+	if m.Type != discordgo.MessageTypeDefault && m.Type != discordgo.MessageTypeReply {
+		return false
+	}
+	botID, _ := r.b.ids()
+	if m.Author.ID == botID {
+		return false
+	}
+	if dm {
+		return true
+	}
+	switch r.b.chats.kind(m.ChannelID) {
+	case "support":
+		return true
+	case kindThread:
+		if th, _ := r.b.chats.thread(m.ChannelID); th.User == m.Author.ID {
+			return true
+		}
+	}
+	return mentions(m, botID)
+}
+
+func mentions(m *discordgo.Message, id string) bool {
+	if id == "" {
+		return false
+	}
+	for _, u := range m.Mentions {
+		if u != nil && u.ID == id {
+			return true
+		}
+	}
+	return false
+}
+
+// shard is the worker for a person: all they do, in any chat, is handled
+// in order.
+func shard(user string) int {
+	h := fnv.New32a()
+	h.Write([]byte(user))
+	return int(h.Sum32() % workers)
+}
+
+// ackLoop answers interactions until the runner stops: a deferred update
+// for a button (the message is edited later), a deferred answer for a
+// slash command (written when the reply is ready).
+func (r *runner) ackLoop() {
+	for it := range r.acks {
+		r.ack(it)
+	}
+}
+
+func (r *runner) ack(it *item) {
+	defer close(it.acked)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second) // Discord's limit
+	defer cancel()
+	resp := &discordgo.InteractionResponse{Type: discordgo.InteractionResponseDeferredMessageUpdate}
+	if it.in.Type == discordgo.InteractionApplicationCommand {
+		resp.Type = discordgo.InteractionResponseDeferredChannelMessageWithSource
+		if it.ephemeral {
+			resp.Data = &discordgo.InteractionResponseData{Flags: discordgo.MessageFlagsEphemeral}
+		}
+	}
+	it.ackErr = r.b.do(ctx, "answer interaction", func(o ...discordgo.RequestOption) error {
+		return r.b.s.InteractionRespond(it.in, resp, o...)
+	})
+	if it.ackErr != nil {
+		r.b.log.Warn("interaction not acknowledged", "interaction", it.in.ID, "err", it.ackErr)
+	}
+}
+
+// work handles the items of one shard until ctx is done. Each item gets
+// its own deadline, detached from ctx, so one being handled at shutdown
+// is finished (its reply posted or queued) rather than cut in half.
+func (r *runner) work(ctx context.Context, in <-chan *item) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case it := <-in:
+			if ctx.Err() != nil {
+				return
+			}
+			ictx, cancel := context.WithTimeout(context.WithoutCancel(ctx), turnTimeout)
+			if it.msg != nil {
+				r.handleMessage(ictx, it)
+			} else {
+				r.handleInteraction(ictx, it)
+			}
+			cancel()
+		}
+	}
+}
+
+// handleMessage runs a message through the handler and posts the reply.
+// In the support channel the reply goes to the customer's thread, opened
+// from their first message.
+func (r *runner) handleMessage(ctx context.Context, it *item) {
+	b, m := r.b, it.msg
+	for attempt := 0; ; attempt++ {
+		to, fresh := r.messageAddress(ctx, it)
+		reply := r.h(ctx, bots.Message{
+			ID:          "discord:" + m.ID,
+			From:        to,
+			Name:        displayName(m.Author, m.Member),
+			Text:        r.text(m),
+			Attachments: attachments(m),
+			Time:        m.Timestamp,
+		})
+		parts := render(reply)
+		n, err := b.post(ctx, to.Chat, parts)
+		if err != nil && !fresh && attempt == 0 && httpStatus(err) == 404 && to.Chat != m.ChannelID {
+			// The customer's thread was deleted: open a new one.
+			b.log.WarnContext(ctx, "thread gone; opening a new one", "thread", to.Chat)
+			if ferr := b.chats.forgetThread(ctx, to.Chat); ferr != nil {
+				b.log.WarnContext(ctx, "forgetting thread", "err", ferr)
+			}
+			continue
+		}
+		if err != nil {
+			b.undelivered(ctx, to, reply, parts, n, err)
+		}
+		break
+	}
+	if it.dm {
+		if err := b.chats.touch(ctx, m.ChannelID, kindDM, m.Author.ID, time.Now()); err != nil {
+			b.log.WarnContext(ctx, "remembering DM channel", "err", err)
+		}
+	} else if _, ok := b.chats.thread(m.ChannelID); ok {
+		if err := b.chats.touch(ctx, m.ChannelID, kindThread, m.Author.ID, time.Now()); err != nil {
+			b.log.WarnContext(ctx, "remembering thread", "err", err)
+		}
+	}
+	if err := b.chats.advance(ctx, m.ChannelID, m.ID); err != nil {
+		b.log.WarnContext(ctx, "recording last message", "err", err)
+	}
+}
+
+// messageAddress is where a message's conversation happens; fresh is set
+// when a thread was opened for it just now.
+func (r *runner) messageAddress(ctx context.Context, it *item) (bots.Address, bool) {
+	m := it.msg
+	to := bots.Address{Platform: bots.Discord, Chat: m.ChannelID, User: m.Author.ID}
+	if it.dm || r.b.chats.kind(m.ChannelID) != "support" {
+		return to, false
+	}
+	id, fresh, err := r.b.supportThread(ctx, m.Author, m.Member, m.ID)
+	if err != nil {
+		r.b.log.ErrorContext(ctx, "cannot open a thread; answering in the support channel", "err", err)
+		return to, false
+	}
+	to.Chat = id
+	return to, fresh
+}
+
+// supportThread returns the customer's thread in the support channel,
+// opening it (from their message starter, or standalone when starter is
+// empty) if they have none.
+func (b *Bot) supportThread(ctx context.Context, u *discordgo.User, mem *discordgo.Member, starter string) (string, bool, error) {
+	if id := b.chats.threadFor(u.ID); id != "" {
+		return id, false, nil
+	}
+	name := threadName(displayName(u, mem))
+	var ch *discordgo.Channel
+	err := b.do(ctx, "open thread", func(o ...discordgo.RequestOption) (err error) {
+		if starter != "" {
+			ch, err = b.s.MessageThreadStart(b.cfg.SupportChannel, starter, name, archiveMinutes, o...)
+		} else {
+			ch, err = b.s.ThreadStartComplex(b.cfg.SupportChannel, &discordgo.ThreadStart{
+				Name: name, AutoArchiveDuration: archiveMinutes, Type: discordgo.ChannelTypeGuildPublicThread,
+			}, o...)
+		}
+		return err
+	})
+	const threadExists = 160004 // "A thread has already been created for this message"
+	if err != nil && starter != "" && apiCode(err) == threadExists {
+		ch, err = &discordgo.Channel{ID: starter}, nil // such a thread has the message's id
+	}
+	if err != nil {
+		return "", false, err
+	}
+	if err := b.chats.add(ctx, ch.ID, chat{Kind: kindThread, User: u.ID, Parent: b.cfg.SupportChannel}, time.Now()); err != nil {
+		b.log.WarnContext(ctx, "remembering thread", "thread", ch.ID, "err", err)
+	}
+	// Catch-up covers the thread from its start (its id is older than
+	// anything said in it).
+	if err := b.chats.advance(ctx, ch.ID, ch.ID); err != nil {
+		b.log.WarnContext(ctx, "recording thread start", "thread", ch.ID, "err", err)
+	}
+	// So the customer is notified of what is said there, agents included.
+	err = b.do(ctx, "add customer to thread", func(o ...discordgo.RequestOption) error {
+		return b.s.ThreadMemberAdd(ch.ID, u.ID, o...)
+	})
+	if err != nil {
+		b.log.WarnContext(ctx, "customer not added to their thread", "thread", ch.ID, "err", err)
+	}
+	b.log.InfoContext(ctx, "thread opened", "thread", ch.ID)
+	return ch.ID, true, nil
+}
+
+// text is what the person wrote, without the mention of ayuda.
+func (r *runner) text(m *discordgo.Message) string {
+	botID, _ := r.b.ids()
+	s := m.Content
+	if botID != "" {
+		s = strings.ReplaceAll(s, "<@"+botID+">", "")
+		s = strings.ReplaceAll(s, "<@!"+botID+">", "")
+	}
+	return strings.TrimSpace(s)
+}
+
+// handleInteraction runs a button press or slash command through the
+// handler, then (once Discord was answered) disables the pressed buttons
+// and posts the reply, or writes the command's answer.
+func (r *runner) handleInteraction(ctx context.Context, it *item) {
+	b, in := r.b, it.in
+	user := interactionUser(in)
+	to, ok := r.interactionAddress(ctx, in, user)
+	var text string
+	if in.Type == discordgo.InteractionMessageComponent {
+		text = in.MessageComponentData().CustomID
+	} else {
+		text = "/" + in.ApplicationCommandData().Name
+	}
+	var reply bots.Reply
+	if ok {
+		when, _ := discordgo.SnowflakeTimestamp(in.ID)
+		reply = r.h(ctx, bots.Message{ID: "discord:" + in.ID, From: to, Name: displayName(user, in.Member), Text: text, Time: when})
+	}
+	select {
+	case <-it.acked:
+	case <-ctx.Done():
+		return
+	}
+	if !ok {
+		return // a press on someone else's buttons: acknowledged, nothing else
+	}
+	if in.Type == discordgo.InteractionMessageComponent {
+		r.pressed(ctx, it, to, text, reply)
+	} else {
+		r.commanded(ctx, it, to, reply)
+	}
+	if in.GuildID == "" {
+		if err := b.chats.touch(ctx, in.ChannelID, kindDM, user.ID, time.Now()); err != nil {
+			b.log.WarnContext(ctx, "remembering DM channel", "err", err)
+		}
+	}
+}
+
+// interactionAddress is where an interaction's conversation happens: the
+// DM; the user's own thread when used in the support channel or in another
+// customer's thread; else the channel. ok is false for a press on the
+// buttons of another customer's messages.
+func (r *runner) interactionAddress(ctx context.Context, in *discordgo.Interaction, u *discordgo.User) (bots.Address, bool) {
+	to := bots.Address{Platform: bots.Discord, Chat: in.ChannelID, User: u.ID}
+	if in.GuildID == "" {
+		return to, true
+	}
+	kind := r.b.chats.kind(in.ChannelID)
+	if th, ok := r.b.chats.thread(in.ChannelID); ok {
+		if th.User == u.ID {
+			return to, true
+		}
+		private := in.Message != nil && in.Message.Flags&discordgo.MessageFlagsEphemeral != 0
+		if in.Type == discordgo.InteractionMessageComponent && !private {
+			return to, false
+		}
+		kind = "support" // a command there: their own thread
+	}
+	if kind != "support" {
+		return to, true
+	}
+	id, _, err := r.b.supportThread(ctx, u, in.Member, "")
+	if err != nil {
+		r.b.log.ErrorContext(ctx, "cannot open a thread; answering in the channel", "err", err)
+		return to, true
+	}
+	to.Chat = id
+	return to, true
+}
+
+// pressed disables the buttons of the pressed message and posts the reply.
+func (r *runner) pressed(ctx context.Context, it *item, to bots.Address, id string, reply bots.Reply) {
+	b, in := r.b, it.in
+	ephemeral := in.Message != nil && in.Message.Flags&discordgo.MessageFlagsEphemeral != 0
+	if m := in.Message; m != nil && len(m.Components) > 0 {
+		comps := disabled(m.Components, id)
+		var err error
+		if ephemeral {
+			if it.ackErr == nil {
+				err = b.do(ctx, "disable buttons", func(o ...discordgo.RequestOption) error {
+					_, err := b.s.InteractionResponseEdit(in, &discordgo.WebhookEdit{Components: &comps, AllowedMentions: noMentions()}, o...)
+					return err
+				})
+			}
+		} else {
+			err = b.do(ctx, "disable buttons", func(o ...discordgo.RequestOption) error {
+				_, err := b.s.ChannelMessageEditComplex(&discordgo.MessageEdit{
+					ID: m.ID, Channel: in.ChannelID, Components: &comps, AllowedMentions: noMentions(),
+				}, o...)
+				return err
+			})
+		}
+		if err != nil {
+			b.log.WarnContext(ctx, "buttons not disabled", "message", m.ID, "err", err)
+		}
+	}
+	if ephemeral && it.ackErr == nil {
+		parts := render(reply)
+		n, err := b.followup(ctx, in, parts, true)
+		if err == nil {
+			return
+		}
+		b.log.WarnContext(ctx, "follow-up failed; posting in the chat", "err", err)
+		reply = rest(reply, parts, n)
+	}
+	b.deliver(ctx, to, reply)
+}
+
+// commanded writes a slash command's answer in place of the deferred one
+// (follow-ups for the rest of a long reply); if Discord was not answered
+// in time the reply is posted in the chat instead.
+func (r *runner) commanded(ctx context.Context, it *item, to bots.Address, reply bots.Reply) {
+	b, in := r.b, it.in
+	parts := render(reply)
+	if it.ackErr == nil {
+		n, err := b.respond(ctx, in, parts, it.ephemeral)
+		if err == nil {
+			return
+		}
+		b.log.WarnContext(ctx, "command answer failed; posting in the chat", "err", err)
+		reply = rest(reply, parts, n)
+	}
+	b.deliver(ctx, to, reply)
+}
+
+// respond edits the deferred answer of a command into the first part and
+// sends the others as follow-ups; with nothing to say it deletes it.
+func (b *Bot) respond(ctx context.Context, in *discordgo.Interaction, parts []part, ephemeral bool) (int, error) {
+	if len(parts) == 0 {
+		err := b.do(ctx, "delete answer", func(o ...discordgo.RequestOption) error {
+			return b.s.InteractionResponseDelete(in, o...)
+		})
+		return 0, err
+	}
+	content, comps := parts[0].content, parts[0].buttons
+	if comps == nil {
+		comps = []discordgo.MessageComponent{}
+	}
+	err := b.do(ctx, "answer command", func(o ...discordgo.RequestOption) error {
+		_, err := b.s.InteractionResponseEdit(in, &discordgo.WebhookEdit{Content: &content, Components: &comps, AllowedMentions: noMentions()}, o...)
+		return err
+	})
+	if err != nil {
+		return 0, err
+	}
+	n, err := b.followup(ctx, in, parts[1:], ephemeral)
+	return 1 + n, err
+}
+
+// followup sends parts as follow-up messages of an interaction.
+func (b *Bot) followup(ctx context.Context, in *discordgo.Interaction, parts []part, ephemeral bool) (int, error) {
+	for i, p := range parts {
+		params := &discordgo.WebhookParams{Content: p.content, Components: p.buttons, AllowedMentions: noMentions()}
+		if ephemeral {
+			params.Flags = discordgo.MessageFlagsEphemeral
+		}
+		err := b.do(ctx, "follow up", func(o ...discordgo.RequestOption) error {
+			_, err := b.s.FollowupMessageCreate(in, true, params, o...)
+			return err
+		})
+		if err != nil {
+			return i, err
+		}
+	}
+	return len(parts), nil
+}
+
+// catchUpLoop catches up after every new gateway session (the first one
+// included, for what arrived while ayuda was stopped) until ctx is done.
+func (r *runner) catchUpLoop(ctx context.Context) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-r.catchUp:
+		}
+		for _, ch := range r.b.chats.recent(time.Now()) {
+			if ctx.Err() != nil {
+				return
+			}
+			n, err := r.catchUpOn(ctx, ch)
+			if err != nil {
+				r.b.log.WarnContext(ctx, "catch-up failed", "channel", ch, "err", err)
+			}
+			if n > 0 {
+				r.b.log.InfoContext(ctx, "caught up", "channel", ch, "fetched", n)
+			}
+		}
+	}
+}
+
+// catchUpOn routes the messages posted in channel after the last one
+// handled there (up to 1,000) and returns how many it fetched;
+// re-deliveries are dropped by route.
+func (r *runner) catchUpOn(ctx context.Context, channel string) (int, error) {
+	after, err := r.b.chats.lastSeen(ctx, channel)
+	if err != nil || after == "" {
+		return 0, err // never talked there: nothing to catch up on
+	}
+	dm := r.b.chats.kind(channel) == kindDM
+	total := 0
+	for range 10 {
+		var msgs []*discordgo.Message
+		err := r.b.do(ctx, "catch up", func(o ...discordgo.RequestOption) (err error) {
+			msgs, err = r.b.s.ChannelMessages(channel, 100, "", after, "", o...)
+			return err
+		})
+		if err != nil {
+			if httpStatus(err) == 404 {
+				if _, ok := r.b.chats.thread(channel); ok {
+					return total, r.b.chats.forgetThread(ctx, channel)
+				}
+			}
+			return total, err
+		}
+		slices.SortFunc(msgs, func(a, b *discordgo.Message) int {
+			switch {
+			case later(a.ID, b.ID):
+				return 1
+			case later(b.ID, a.ID):
+				return -1
+			}
+			return 0
+		})
+		for _, m := range msgs {
+			if m == nil || !later(m.ID, after) {
+				continue
+			}
+			after = m.ID
+			if m.ChannelID == "" {
+				m.ChannelID = channel
+			}
+			r.route(m, dm)
+			total++
+		}
+		if len(msgs) < 100 {
+			break
+		}
+	}
+	return total, nil
+}
+
+func interactionUser(in *discordgo.Interaction) *discordgo.User {
+	if in.Member != nil && in.Member.User != nil {
+		return in.Member.User
+	}
+	return in.User
+}
+
+func displayName(u *discordgo.User, m *discordgo.Member) string {
+	if m != nil && m.Nick != "" {
+		return m.Nick
+	}
+	if u == nil {
+		return ""
+	}
+	if u.GlobalName != "" {
+		return u.GlobalName
+	}
+	return u.Username
+}
+
+func threadName(name string) string {
+	s := "ayuda · " + strings.Join(strings.Fields(name), " ")
+	if r := []rune(s); len(r) > 100 {
+		s = string(r[:100])
+	}
+	return s
+}
+
+// attachments records files and stickers as bots.Attachments: the file's
+// URL, a kind from its content type, and its name.
+func attachments(m *discordgo.Message) []bots.Attachment {
+	var out []bots.Attachment
+	for _, a := range m.Attachments {
+		if a == nil {
+			continue
+		}
+		out = append(out, bots.Attachment{Kind: attachmentKind(a.ContentType, m.Flags), Ref: a.URL, Name: a.Filename})
+	}
+	for _, s := range m.StickerItems {
+		if s != nil {
+			out = append(out, bots.Attachment{Kind: "sticker", Ref: s.ID, Name: s.Name})
+		}
+	}
+	return out
+}
+
+func attachmentKind(contentType string, flags discordgo.MessageFlags) string {
+	switch {
+	case strings.HasPrefix(contentType, "image/"):
+		return "photo"
+	case strings.HasPrefix(contentType, "video/"):
+		return "video"
+	case strings.HasPrefix(contentType, "audio/") && flags&discordgo.MessageFlagsIsVoiceMessage != 0:
+		return "voice"
+	case strings.HasPrefix(contentType, "audio/"):
+		return "audio"
+	case contentType == "":
+		return "file"
+	}
+	return "document"
+}
+
+// tracker counts goroutines that may outlive their caller (a REST call
+// abandoned when its ctx ended, discordgo's Open and Close) so Run can
+// wait for them, bounded.
+type tracker struct {
+	mu   sync.Mutex
+	n    int
+	idle chan struct{} // closed when n drops to zero
+}
+
+func (t *tracker) add() {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.n == 0 {
+		t.idle = make(chan struct{})
+	}
+	t.n++
+}
+
+func (t *tracker) done() {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.n--
+	if t.n == 0 {
+		close(t.idle)
+	}
+}
+
+// wait returns when no tracked goroutine runs, or after d.
+func (t *tracker) wait(d time.Duration) bool {
+	t.mu.Lock()
+	if t.n == 0 {
+		t.mu.Unlock()
+		return true
+	}
+	idle := t.idle
+	t.mu.Unlock()
+	timer := time.NewTimer(d)
+	defer timer.Stop()
+	select {
+	case <-idle:
+		return true
+	case <-timer.C:
+		return false
+	}
+}
