@@ -111,6 +111,9 @@ func New(cfg Config) (*Engine, error) {
 	return e, nil
 }
 
+// Settings returns the engine's configuration, defaults filled in.
+func (e *Engine) Settings() Config { return e.cfg }
+
 // States of a conversation.
 const (
 	stateIdle     = ""
@@ -199,7 +202,7 @@ func (e *Engine) Handle(ctx context.Context, m bots.Message) bots.Reply {
 		return bots.Reply{Text: say(c.Lang, "error")}
 	}
 	if !t.relayed {
-		c.History = append(c.History, escalation.Entry{Time: e.now(), Author: escalation.AuthorBot, Text: replyText(r)})
+		c.History = append(c.History, escalation.Entry{Time: e.now(), Author: escalation.AuthorBot, Text: brief(replyText(r))})
 	}
 	if len(c.History) > maxHistory {
 		c.History = append([]escalation.Entry(nil), c.History[len(c.History)-maxHistory:]...)
@@ -218,6 +221,19 @@ func (e *Engine) Handle(ctx context.Context, m bots.Message) bots.Reply {
 		return bots.Reply{Text: say(c.Lang, "error")}
 	}
 	return r
+}
+
+// maxBotLine is how much of what the bot said a transcript keeps: enough to
+// see which answer it was (the article itself is on the ticket's offers),
+// without rewriting whole articles into the store at every turn.
+const maxBotLine = 280
+
+func brief(s string) string {
+	r := []rune(s)
+	if len(r) <= maxBotLine {
+		return s
+	}
+	return string(r[:maxBotLine-1]) + "…"
 }
 
 func replyText(r bots.Reply) string {

@@ -321,7 +321,10 @@ func (q *Queue) deliver(ctx context.Context, s Sender, o Outgoing) {
 		final    bool    // delivered or moved aside
 		failed   *Ticket // the ticket that now shows the failure
 	)
-	err2 := q.db.Update(func(tx *bolt.Tx) error {
+	// Batch: many deliveries (and turns) share one commit instead of each
+	// holding bbolt's single writer through its own fsync. The function may
+	// run more than once, so it resets what it reports and re-reads the entry.
+	err2 := q.db.Batch(func(tx *bolt.Tx) error {
 		recorded, final, failed = false, false, nil
 		b := tx.Bucket(bOutbox)
 		key := itob(o.Seq)

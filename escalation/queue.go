@@ -154,13 +154,21 @@ func Open(path string, cfg Config) (*Queue, error) {
 	if timeout == 0 {
 		timeout = time.Second
 	}
-	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: timeout})
+	// The freelist is rebuilt when the file opens instead of written at
+	// every commit: commits write less, and durability is the same (the
+	// data and meta pages are still synced).
+	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: timeout, NoFreelistSync: true, FreelistType: bolt.FreelistMapType})
 	if err != nil {
 		if errors.Is(err, bolterrors.ErrTimeout) {
 			return nil, fmt.Errorf("%w: %s (is ayuda serve running? stop it or use its API)", ErrLocked, path)
 		}
 		return nil, fmt.Errorf("escalation: open %s: %w (the file is not overwritten; move it away only if you mean to start afresh)", path, err)
 	}
+	// Group commit: concurrent changes share one transaction and one fsync.
+	// bbolt waits up to MaxBatchDelay for company (10 ms by default, most
+	// of a turn's latency, since a commit takes about 0.3 ms here); 2 ms
+	// still gathers dozens of turns a commit under load.
+	db.MaxBatchDelay = 2 * time.Millisecond
 	err = db.Update(func(tx *bolt.Tx) error {
 		for _, b := range allBuckets {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {

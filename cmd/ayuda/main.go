@@ -74,6 +74,7 @@ Commands:
   tickets status ID STATUS [--as AGENT]  new, assigned, in_progress, waiting, completed, closed, reopened
   ask [--lang es|en] [--json] [--internal] QUESTION
   kb lint [DIR]              check articles: format, duplicates, conflicting questions
+  loadtest [--customers N] [--rate R] [--duration D] [--json]   simulated customers through the real engine and store
 
 Flags every command takes:
   --data DIR       data directory (default ./data, or AYUDA_DATA)
@@ -99,6 +100,8 @@ func run(ctx context.Context, e *env) error {
 		return cmdAsk(ctx, e, args)
 	case "kb":
 		return cmdKB(ctx, e, args)
+	case "loadtest":
+		return cmdLoadtest(ctx, e, args)
 	case "help", "-h", "--help", "-help":
 		fmt.Fprint(e.stdout, usage)
 		return nil
