@@ -74,6 +74,11 @@ type Message struct {
 	// Internal is set by channels whose people are staff (Slack): they may be
 	// shown internal articles. Public channels never set it.
 	Internal bool `json:"internal,omitempty"`
+	// Private is where the person can be reached privately, set when the
+	// message comes from a chat others read (a Telegram group). A request
+	// for a person then continues there: nothing about a ticket is said in
+	// the group.
+	Private Address `json:"private,omitzero"`
 }
 
 // Choice is an option offered with a reply: a button on platforms that have

@@ -45,6 +45,7 @@ type Queue interface {
 	Reopen(ctx context.Context, id escalation.ID, why escalation.Entry) (*escalation.Ticket, error)
 	LoadConversation(ctx context.Context, key string) ([]byte, error)
 	SaveConversation(ctx context.Context, key string, data []byte) error
+	Enqueue(ctx context.Context, to bots.Address, r bots.Reply) error
 }
 
 // Config configures an Engine. Zero fields are defaults, as documented.

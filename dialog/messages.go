@@ -70,6 +70,14 @@ var catalog = map[string]map[string]string{
 		"es": "Añadido a tu solicitud #%d. La persona que la atiende lo verá.",
 		"en": "Added to your request #%d. The person handling it will see it.",
 	},
+	"moved-private": {
+		"es": "Te he escrito por privado para seguir con tu solicitud; allí te atenderá una persona.",
+		"en": "I've written to you privately to continue with your request; a person will help you there.",
+	},
+	"status-private": {
+		"es": "Te he enviado el estado de tus solicitudes por privado.",
+		"en": "I've sent you the status of your requests privately.",
+	},
 	"status-none": {"es": "No tienes solicitudes abiertas.", "en": "You have no requests."},
 	"status-head": {"es": "Tus solicitudes:", "en": "Your requests:"},
 	"status-line": {"es": "#%d · %s · %s · %s", "en": "#%d · %s · %s · %s"},

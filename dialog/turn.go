@@ -307,7 +307,15 @@ func (t *turn) status(ctx context.Context) (bots.Reply, error) {
 	if err != nil {
 		return bots.Reply{}, err
 	}
-	return statusReply(t.c.Lang, ts), nil
+	r := statusReply(t.c.Lang, ts)
+	if t.m.Private.IsZero() || t.m.Private == t.m.From {
+		return r, nil
+	}
+	// Never list someone's requests where others read.
+	if err := t.e.cfg.Queue.Enqueue(ctx, t.m.Private, r); err != nil {
+		return bots.Reply{}, err
+	}
+	return bots.Reply{Text: say(t.c.Lang, "status-private")}, nil
 }
 
 // search looks the question up and answers, clarifies or declines.
@@ -500,17 +508,51 @@ func (t *turn) open(ctx context.Context) (bots.Reply, error) {
 	if m.Internal && tk.Reason == escalation.ReasonNewRequest {
 		tk.Reason = escalation.ReasonStaff
 	}
+	shared := !m.Private.IsZero() && m.Private != m.From
+	if shared {
+		tk.Customer.Address = m.Private
+	}
 	opened, err := t.e.cfg.Queue.Open(ctx, tk)
 	if err != nil {
 		return bots.Reply{}, err
 	}
-	c.Ticket, c.Relayed = opened.ID, false
 	c.History, c.Offered, c.Intake = nil, nil, nil
 	c.State, c.Misses, c.Question, c.Article = stateIdle, 0, "", ""
 	t.relayed = true // the receipt starts no new bot history
 	l := c.Lang
 	due := dueText(l, opened.FirstResponseDue, t.e.now(), t.e.cfg.Location)
-	return bots.Reply{Text: say(l, "receipt", opened.ID, name(typeNames[opened.Type], l), name(priorityNames[opened.Priority], l), due)}, nil
+	receipt := bots.Reply{Text: say(l, "receipt", opened.ID, name(typeNames[opened.Type], l), name(priorityNames[opened.Priority], l), due)}
+	if !shared {
+		c.Ticket, c.Relayed = opened.ID, false
+		return receipt, nil
+	}
+	// Others read this chat: the request continues in the private one.
+	if err := t.e.bindPrivate(ctx, m.Private, opened.ID, l, c.Name); err != nil {
+		return bots.Reply{}, err
+	}
+	if err := t.e.cfg.Queue.Enqueue(ctx, m.Private, receipt); err != nil {
+		return bots.Reply{}, err
+	}
+	return bots.Reply{Text: say(l, "moved-private")}, nil
+}
+
+// bindPrivate makes the person's private conversation carry the ticket, so
+// what they write there reaches it.
+func (e *Engine) bindPrivate(ctx context.Context, to bots.Address, id escalation.ID, lang, name string) error {
+	key := to.Key()
+	unlock := e.locks.lock(key)
+	defer unlock()
+	pc, err := e.load(ctx, key)
+	if err != nil {
+		return err
+	}
+	pc.Ticket, pc.Relayed, pc.State, pc.Intake = id, false, stateIdle, nil
+	pc.Lang = lang
+	if name != "" {
+		pc.Name = name
+	}
+	pc.Updated = e.now()
+	return e.save(ctx, key, pc)
 }
 
 // summarize makes a one-line summary of the customer's problem.

@@ -522,6 +522,32 @@ func TestGroup(t *testing.T) {
 			t.Errorf("the group saw %q", c.Form.Get("text"))
 		}
 	}
+
+	// A request for a person made in the group continues privately: the
+	// group hears only that, the receipt goes to Tomás's private chat, and
+	// what he writes there reaches the ticket.
+	f.message(group, tomas, "@Ayuda_Test_Bot quiero poner una queja: el repartidor rompió mi paquete 774", nil)
+	moved := f.waitSent(group, 7)[6]
+	if s := moved.Form.Get("text"); strings.Contains(s, "#") || strings.Contains(s, "774") || !strings.Contains(s, "privado") {
+		t.Errorf("the group was told %q, want only that it continues privately", s)
+	}
+	receipt := f.waitSent(tomas.id, 1)[0]
+	if s := receipt.Form.Get("text"); !strings.Contains(s, "#3") {
+		t.Errorf("private receipt = %q, want request #3", s)
+	}
+	f.message(tomas.id, tomas, "el número de seguimiento es XZ-55", nil)
+	f.waitFor("the private follow-up on the ticket", func() bool {
+		tk, err := q.Get(t.Context(), 3)
+		if err != nil {
+			return false
+		}
+		for _, e := range tk.Transcript {
+			if strings.Contains(e.Text, "XZ-55") {
+				return tk.Customer.Address == address(tomas.id, tomas.id) && tk.Type == escalation.Queja
+			}
+		}
+		return false
+	})
 }
 
 func TestSplit(t *testing.T) {

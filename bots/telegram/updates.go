@@ -311,6 +311,10 @@ func (b *Bot) onMessage(ctx context.Context, h bots.Handler, update int, m *tgbo
 	}
 	to := address(m.Chat.ID, m.From.ID)
 	msg := bots.Message{ID: strconv.Itoa(update), From: to, Name: fullName(m.From), Text: text, Attachments: atts}
+	if !m.Chat.IsPrivate() {
+		// A private chat's id is the user's id.
+		msg.Private = address(m.From.ID, m.From.ID)
+	}
 	if m.Date != 0 {
 		msg.Time = time.Unix(int64(m.Date), 0)
 	}
@@ -353,6 +357,9 @@ func (b *Bot) onCallback(ctx context.Context, h bots.Handler, update int, q *tgb
 	}
 	to := address(chat.ID, q.From.ID)
 	m := bots.Message{ID: strconv.Itoa(update), From: to, Name: fullName(q.From), Text: id, Time: time.Now()}
+	if group {
+		m.Private = address(q.From.ID, q.From.ID)
+	}
 	return b.deliver(ctx, chat.ID, replyTo, to, b.handle(ctx, h, m))
 }
 
