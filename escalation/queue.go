@@ -21,6 +21,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -63,6 +64,15 @@ const (
 	NoticeCompleted NoticeKind = "completed" // solved? yes/no
 	NoticeClosed    NoticeKind = "closed"
 	NoticeReopened  NoticeKind = "reopened"
+	// NoticeMissed: a target was missed; Target says which and Due is the
+	// new expectation.
+	NoticeMissed NoticeKind = "missed"
+	// NoticeProgress: the ticket is still being worked on; Text is the
+	// agent's last public message, if any.
+	NoticeProgress NoticeKind = "progress"
+	// NoticeAssumedClosed: the customer did not answer "is it solved?" in
+	// time, so the ticket was closed as assumed resolved.
+	NoticeAssumedClosed NoticeKind = "assumed_closed"
 )
 
 // Notice is something the customer must be told about their ticket.
@@ -70,7 +80,12 @@ type Notice struct {
 	Kind   NoticeKind
 	Ticket *Ticket
 	Agent  Agent
-	Text   string // the agent's words, for NoticeReply
+	Text   string // the agent's words, for NoticeReply and NoticeProgress
+	// Target is TargetFirstResponse or TargetResolution, for NoticeMissed.
+	Target string
+	// Due is the new expectation for NoticeMissed, and Now the time of the
+	// notice; both are in the calendar's time zone, to word them in.
+	Due, Now time.Time
 }
 
 // Notifier words a notice in the customer's language. The dialog package
@@ -103,6 +118,18 @@ type Config struct {
 	// Zero means DefaultTargets.
 	Targets     map[Priority]Target
 	TypeTargets map[Type]map[Priority]Target
+	// Calendar is when the targets' clock runs; nil means always, in UTC.
+	Calendar *Calendar
+	// Protocol configures the watchdog: warnings, missed targets, progress
+	// messages, closing unanswered completed tickets, recurring problems.
+	Protocol Protocol
+	// Teams and Routes send tickets to teams (see Route); none means every
+	// ticket waits in one queue to be claimed.
+	Teams  []Team
+	Routes []Route
+	// PhonePrefix is the country calling code of phone numbers customers
+	// write without one; empty means "34".
+	PhonePrefix string
 	// Logger receives delivery problems; nil discards.
 	Logger *slog.Logger
 	// Now is the clock; nil means time.Now.
@@ -140,7 +167,9 @@ var (
 	bDead      = []byte("outbox_dead")
 	bConvs     = []byte("conversations")
 	bMeta      = []byte("meta")
-	allBuckets = [][]byte{bTickets, bStatus, bAssignee, bCustomer, bOutbox, bDead, bConvs, bMeta}
+	bContacts  = []byte("idx_contact") // contact \x00 customer key
+	bAnswers   = []byte("answers")     // time, customer → Answer
+	allBuckets = [][]byte{bTickets, bStatus, bAssignee, bCustomer, bOutbox, bDead, bConvs, bMeta, bContacts, bAnswers}
 )
 
 // Open opens (or creates) the store at path. If another process holds the
@@ -149,6 +178,22 @@ var (
 func Open(path string, cfg Config) (*Queue, error) {
 	if cfg.Notify == nil {
 		return nil, errors.New("escalation: Config.Notify is required")
+	}
+	agents := map[string]Agent{}
+	for _, a := range cfg.Agents {
+		if a.Name == "" {
+			a.Name = a.ID
+		}
+		agents[strings.ToLower(a.ID)] = a
+	}
+	if err := checkRouting(cfg.Teams, cfg.Routes, agents); err != nil {
+		return nil, err
+	}
+	if err := cfg.Protocol.check(); err != nil {
+		return nil, err
+	}
+	if cfg.PhonePrefix == "" {
+		cfg.PhonePrefix = "34"
 	}
 	timeout := cfg.Timeout
 	if timeout == 0 {
@@ -181,18 +226,12 @@ func Open(path string, cfg Config) (*Queue, error) {
 		db.Close()
 		return nil, fmt.Errorf("escalation: open %s: %w", path, err)
 	}
-	q := &Queue{db: db, cfg: cfg, log: cfg.Logger, now: cfg.Now, agents: map[string]Agent{}, wake: make(chan struct{}, 1)}
+	q := &Queue{db: db, cfg: cfg, log: cfg.Logger, now: cfg.Now, agents: agents, wake: make(chan struct{}, 1)}
 	if q.log == nil {
 		q.log = slog.New(slog.DiscardHandler)
 	}
 	if q.now == nil {
 		q.now = time.Now
-	}
-	for _, a := range cfg.Agents {
-		if a.Name == "" {
-			a.Name = a.ID
-		}
-		q.agents[strings.ToLower(a.ID)] = a
 	}
 	return q, nil
 }
@@ -231,11 +270,22 @@ func (q *Queue) changed(t *Ticket) {
 	if t == nil || len(t.Events) == 0 {
 		return
 	}
+	q.changedSince(t, len(t.Events)-1)
+}
+
+// changedSince tells watchers about each of t's events from index from on:
+// one change can be several events (a warning and a progress message).
+func (q *Queue) changedSince(t *Ticket, from int) {
+	if t == nil {
+		return
+	}
 	q.subMu.Lock()
 	subs := q.subs
 	q.subMu.Unlock()
-	for _, f := range subs {
-		f(Change{Ticket: *t, Event: t.Events[len(t.Events)-1]})
+	for _, ev := range t.Events[min(from, len(t.Events)):] {
+		for _, f := range subs {
+			f(Change{Ticket: *t, Event: ev})
+		}
 	}
 }
 
@@ -325,14 +375,19 @@ func scanIndex(tx *bolt.Tx, bucket []byte, value string) []ID {
 	return ids
 }
 
+// errNoChange, returned by an update's fn, leaves the ticket as it was.
+var errNoChange = errors.New("escalation: nothing to change")
+
 // update runs fn on ticket id in one transaction (merged with concurrent
-// ones by bbolt's Batch) and tells watchers. fn may run more than once and
-// must only change t and call enqueue.
+// ones by bbolt's Batch) and tells watchers of each new event. fn may run
+// more than once and must only change t and call enqueue; when it returns
+// errNoChange nothing is written and the ticket is returned as it is.
 func (q *Queue) update(ctx context.Context, id ID, fn func(tx *bolt.Tx, t *Ticket) error) (*Ticket, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
 	var out *Ticket
+	var events int
 	err := q.db.Batch(func(tx *bolt.Tx) error {
 		old, err := getTicket(tx, id)
 		if err != nil {
@@ -343,7 +398,14 @@ func (q *Queue) update(ctx context.Context, id ID, fn func(tx *bolt.Tx, t *Ticke
 		t.Transcript = append([]Entry(nil), old.Transcript...)
 		t.Events = append([]Event(nil), old.Events...)
 		t.Offered = append([]Offer(nil), old.Offered...)
+		t.Earlier = append([]ID(nil), old.Earlier...)
+		t.Contacts = append([]string(nil), old.Contacts...)
+		events = len(old.Events)
 		if err := fn(tx, t); err != nil {
+			if errors.Is(err, errNoChange) {
+				out, events = old, len(old.Events)
+				return nil
+			}
 			return err
 		}
 		t.Updated = q.now()
@@ -356,8 +418,10 @@ func (q *Queue) update(ctx context.Context, id ID, fn func(tx *bolt.Tx, t *Ticke
 	if err != nil {
 		return nil, err
 	}
-	q.poke()
-	q.changed(out)
+	if len(out.Events) > events {
+		q.poke()
+		q.changedSince(out, events)
+	}
 	return out, nil
 }
 
@@ -380,7 +444,9 @@ func (q *Queue) Open(ctx context.Context, t Ticket) (*Ticket, error) {
 	}
 	now := q.now()
 	var out *Ticket
+	fresh := false
 	err := q.db.Batch(func(tx *bolt.Tx) error {
+		fresh = false
 		earlier := scanIndex(tx, bCustomer, t.Customer.Address.Customer())
 		if t.OpenedBy != "" {
 			for _, id := range earlier {
@@ -402,21 +468,45 @@ func (q *Queue) Open(ctx context.Context, t Ticket) (*Ticket, error) {
 		n.ID = ID(seq)
 		n.Status = New
 		n.Created, n.Updated = now, now
-		target := q.Target(n.Type, n.Priority)
-		n.FirstResponseDue = now.Add(target.FirstResponse)
-		n.ResolutionDue = now.Add(target.Resolution)
 		n.Earlier = earlier
 		n.Events = []Event{{Time: now, Actor: "customer", What: "opened", Detail: string(n.Reason)}}
+		n.Transcript = append([]Entry(nil), t.Transcript...)
+		n.Contacts = customerContacts(n.Transcript, q.cfg.PhonePrefix)
+		for _, id := range earlier { // what the customer gave before counts too
+			prev, err := getTicket(tx, id)
+			if err != nil {
+				return err
+			}
+			for _, c := range prev.Contacts {
+				if !slices.Contains(n.Contacts, c) {
+					n.Contacts = append(n.Contacts, c)
+				}
+			}
+		}
+		others, shared, err := linkContacts(tx, n.Contacts, n.Customer.Address.Customer())
+		if err != nil {
+			return err
+		}
+		q.linkEarlier(tx, &n, shared, others)
+		if err := q.repeatedContact(tx, &n); err != nil {
+			return err
+		}
+		q.setDue(&n)
+		if err := q.routeAndAssign(tx, &n); err != nil {
+			return err
+		}
 		if err := putTicket(tx, nil, &n); err != nil {
 			return err
 		}
-		out = &n
+		out, fresh = &n, true
 		return nil
 	})
 	if err != nil {
 		return nil, fmt.Errorf("escalation: open ticket: %w", err)
 	}
-	q.changed(out)
+	if fresh {
+		q.changedSince(out, 0)
+	}
 	return out, nil
 }
 
@@ -670,11 +760,8 @@ func (q *Queue) SetPriority(ctx context.Context, id ID, agent string, p Priority
 		}
 		from := t.Priority
 		t.Priority = p
-		target := q.Target(t.Type, p)
-		if t.FirstResponse.IsZero() {
-			t.FirstResponseDue = t.Created.Add(target.FirstResponse)
-		}
-		t.ResolutionDue = t.Created.Add(target.Resolution)
+		t.PriorityReason = "set by " + a.ID
+		q.retarget(t)
 		q.event(t, a.ID, "priority", fmt.Sprintf("%s → %s", from, p))
 		return nil
 	})
@@ -701,20 +788,22 @@ func (q *Queue) SetStatus(ctx context.Context, id ID, agent string, to Status) (
 		if to == New {
 			t.Assignee = ""
 		}
-		t.Status = to
 		now := q.now()
+		q.resume(t, now)
+		t.Status = to
 		q.event(t, a.ID, "status", fmt.Sprintf("%s → %s", from, to))
 		switch to {
 		case Waiting:
+			t.WaitingSince = now
 			return q.notify(tx, Notice{Kind: NoticeWaiting, Ticket: t, Agent: a})
 		case Completed:
 			t.Completed = now
 			return q.notify(tx, Notice{Kind: NoticeCompleted, Ticket: t, Agent: a})
 		case Closed:
-			t.Closed = now
+			t.Closed, t.ClosedAs = now, ClosedByAgent
 			return q.notify(tx, Notice{Kind: NoticeClosed, Ticket: t, Agent: a})
 		case Reopened:
-			t.Reopens++
+			q.reopen(t, now)
 			return q.notify(tx, Notice{Kind: NoticeReopened, Ticket: t, Agent: a})
 		case InProgress, Assigned:
 			if from == New || from == Reopened {
@@ -743,12 +832,13 @@ func (q *Queue) CustomerMessage(ctx context.Context, id ID, e Entry) (*Ticket, e
 		e.Author = AuthorCustomer
 		t.Transcript = append(t.Transcript, e)
 		if t.Status == Waiting {
+			q.resume(t, q.now())
 			t.Status = InProgress
 			q.event(t, "customer", "status", "waiting → in_progress")
 		} else {
 			q.event(t, "customer", "message", "")
 		}
-		return nil
+		return q.newContacts(tx, t, e)
 	})
 }
 
@@ -759,7 +849,7 @@ func (q *Queue) Accept(ctx context.Context, id ID) (*Ticket, error) {
 			return fmt.Errorf("%w: #%d is %s, not completed", ErrTransition, t.ID, t.Status)
 		}
 		t.Status = Closed
-		t.Closed = q.now()
+		t.Closed, t.ClosedAs = q.now(), ClosedConfirmed
 		q.event(t, "customer", "accepted", "")
 		return nil
 	})
@@ -779,9 +869,7 @@ func (q *Queue) Reopen(ctx context.Context, id ID, why Entry) (*Ticket, error) {
 			why.Author = AuthorCustomer
 			t.Transcript = append(t.Transcript, why)
 		}
-		t.Status = Reopened
-		t.Reopens++
-		t.Completed, t.Closed = time.Time{}, time.Time{}
+		q.reopen(t, q.now())
 		q.event(t, "customer", "reopened", "")
 		return nil
 	})

@@ -254,6 +254,66 @@ type Ticket struct {
 	// OpenedBy is the id of the inbound message that opened the ticket, so a
 	// re-delivered message does not open a second one.
 	OpenedBy string `json:"opened_by,omitempty"`
+
+	// Tags are those of the articles the bot offered, for routing.
+	Tags []string `json:"tags,omitempty"`
+	// TypeReason and PriorityReason say why the ticket has its type and
+	// priority: the signals in the conversation, or the agent who set them.
+	TypeReason     string `json:"type_reason,omitempty"`
+	PriorityReason string `json:"priority_reason,omitempty"`
+	// Contacts are the e-mail addresses and phone numbers the customer gave,
+	// normalised ("mail:ana@example.com", "tel:+34612345678"): the same
+	// contact on another platform is the same customer.
+	Contacts []string `json:"contacts,omitempty"`
+	// WaitingSince is when the ticket started waiting on the customer; the
+	// targets' clock is paused meanwhile. Paused is the open time spent
+	// waiting so far, by which the resolution due time has been pushed.
+	WaitingSince time.Time     `json:"waiting_since,omitzero"`
+	Paused       time.Duration `json:"paused,omitempty"`
+	// ClosedAs says how a closed ticket was closed.
+	ClosedAs Closure `json:"closed_as,omitempty"`
+	// Rating is the customer's satisfaction, once they gave it.
+	Rating *Rating `json:"rating,omitempty"`
+	// Alerts records what the watchdog did for this ticket, so a restart
+	// never does it twice.
+	Alerts Alerts `json:"alerts,omitzero"`
+}
+
+// Closure is how a ticket came to be closed.
+type Closure string
+
+// Closures.
+const (
+	ClosedConfirmed Closure = "confirmed" // the customer said it is solved
+	ClosedAssumed   Closure = "assumed"   // no answer to "is it solved?" within the configured period
+	ClosedByAgent   Closure = "agent"     // an agent closed it
+)
+
+// Rating is the customer's satisfaction with a closed ticket.
+type Rating struct {
+	Score   int       `json:"score"` // 1 to 5
+	Comment string    `json:"comment,omitempty"`
+	Time    time.Time `json:"time"`
+}
+
+// Alerts records the watchdog's actions on a ticket. Each warning and miss
+// holds the due time it was about, so a due time that moves (the ticket
+// waited on the customer, an agent changed the priority) is watched afresh.
+type Alerts struct {
+	FirstResponseWarned time.Time `json:"first_response_warned,omitzero"`
+	FirstResponseMissed time.Time `json:"first_response_missed,omitzero"`
+	ResolutionWarned    time.Time `json:"resolution_warned,omitzero"`
+	ResolutionMissed    time.Time `json:"resolution_missed,omitzero"`
+	// Expected is the new expectation told to the customer after a missed
+	// target; the watchdog watches it as the target from then on.
+	FirstResponseExpected time.Time `json:"first_response_expected,omitzero"`
+	ResolutionExpected    time.Time `json:"resolution_expected,omitzero"`
+	// Progress is when the last progress message was sent.
+	Progress time.Time `json:"progress,omitzero"`
+	// LowRating is when the team was told about a rating of 1 or 2.
+	LowRating time.Time `json:"low_rating,omitzero"`
+	// Recurring is when the ticket was part of a recurring-problem alert.
+	Recurring time.Time `json:"recurring,omitzero"`
 }
 
 // Public returns the transcript without internal notes: what may be shown
