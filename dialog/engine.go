@@ -224,17 +224,21 @@ func (e *Engine) Handle(ctx context.Context, m bots.Message) bots.Reply {
 	return r
 }
 
-// maxBotLine is how much of what the bot said a transcript keeps: enough to
-// see which answer it was (the article itself is on the ticket's offers),
-// without rewriting whole articles into the store at every turn.
-const maxBotLine = 280
+// A transcript keeps the start of what the bot said (which answer it was;
+// the article itself is on the ticket's offers) and its end (the question
+// asked and the choices offered), without rewriting whole articles into
+// the store at every turn.
+const (
+	botHead = 200
+	botTail = 100
+)
 
 func brief(s string) string {
 	r := []rune(s)
-	if len(r) <= maxBotLine {
+	if len(r) <= botHead+botTail+1 {
 		return s
 	}
-	return string(r[:maxBotLine-1]) + "…"
+	return string(r[:botHead]) + " … " + string(r[len(r)-botTail:])
 }
 
 func replyText(r bots.Reply) string {
