@@ -67,6 +67,12 @@ type Config struct {
 	DefaultLang string
 	// Location is the time zone due times are told in; nil means UTC.
 	Location *time.Location
+	// RatePerSecond and RateBurst limit how fast one person may write: a
+	// flood gets one polite message, then is stored without answers until
+	// the pace drops. Zero means 3 a second with bursts of 10, more than
+	// anyone types.
+	RatePerSecond float64
+	RateBurst     int
 	// Logger; nil discards.
 	Logger *slog.Logger
 	// Now is the clock; nil means time.Now.
@@ -80,6 +86,7 @@ type Engine struct {
 	log   *slog.Logger
 	now   func() time.Time
 	locks keyedMutex
+	limit *limiter
 }
 
 // New returns an Engine for cfg.
@@ -102,7 +109,13 @@ func New(cfg Config) (*Engine, error) {
 	if cfg.Location == nil {
 		cfg.Location = time.UTC
 	}
-	e := &Engine{cfg: cfg, log: cfg.Logger, now: cfg.Now}
+	if cfg.RatePerSecond == 0 {
+		cfg.RatePerSecond = 3
+	}
+	if cfg.RateBurst == 0 {
+		cfg.RateBurst = 10
+	}
+	e := &Engine{cfg: cfg, log: cfg.Logger, now: cfg.Now, limit: newLimiter(cfg.RatePerSecond, cfg.RateBurst)}
 	if e.log == nil {
 		e.log = slog.New(slog.DiscardHandler)
 	}
@@ -143,6 +156,8 @@ type conversation struct {
 	Offered  []escalation.Offer `json:"offered,omitempty"`
 	// Seen holds the ids of recent inbound messages; LastID's reply is kept
 	// to answer a re-delivery the same way.
+	// Throttled is set once a flood was told to slow down.
+	Throttled bool       `json:"throttled,omitempty"`
 	Seen      []string   `json:"seen,omitempty"`
 	LastID    string     `json:"last_id,omitempty"`
 	LastReply bots.Reply `json:"last_reply,omitzero"`
@@ -197,7 +212,13 @@ func (e *Engine) Handle(ctx context.Context, m bots.Message) bots.Reply {
 		c.Name = m.Name
 	}
 	t := &turn{e: e, c: c, m: m}
-	r, err := t.run(ctx)
+	var r bots.Reply
+	if e.limit.allow(key, e.now()) {
+		c.Throttled = false
+		r, err = t.run(ctx)
+	} else {
+		r, err = t.throttled(ctx)
+	}
 	if err != nil {
 		e.log.ErrorContext(ctx, "turn failed", "err", err, "to", m.From.String())
 		return bots.Reply{Text: say(c.Lang, "error")}
@@ -208,7 +229,9 @@ func (e *Engine) Handle(ctx context.Context, m bots.Message) bots.Reply {
 	if len(c.History) > maxHistory {
 		c.History = append([]escalation.Entry(nil), c.History[len(c.History)-maxHistory:]...)
 	}
-	c.Pending = r.Choices
+	if !r.IsZero() {
+		c.Pending = r.Choices // a silent turn keeps the choices on screen
+	}
 	if m.ID != "" {
 		c.Seen = append(c.Seen, m.ID)
 		if len(c.Seen) > maxSeen {

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 	"unicode/utf8"
 
 	"ayuda/bots"
@@ -192,4 +193,64 @@ func BenchmarkTurnParallel(b *testing.B) {
 			s.eng.Handle(ctx, bots.Message{From: me, Text: "¿cuánto tarda el envío?"})
 		}
 	})
+}
+
+// A flood from one person gets one polite message and no answers, loses
+// nothing, and does not slow anyone else down.
+func TestFlood(t *testing.T) {
+	entries, _ := faq.Builtin()
+	idx, err := knowledge.New(entries)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer idx.Close()
+	q, err := escalation.Open(filepath.Join(t.TempDir(), "ayuda.db"), escalation.Config{Notify: dialog.Notifier()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer q.Close()
+	now := time.Date(2026, 11, 24, 10, 0, 0, 0, time.UTC)
+	eng, err := dialog.New(dialog.Config{Search: idx, Queue: q, Now: func() time.Time { return now }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := t.Context()
+	var answered, slowDown, silent int
+	for i := range 30 {
+		r := eng.Handle(ctx, bots.Message{From: tg("flood"), Text: fmt.Sprintf("¿cuánto tarda el envío? %d", i)})
+		switch {
+		case strings.Contains(r.Text, "muy rápido"):
+			slowDown++
+		case r.IsZero():
+			silent++
+		default:
+			answered++
+		}
+	}
+	if answered != 10 || slowDown != 1 || silent != 19 {
+		t.Errorf("30 messages at once: %d answered, %d told to slow down, %d silent; want 10, 1, 19", answered, slowDown, silent)
+	}
+	if r := eng.Handle(ctx, bots.Message{From: tg("calm"), Text: "¿cuánto tarda el envío?"}); !strings.Contains(r.Text, "envío") {
+		t.Errorf("someone else was slowed down: %q", r.Text)
+	}
+	// Later, the flooder asks for a person: every message is on the ticket.
+	now = now.Add(time.Minute)
+	r := eng.Handle(ctx, bots.Message{From: tg("flood"), Text: "quiero hablar con una persona, el envío no llega"})
+	if !strings.Contains(r.Text, "#1") {
+		t.Fatalf("after the flood: %q", r.Text)
+	}
+	tk, err := q.Get(ctx, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 30 {
+		want := fmt.Sprintf("¿cuánto tarda el envío? %d", i)
+		found := false
+		for _, e := range tk.Transcript {
+			found = found || e.Text == want
+		}
+		if !found {
+			t.Errorf("message %q is not on the ticket", want)
+		}
+	}
 }

@@ -157,6 +157,34 @@ func (t *turn) run(ctx context.Context) (bots.Reply, error) {
 	return t.search(ctx)
 }
 
+// throttled keeps a message that came too fast, without deciding anything:
+// on the ticket if there is one, else in the conversation. The first one
+// of a flood is told to slow down; the rest get no reply.
+func (t *turn) throttled(ctx context.Context) (bots.Reply, error) {
+	c, m := t.c, t.m
+	if c.Lang == "" {
+		c.Lang = t.e.cfg.DefaultLang
+	}
+	entry := escalation.Entry{Time: m.Time, Author: escalation.AuthorCustomer, Name: m.Name, Text: m.Text, Attachments: m.Attachments, MessageID: m.ID}
+	t.relayed = true
+	if c.Ticket != 0 {
+		if tk, err := t.e.cfg.Queue.Get(ctx, c.Ticket); err == nil && tk.Status.Open() {
+			if _, err := t.e.cfg.Queue.CustomerMessage(ctx, c.Ticket, entry); err != nil {
+				return bots.Reply{}, err
+			}
+		} else {
+			c.History = append(c.History, entry)
+		}
+	} else {
+		c.History = append(c.History, entry)
+	}
+	if c.Throttled {
+		return bots.Reply{}, nil
+	}
+	c.Throttled = true
+	return bots.Reply{Text: say(c.Lang, "too-fast")}, nil
+}
+
 // pressed returns the choice the message selects: one of the choices
 // offered last (by id, label or number), or an id the engine always
 // understands, or "".
