@@ -46,6 +46,11 @@ type Queue interface {
 	LoadConversation(ctx context.Context, key string) ([]byte, error)
 	SaveConversation(ctx context.Context, key string, data []byte) error
 	Enqueue(ctx context.Context, to bots.Address, r bots.Reply) error
+	// The service protocol: the assigned agent's name for the receipt,
+	// ratings after closing, and the questions the bot handled itself.
+	Agent(id string) (escalation.Agent, error)
+	Rate(ctx context.Context, id escalation.ID, score int, comment string) (*escalation.Ticket, error)
+	RecordAnswer(ctx context.Context, a escalation.Answer) error
 }
 
 // Config configures an Engine. Zero fields are defaults, as documented.
@@ -135,6 +140,7 @@ const (
 	stateClarify  = "clarify"  // offered close articles
 	stateType     = "type"     // intake: asked the request type
 	stateDescribe = "describe" // intake: asked for a description
+	stateComment  = "comment"  // rated a ticket; a comment may follow
 )
 
 // conversation is what the engine remembers of one chat, stored as JSON.
@@ -145,6 +151,10 @@ type conversation struct {
 	Pending []bots.Choice `json:"pending,omitempty"`
 	// Article is the last answered article, for feedback.
 	Article string `json:"article,omitempty"`
+	// Answered is the record of the last answer, to add its feedback.
+	Answered *escalation.Answer `json:"answered,omitempty"`
+	// Rated is the ticket just rated, whose comment may come next.
+	Rated escalation.ID `json:"rated,omitempty"`
 	Misses  int    `json:"misses,omitempty"`
 	// Question is the last substantive thing the customer asked, the
 	// description of a request when one is opened.
@@ -167,6 +177,8 @@ type conversation struct {
 type intake struct {
 	Type   escalation.Type   `json:"type,omitempty"`
 	Reason escalation.Reason `json:"reason"`
+	// Why says how the type was known, for the agents.
+	Why string `json:"why,omitempty"`
 }
 
 // Limits that keep a conversation record small.
@@ -222,6 +234,12 @@ func (e *Engine) Handle(ctx context.Context, m bots.Message) bots.Reply {
 	if err != nil {
 		e.log.ErrorContext(ctx, "turn failed", "err", err, "to", m.From.String())
 		return bots.Reply{Text: say(c.Lang, "error")}
+	}
+	for _, a := range t.answers {
+		// For the reports only: the customer's turn goes on without it.
+		if err := e.cfg.Queue.RecordAnswer(ctx, a); err != nil {
+			e.log.WarnContext(ctx, "record answer", "err", err, "to", m.From.String())
+		}
 	}
 	if !t.relayed {
 		c.History = append(c.History, escalation.Entry{Time: e.now(), Author: escalation.AuthorBot, Text: brief(replyText(r))})

@@ -194,25 +194,6 @@ func isProcessQuestion(text string) bool {
 // urgent words raise a ticket's priority.
 var urgentWords = []string{"urgente", "urgencia", "cuanto antes", "ya mismo", "inmediatamente", "es grave", "emergencia", "urgent", "asap", "immediately", "emergency", "right now", "as soon as possible"}
 
-// inferPriority guesses a priority from the customer's words and the type.
-func inferPriority(texts []string, typ escalation.Type) escalation.Priority {
-	for _, t := range texts {
-		f := " " + fold(t) + " "
-		for _, w := range urgentWords {
-			if strings.Contains(f, " "+w+" ") {
-				return escalation.Urgente
-			}
-		}
-	}
-	switch typ {
-	case escalation.Denuncia, escalation.Reclamo, escalation.Queja:
-		return escalation.Alta
-	case escalation.Sugerencia:
-		return escalation.Baja
-	}
-	return escalation.Normal
-}
-
 // filler words say nothing about the problem in a request for a person.
 var filler = set("quiero queria necesito por favor con una un uno de del la el al a me mi para que y o ya ahora please i to a an the with me my some someone can could would like need want now hola hello hi buenas gracias thanks")
 

@@ -127,11 +127,47 @@ var catalog = map[string]map[string]string{
 	"c-solved-yes": {"es": "Sí, resuelto", "en": "Yes, solved"},
 	"c-solved-no":  {"es": "No, sigue igual", "en": "No, not solved"},
 	"c-complain":   {"es": "Presentar una queja ahora", "en": "File a complaint now"},
-	// Due times.
-	"due-today":    {"es": "antes de las %s", "en": "by %s"},
-	"due-tomorrow": {"es": "antes de mañana a las %s", "en": "by tomorrow at %s"},
-	"due-later":    {"es": "antes del %s a las %s", "en": "by %s at %s"},
+	// Due times: the clock ("las 12:00" / "12:00"), then the day.
+	"due-today":    {"es": "antes de %s", "en": "by %s today"},
+	"due-tomorrow": {"es": "antes de %s de mañana", "en": "by %s tomorrow"},
+	"due-day":      {"es": "antes de %s del %s", "en": "by %s on %s"},
 	"anyone":       {"es": "una persona del equipo", "en": "someone from the team"},
+	// The service protocol: ratings, missed targets, progress, closing.
+	"rate-ask": {
+		"es": "¿Cómo valorarías la atención, de 1 (mal) a 5 (muy bien)?",
+		"en": "How would you rate our help, from 1 (poor) to 5 (very good)?",
+	},
+	"rated": {
+		"es": "¡Gracias por tu valoración! Si quieres añadir un comentario, escríbelo aquí.",
+		"en": "Thanks for your rating! If you'd like to add a comment, write it here.",
+	},
+	"rated-low": {
+		"es": "Gracias por decírnoslo, y siento que no haya ido bien: se lo he contado al equipo. Si quieres, cuéntanos aquí qué falló.",
+		"en": "Thanks for telling us, and I'm sorry it didn't go well: I've told the team. If you like, tell us here what went wrong.",
+	},
+	"commented":    {"es": "Gracias, he añadido tu comentario a la valoración.", "en": "Thanks, I've added your comment to the rating."},
+	"c-no-comment": {"es": "No, gracias", "en": "No, thanks"},
+	"no-comment":   {"es": "De acuerdo. ¡Gracias! Si necesitas algo más, aquí estoy.", "en": "All right. Thank you! If you need anything else, I'm here."},
+	"n-missed-first_response": {
+		"es": "Sentimos el retraso: no hemos podido responder a tu solicitud #%d en el plazo que te dimos. Una persona te responderá %s.",
+		"en": "Sorry for the delay: we couldn't answer your request #%d within the time we gave you. A person will answer you %s.",
+	},
+	"n-missed-resolution": {
+		"es": "Sentimos el retraso: tu solicitud #%d no estará resuelta en el plazo que te dimos. %s sigue con ella y esperamos resolverla %s.",
+		"en": "Sorry for the delay: your request #%d won't be solved within the time we gave you. %s is still on it and we expect to solve it %s.",
+	},
+	"n-progress": {
+		"es": "Tu solicitud #%d sigue en curso: %s está trabajando en ella.",
+		"en": "Your request #%d is still in progress: %s is working on it.",
+	},
+	"n-progress-update": {
+		"es": "Tu solicitud #%d sigue en curso con %s. Su última novedad:\n%s",
+		"en": "Your request #%d is still in progress with %s. Their latest update:\n%s",
+	},
+	"n-assumed-closed": {
+		"es": "Como no hemos sabido de ti, damos por resuelta tu solicitud #%d y la cerramos. Si no lo está, pulsa «No, sigue igual» o escríbenos aquí.",
+		"en": "As we haven't heard from you, we take your request #%d as solved and close it. If it isn't, press «No, not solved» or write to us here.",
+	},
 }
 
 // typeNames and statusNames are what customers read.
@@ -159,6 +195,11 @@ var statusNames = map[escalation.Status]map[string]string{
 	escalation.Completed:  {"es": "resuelta (pendiente de tu confirmación)", "en": "solved (waiting for your confirmation)"},
 	escalation.Closed:     {"es": "cerrada", "en": "closed"},
 	escalation.Reopened:   {"es": "reabierta", "en": "reopened"},
+}
+
+var months = map[string][]string{
+	"es": {"enero", "febrero", "marzo", "abril", "mayo", "junio", "julio", "agosto", "septiembre", "octubre", "noviembre", "diciembre"},
+	"en": {"January", "February", "March", "April", "May", "June", "July", "August", "September", "October", "November", "December"},
 }
 
 var weekdays = map[string][]string{
@@ -191,20 +232,51 @@ func name(m map[string]string, lang string) string {
 }
 
 // dueText words a due time relative to now, in loc.
+// ("antes de las 12:00 del martes", "by 12:00 on Tuesday"): the day is
+// named by its weekday within the coming week, with its date after that.
 func dueText(lang string, due, now time.Time, loc *time.Location) string {
 	due, now = due.In(loc), now.In(loc)
-	hm := due.Format("15:04")
+	if lang != "en" {
+		lang = "es"
+	}
+	clock := due.Format("15:04")
+	if lang == "es" {
+		if due.Hour() == 1 {
+			clock = "la " + due.Format("15:04")
+		} else {
+			clock = "las " + due.Format("15:04")
+		}
+	}
+	// Calendar days from today to the due day, counted in UTC dates so a
+	// change of summer time does not shift them.
 	y1, m1, d1 := now.Date()
 	y2, m2, d2 := due.Date()
+	days := int(time.Date(y2, m2, d2, 0, 0, 0, 0, time.UTC).Sub(time.Date(y1, m1, d1, 0, 0, 0, 0, time.UTC)) / (24 * time.Hour))
 	switch {
-	case y1 == y2 && m1 == m2 && d1 == d2:
-		return say(lang, "due-today", hm)
-	case due.Sub(time.Date(y1, m1, d1, 0, 0, 0, 0, loc)) < 48*time.Hour:
-		return say(lang, "due-tomorrow", hm)
-	default:
-		day := weekdays[lang][due.Weekday()] + " " + fmt.Sprint(due.Day())
-		return say(lang, "due-later", day, hm)
+	case days <= 0:
+		return say(lang, "due-today", clock)
+	case days == 1:
+		return say(lang, "due-tomorrow", clock)
 	}
+	day := weekdays[lang][due.Weekday()]
+	if days > 6 {
+		if lang == "es" {
+			day = fmt.Sprintf("%s %d de %s", day, due.Day(), months[lang][due.Month()-1])
+		} else {
+			day = fmt.Sprintf("%s %d %s", day, due.Day(), months[lang][due.Month()-1])
+		}
+	}
+	return say(lang, "due-day", clock, day)
+}
+
+// rateChoices are the 1–5 buttons for ticket id, as stars; in the terminal
+// their numbers are the rating.
+func rateChoices(id escalation.ID) []bots.Choice {
+	var out []bots.Choice
+	for n := 1; n <= 5; n++ {
+		out = append(out, bots.Choice{ID: fmt.Sprintf("rate:%d:%d", id, n), Label: strings.Repeat("★", n)})
+	}
+	return out
 }
 
 // Notifier returns the escalation.Notifier that words ticket notices for
@@ -233,7 +305,21 @@ func Notifier() escalation.Notifier {
 				choice(lang, fmt.Sprintf("solved:%d:no", t.ID), "c-solved-no"),
 			}}
 		case escalation.NoticeClosed:
-			return bots.Reply{Text: say(lang, "n-closed", t.ID)}
+			return bots.Reply{Text: say(lang, "n-closed", t.ID) + " " + say(lang, "rate-ask"), Choices: rateChoices(t.ID)}
+		case escalation.NoticeAssumedClosed:
+			return bots.Reply{Text: say(lang, "n-assumed-closed", t.ID) + " " + say(lang, "rate-ask"),
+				Choices: append(rateChoices(t.ID), choice(lang, fmt.Sprintf("solved:%d:no", t.ID), "c-solved-no"))}
+		case escalation.NoticeMissed:
+			due := dueText(lang, n.Due, n.Now, n.Due.Location())
+			if n.Target == escalation.TargetFirstResponse {
+				return bots.Reply{Text: say(lang, "n-missed-first_response", t.ID, due)}
+			}
+			return bots.Reply{Text: say(lang, "n-missed-resolution", t.ID, capitalize(agent), due)}
+		case escalation.NoticeProgress:
+			if n.Text != "" {
+				return bots.Reply{Text: say(lang, "n-progress-update", t.ID, agent, n.Text)}
+			}
+			return bots.Reply{Text: say(lang, "n-progress", t.ID, agent)}
 		case escalation.NoticeReopened:
 			return bots.Reply{Text: say(lang, "n-reopened", t.ID, agent)}
 		}

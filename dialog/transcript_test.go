@@ -32,6 +32,8 @@ var update = flag.Bool("update", false, "rewrite the transcripts in testdata wit
 //	! agent claim|note|reply|status ID [TEXT]   an agent acts (as "ana")
 //	! deliver                  the outbox dispatcher makes a pass
 //	! restart                  the process stops and starts on the same files
+//	! wait DURATION            time passes (Go syntax: 8h, 30m)
+//	! watchdog                 the service protocol's watchdog makes a pass
 //	! ticket ID                print what an agent would see of the ticket
 //
 // "# text" is a comment. Every other line is output, and -update rewrites it.
@@ -104,10 +106,15 @@ func newHarness(t *testing.T) *harness {
 }
 
 func (h *harness) open() {
+	cal, err := escalation.NewCalendar(madrid, escalation.DefaultHours(), nil)
+	if err != nil {
+		h.t.Fatal(err)
+	}
 	q, err := escalation.Open(filepath.Join(h.dir, "ayuda.db"), escalation.Config{
-		Agents: []escalation.Agent{{ID: "ana", Name: "Ana"}, {ID: "luis", Name: "Luis"}},
-		Notify: dialog.Notifier(),
-		Now:    h.clk.now,
+		Agents:   []escalation.Agent{{ID: "ana", Name: "Ana"}, {ID: "luis", Name: "Luis"}},
+		Notify:   dialog.Notifier(),
+		Now:      h.clk.now,
+		Calendar: cal,
 	})
 	if err != nil {
 		h.t.Fatal(err)
@@ -186,6 +193,16 @@ func (h *harness) do(action string) {
 			h.t.Fatal(err)
 		}
 		_ = next
+	case f[0] == "wait" && len(f) == 2:
+		d, err := time.ParseDuration(f[1])
+		if err != nil {
+			h.t.Fatal(err)
+		}
+		h.clk.t = h.clk.t.Add(d)
+	case f[0] == "watchdog":
+		if err := h.q.WatchdogOnce(context.Background()); err != nil {
+			h.t.Fatal(err)
+		}
 	case f[0] == "restart":
 		h.term.close()
 		if err := h.q.Close(); err != nil {
@@ -223,6 +240,9 @@ func (h *harness) do(action string) {
 			if st, err = escalation.ParseStatus(text); err == nil {
 				_, err = h.q.SetStatus(ctx, id, h.agent, st)
 			}
+		case "classify":
+			typ, prio, _ := strings.Cut(text, " ")
+			_, err = h.q.Classify(ctx, id, h.agent, escalation.Type(typ), escalation.Priority(prio))
 		default:
 			h.t.Fatalf("unknown agent action %q", action)
 		}
@@ -254,6 +274,15 @@ func writeTicket(w io.Writer, tk *escalation.Ticket) {
 	}
 	if len(tk.Earlier) > 0 {
 		fmt.Fprintf(w, "  earlier: %v\n", tk.Earlier)
+	}
+	if tk.TypeReason != "" || tk.PriorityReason != "" {
+		fmt.Fprintf(w, "  why: type: %s; priority: %s\n", tk.TypeReason, tk.PriorityReason)
+	}
+	if tk.ClosedAs != "" {
+		fmt.Fprintf(w, "  closed as: %s\n", tk.ClosedAs)
+	}
+	if r := tk.Rating; r != nil {
+		fmt.Fprintf(w, "  rating: %d %q\n", r.Score, r.Comment)
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"ayuda/bots"
@@ -22,6 +23,9 @@ type turn struct {
 	relayed bool
 	// lastHit is the search hit being answered, for the offer's scores.
 	lastHit knowledge.Hit
+	// answers are what the bot answered (or could not) in this turn, for
+	// the reports; Handle records them.
+	answers []escalation.Answer
 }
 
 func (t *turn) run(ctx context.Context) (bots.Reply, error) {
@@ -37,6 +41,14 @@ func (t *turn) run(ctx context.Context) (bots.Reply, error) {
 
 	if id, yes, ok := solvedChoice(pressed); ok {
 		return t.solved(ctx, id, yes, escalation.Entry{})
+	}
+	if id, score, ok := rateChoice(pressed); ok {
+		return t.rate(ctx, id, score)
+	}
+	if c.State == stateComment {
+		if r, done, err := t.comment(ctx, pressed); err != nil || done {
+			return r, err
+		}
 	}
 	if c.Ticket != 0 {
 		r, done, err := t.ticketBound(ctx, pressed, entry)
@@ -71,7 +83,7 @@ func (t *turn) run(ctx context.Context) (bots.Reply, error) {
 	case strings.HasPrefix(pressed, "type:"):
 		typ, err := escalation.ParseType(strings.TrimPrefix(pressed, "type:"))
 		if err == nil && c.Intake != nil {
-			c.Intake.Type = typ
+			c.Intake.Type, c.Intake.Why = typ, "chosen by the customer"
 			return t.continueIntake(ctx)
 		}
 	case strings.HasPrefix(pressed, "kb:"):
@@ -88,13 +100,13 @@ func (t *turn) run(ctx context.Context) (bots.Reply, error) {
 			return t.cancelIntake(), nil
 		}
 		if typ, err := escalation.ParseType(m.Text); err == nil {
-			c.Intake.Type = typ
+			c.Intake.Type, c.Intake.Why = typ, "chosen by the customer"
 			return t.continueIntake(ctx)
 		}
 		if in == None {
 			// Not a type: take it as the description and infer the type.
 			c.Question = m.Text
-			c.Intake.Type = inferType(m.Text)
+			c.Intake.Type, c.Intake.Why = inferType(m.Text)
 			return t.continueIntake(ctx)
 		}
 	case stateDescribe:
@@ -200,6 +212,9 @@ func (t *turn) pressed() string {
 	}
 	// Buttons pressed later, after the conversation moved on.
 	if _, _, ok := solvedChoice(text); ok {
+		return text
+	}
+	if _, _, ok := rateChoice(text); ok {
 		return text
 	}
 	if strings.HasPrefix(text, "kb:") && !strings.ContainsAny(text, " \n") {
@@ -314,7 +329,7 @@ func (t *turn) solved(ctx context.Context, id escalation.ID, yes bool, why escal
 			c.Ticket, c.Relayed = 0, false
 		}
 		c.State = stateIdle
-		return bots.Reply{Text: say(c.Lang, "accepted", id)}, nil
+		return bots.Reply{Text: say(c.Lang, "accepted", id) + " " + say(c.Lang, "rate-ask"), Choices: rateChoices(id)}, nil
 	}
 	if tk.Status == escalation.Completed || tk.Status == escalation.Closed {
 		if _, err := t.e.cfg.Queue.Reopen(ctx, id, why); err != nil {
@@ -380,6 +395,9 @@ func (t *turn) search(ctx context.Context) (bots.Reply, error) {
 // goes to a person.
 func (t *turn) miss(ctx context.Context, key string) (bots.Reply, error) {
 	c := t.c
+	if c.Question != "" {
+		t.answers = append(t.answers, escalation.Answer{Customer: t.m.From.Customer(), Question: c.Question, Lang: c.Lang, At: t.m.Time})
+	}
 	c.Misses++
 	c.State = stateIdle
 	if c.Misses >= 2 {
@@ -407,6 +425,8 @@ func (t *turn) answerArticle(id string) (bots.Reply, bool) {
 		score, conf = t.lastHit.Score, t.lastHit.Confidence
 	}
 	c.Offered = append(c.Offered, escalation.Offer{Article: e.ID, Title: e.Title, Score: score, Confidence: conf})
+	c.Answered = &escalation.Answer{Customer: t.m.From.Customer(), Question: c.Question, Article: e.ID, Lang: e.Lang, At: t.m.Time}
+	t.answers = append(t.answers, *c.Answered)
 	r := bots.Reply{
 		Text:    e.Title + "\n\n" + e.Body + "\n\n" + say(c.Lang, "feedback"),
 		Choices: []bots.Choice{choice(c.Lang, "yes", "c-yes"), choice(c.Lang, "no", "c-no")},
@@ -421,6 +441,10 @@ func (t *turn) answerArticle(id string) (bots.Reply, bool) {
 // offer of the answered article.
 func (t *turn) feedback(v string) {
 	c := t.c
+	if a := c.Answered; a != nil && a.Article == c.Article {
+		a.Feedback = v
+		t.answers = append(t.answers, *a)
+	}
 	for i := len(c.Offered) - 1; i >= 0; i-- {
 		if c.Offered[i].Article == c.Article {
 			c.Offered[i].Feedback = v
@@ -434,10 +458,17 @@ func (t *turn) feedback(v string) {
 // it does not know.
 func (t *turn) escalate(ctx context.Context, reason escalation.Reason, typ escalation.Type) (bots.Reply, error) {
 	c := t.c
-	if typ == "" {
-		typ = t.typeFromConversation()
+	why := ""
+	switch {
+	case typ == "":
+		typ, why = t.typeFromConversation()
+	case reason == escalation.ReasonSensitive:
+		why = "the customer chose to file a complaint"
+		if _, w := sensitiveWord(c.Question); w != "" {
+			why = "sensitive words: «" + w + "»"
+		}
 	}
-	c.Intake = &intake{Type: typ, Reason: reason}
+	c.Intake = &intake{Type: typ, Reason: reason, Why: why}
 	lead := map[escalation.Reason]string{
 		escalation.ReasonRequested:     "requested",
 		escalation.ReasonNegative:      "negative",
@@ -455,35 +486,35 @@ func (t *turn) escalate(ctx context.Context, reason escalation.Reason, typ escal
 }
 
 // typeFromConversation infers the request type when the conversation makes
-// it clear: a sensitive word, the type hint of the article that did not
-// help, or a question the bot could not answer (a consulta).
-func (t *turn) typeFromConversation() escalation.Type {
+// it clear, and says why: a sensitive word, the type hint of the article
+// that did not help, or a question the bot could not answer (a consulta).
+func (t *turn) typeFromConversation() (escalation.Type, string) {
 	c := t.c
 	for i := len(c.History) - 1; i >= 0; i-- {
 		if h := c.History[i]; h.Author == escalation.AuthorCustomer {
-			if typ, _ := sensitiveType(h.Text); typ != "" {
-				return typ
+			if typ, w := sensitiveWord(h.Text); typ != "" {
+				return typ, "sensitive words: «" + w + "»"
 			}
 		}
 	}
 	if c.Article != "" {
 		if e, ok := t.e.entry(c.Article, c.Lang, true); ok && e.Type != "" {
 			if typ, err := escalation.ParseType(e.Type); err == nil {
-				return typ
+				return typ, "the type of the article offered, " + e.ID
 			}
 		}
 	}
 	if c.Question != "" {
-		return escalation.Consulta
+		return escalation.Consulta, "no sign of another type in the conversation"
 	}
-	return ""
+	return "", ""
 }
 
-func inferType(text string) escalation.Type {
-	if typ, _ := sensitiveType(text); typ != "" {
-		return typ
+func inferType(text string) (escalation.Type, string) {
+	if typ, w := sensitiveWord(text); typ != "" {
+		return typ, "sensitive words: «" + w + "»"
 	}
-	return escalation.Consulta
+	return escalation.Consulta, "no sign of another type in the conversation"
 }
 
 // continueIntake asks for the next missing piece, or opens the ticket.
@@ -521,10 +552,14 @@ func (t *turn) open(ctx context.Context) (bots.Reply, error) {
 			said = append(said, h.Text)
 		}
 	}
+	priority, priorityWhy := classifyPriority(said, c.Intake.Type)
 	tk := escalation.Ticket{
-		Type:       c.Intake.Type,
-		Priority:   inferPriority(said, c.Intake.Type),
-		Customer:   escalation.Customer{Address: m.From, Name: c.Name, Lang: c.Lang},
+		Type:           c.Intake.Type,
+		TypeReason:     c.Intake.Why,
+		Priority:       priority,
+		PriorityReason: priorityWhy,
+		Tags:           t.offeredTags(),
+		Customer:       escalation.Customer{Address: m.From, Name: c.Name, Lang: c.Lang},
 		Channel:    m.From.Platform,
 		Summary:    summarize(c.Question),
 		Reason:     c.Intake.Reason,
@@ -550,6 +585,13 @@ func (t *turn) open(ctx context.Context) (bots.Reply, error) {
 	l := c.Lang
 	due := dueText(l, opened.FirstResponseDue, t.e.now(), t.e.cfg.Location)
 	receipt := bots.Reply{Text: say(l, "receipt", opened.ID, name(typeNames[opened.Type], l), name(priorityNames[opened.Priority], l), due)}
+	if opened.Assignee != "" { // given by round robin: said here, before anything the agent sends
+		agent := opened.Assignee
+		if a, err := t.e.cfg.Queue.Agent(agent); err == nil {
+			agent = a.Name
+		}
+		receipt.Text += " " + say(l, "n-claimed", agent, opened.ID)
+	}
 	if !shared {
 		c.Ticket, c.Relayed = opened.ID, false
 		return receipt, nil
@@ -581,6 +623,89 @@ func (e *Engine) bindPrivate(ctx context.Context, to bots.Address, id escalation
 	}
 	pc.Updated = e.now()
 	return e.save(ctx, key, pc)
+}
+
+// offeredTags returns the tags of the articles offered, for routing.
+func (t *turn) offeredTags() []string {
+	var tags []string
+	for _, o := range t.c.Offered {
+		e, ok := t.e.entry(o.Article, t.c.Lang, true)
+		if !ok {
+			continue
+		}
+		for _, tag := range e.Tags {
+			if !slices.Contains(tags, tag) {
+				tags = append(tags, tag)
+			}
+		}
+	}
+	return tags
+}
+
+// rateChoice parses "rate:<ticket>:<1-5>".
+func rateChoice(s string) (escalation.ID, int, bool) {
+	parts := strings.Split(s, ":")
+	if len(parts) != 3 || parts[0] != "rate" || len(parts[2]) != 1 || parts[2][0] < '1' || parts[2][0] > '5' {
+		return 0, 0, false
+	}
+	id, err := escalation.ParseID(parts[1])
+	if err != nil {
+		return 0, 0, false
+	}
+	return id, int(parts[2][0] - '0'), true
+}
+
+// rate records the customer's 1–5 rating of a closed ticket and offers to
+// take a comment.
+func (t *turn) rate(ctx context.Context, id escalation.ID, score int) (bots.Reply, error) {
+	c := t.c
+	t.relayed = true // ratings are not part of the next request's story
+	tk, err := t.e.cfg.Queue.Get(ctx, id)
+	if errors.Is(err, escalation.ErrNotFound) || (err == nil && tk.Customer.Address != t.m.From) {
+		return t.help(), nil
+	}
+	if err != nil {
+		return bots.Reply{}, err
+	}
+	if tk.Status != escalation.Closed {
+		return statusReply(c.Lang, []escalation.Ticket{*tk}), nil
+	}
+	if _, err := t.e.cfg.Queue.Rate(ctx, id, score, ""); err != nil {
+		return bots.Reply{}, err
+	}
+	if c.Ticket == id {
+		c.Ticket, c.Relayed = 0, false
+	}
+	c.State, c.Rated = stateComment, id
+	key := "rated"
+	if score <= 2 {
+		key = "rated-low"
+	}
+	return bots.Reply{Text: say(c.Lang, key), Choices: []bots.Choice{choice(c.Lang, "nocomment", "c-no-comment")}}, nil
+}
+
+// comment takes the message after a rating as its comment, unless the
+// customer declines or moves on to something else (done is then false).
+func (t *turn) comment(ctx context.Context, pressed string) (bots.Reply, bool, error) {
+	c := t.c
+	id := c.Rated
+	c.State, c.Rated = stateIdle, 0
+	in := None
+	if pressed == "" {
+		in = detectIntent(t.m.Text)
+	}
+	switch {
+	case pressed == "nocomment", in == No, in == Yes, in == Cancel:
+		t.relayed = true
+		return bots.Reply{Text: say(c.Lang, "no-comment")}, true, nil
+	case pressed != "", in != None, strings.TrimSpace(t.m.Text) == "", id == 0:
+		return bots.Reply{}, false, nil
+	}
+	t.relayed = true
+	if _, err := t.e.cfg.Queue.Rate(ctx, id, 0, t.m.Text); err != nil {
+		return bots.Reply{}, true, err
+	}
+	return bots.Reply{Text: say(c.Lang, "commented")}, true, nil
 }
 
 // summarize makes a one-line summary of the customer's problem.
