@@ -1,0 +1,44 @@
+package dialog_test
+
+import (
+	"strings"
+	"testing"
+	"unicode/utf8"
+
+	"ayuda/bots"
+)
+
+// FuzzHandle sends a conversation of up to four messages, split on "\n--\n",
+// through the real engine and store: no panic, every reply valid UTF-8 and
+// of bounded size, whatever the text.
+func FuzzHandle(f *testing.F) {
+	for _, seed := range []string{
+		"hola\n--\n¿dónde está mi pedido?\n--\nno\n--\nel pedido AUR-1 no llega",
+		"quiero hablar con una persona\n--\n2\n--\n\xff\xfe\n--\n/estado",
+		`+a -b "c ~2 /re/` + "\n--\nkb:vpn-acceso\n--\nsolved:1:yes\n--\ntype:denuncia",
+		"\u202e\u0000\x1b[31m😀\n--\n@everyone <b>x</b>\n--\n" + strings.Repeat("pedido ", 300),
+		"/humano\n--\ncancelar\n--\nquiero poner una queja\n--\nsolved:999999999999999999999:no",
+	} {
+		f.Add(seed)
+	}
+	s := newStack(f)
+	n := 0
+	f.Fuzz(func(t *testing.T, script string) {
+		n++
+		from := bots.Address{Platform: bots.Telegram, Chat: "fuzz", User: string(rune('a' + n%26))}
+		for i, text := range strings.SplitN(script, "\n--\n", 4) {
+			r := s.eng.Handle(t.Context(), bots.Message{From: from, Text: text, Internal: i == 3})
+			if !utf8.ValidString(r.Text) {
+				t.Fatalf("reply to %q is not UTF-8: %q", text, r.Text)
+			}
+			if len(r.Text) > 64<<10 {
+				t.Fatalf("reply of %d bytes", len(r.Text))
+			}
+			for _, c := range r.Choices {
+				if c.ID == "" || !utf8.ValidString(c.Label) {
+					t.Fatalf("bad choice %+v", c)
+				}
+			}
+		}
+	})
+}
