@@ -1,0 +1,235 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// server is an `ayuda serve` process driven over its API.
+type server struct {
+	t    *testing.T
+	cmd  *exec.Cmd
+	base string
+	tok  string
+}
+
+func startServer(t *testing.T, bin, data string) *server {
+	t.Helper()
+	os.Remove(filepath.Join(data, "server.json"))
+	cmd := exec.Command(bin, "serve", "--no-terminal", "--data", data, "--http", "127.0.0.1:0")
+	cmd.Env = append(os.Environ(), "AYUDA_API_TOKEN=kill-test")
+	cmd.Stderr = io.Discard
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	s := &server{t: t, cmd: cmd, tok: "kill-test"}
+	for i := 0; ; i++ {
+		data, err := os.ReadFile(filepath.Join(data, "server.json"))
+		var info serverInfo
+		if err == nil && json.Unmarshal(data, &info) == nil && info.PID == cmd.Process.Pid {
+			s.base = "http://" + info.Addr
+			return s
+		}
+		if i > 3000 {
+			cmd.Process.Kill()
+			t.Fatal("the server did not start")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func (s *server) kill() {
+	s.cmd.Process.Signal(syscall.SIGKILL)
+	s.cmd.Wait()
+}
+
+// call does one API call; ok is false when the server did not answer 200
+// (it may have been killed meanwhile).
+func (s *server) call(method, path string, in, out any) bool {
+	var body io.Reader
+	if in != nil {
+		b, _ := json.Marshal(in)
+		body = bytes.NewReader(b)
+	}
+	req, _ := http.NewRequest(method, s.base+path, body)
+	req.Header.Set("Authorization", "Bearer "+s.tok)
+	resp, err := (&http.Client{Timeout: 10 * time.Second}).Do(req)
+	if err != nil {
+		return false
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return false
+	}
+	if out != nil {
+		return json.NewDecoder(resp.Body).Decode(out) == nil
+	}
+	return true
+}
+
+// TestKillAndRestart kills the server with SIGKILL in the middle of load,
+// three times, and checks after each restart that every message the server
+// acknowledged is stored, every ticket whose receipt was sent exists, every
+// agent reply is delivered exactly once, and every conversation still works.
+func TestKillAndRestart(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and kills a server process")
+	}
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "ayuda")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+	data := filepath.Join(dir, "data")
+	const customers = 20
+	acked := map[string][]string{}     // customer → follow-ups the server acknowledged
+	receipts := map[string]bool{}      // customer → their ticket's receipt was sent
+	replies := map[string]bool{}       // agent replies the server acknowledged
+	everDelivered := map[string]bool{} // reply markers delivered in any round
+	var mu sync.Mutex
+	for round := range 3 {
+		s := startServer(t, bin, data)
+		ctx, stop := context.WithCancel(t.Context())
+		var wg sync.WaitGroup
+		for c := range customers {
+			name := fmt.Sprint("c", c)
+			wg.Go(func() {
+				for i := 0; ctx.Err() == nil; i++ {
+					mu.Lock()
+					open := receipts[name]
+					mu.Unlock()
+					text := fmt.Sprintf("quiero hablar con una persona: mi pedido %s no llega", name)
+					if open {
+						text = fmt.Sprintf("mensaje %s-%d-%d", name, round, i)
+					}
+					var r chatReply
+					if !s.call("POST", "/api/chat", chatRequest{As: name, Text: text}, &r) {
+						return
+					}
+					mu.Lock()
+					if open {
+						acked[name] = append(acked[name], text)
+					} else if strings.Contains(r.Reply.Text, "#") {
+						receipts[name] = true
+					}
+					mu.Unlock()
+				}
+			})
+		}
+		wg.Go(func() { // an agent answering every open ticket
+			for n := 0; ctx.Err() == nil; n++ {
+				var list ticketList
+				if !s.call("GET", "/api/tickets?status=open", nil, &list) {
+					return
+				}
+				for _, tk := range list.Tickets {
+					text := fmt.Sprintf("respuesta [r%d-%d-%d]", tk.ID, round, n)
+					if s.call("POST", fmt.Sprintf("/api/tickets/%d/reply", tk.ID), agentText{Agent: "agente", Text: text}, nil) {
+						mu.Lock()
+						replies[text] = true
+						mu.Unlock()
+					}
+				}
+			}
+		})
+		// Kill once the load is under way: after a few hundred acknowledged messages.
+		for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+			mu.Lock()
+			n := 0
+			for _, a := range acked {
+				n += len(a)
+			}
+			mu.Unlock()
+			if n >= 150*(round+1) && len(replies) > 10*(round+1) {
+				break
+			}
+		}
+		s.kill()
+		stop()
+		wg.Wait()
+
+		// Restart and check.
+		s = startServer(t, bin, data)
+		delivered := map[string]int{}
+		for c := range customers {
+			name := fmt.Sprint("c", c)
+			var list ticketList
+			if !s.call("GET", "/api/tickets?customer=console:"+name, nil, &list) {
+				t.Fatal("list after restart failed")
+			}
+			mu.Lock()
+			if receipts[name] && len(list.Tickets) != 1 {
+				t.Errorf("round %d: %s was sent a receipt but has %d tickets", round, name, len(list.Tickets))
+			}
+			stored := map[string]bool{}
+			for _, tk := range list.Tickets {
+				for _, e := range tk.Transcript {
+					stored[e.Text] = true
+				}
+			}
+			for _, text := range acked[name] {
+				if !stored[text] {
+					t.Errorf("round %d: %q was acknowledged but is not on %s's ticket", round, text, name)
+				}
+			}
+			mu.Unlock()
+			// Everything waiting for the customer, exactly once.
+			var last uint64
+			for {
+				var in inboxReply
+				if !s.call("GET", fmt.Sprintf("/api/chat/inbox?as=%s&ack=%d", name, last), nil, &in) {
+					t.Fatal("inbox after restart failed")
+				}
+				if len(in.Messages) == 0 {
+					break
+				}
+				for _, m := range in.Messages {
+					if i := strings.Index(m.Text, "[r"); i >= 0 {
+						delivered[m.Text[i:]]++
+					}
+				}
+				last = in.Last
+			}
+			// Not stuck: the conversation goes on.
+			var r chatReply
+			if !s.call("POST", "/api/chat", chatRequest{As: name, Text: fmt.Sprintf("sigo aquí %d", round)}, &r) {
+				t.Errorf("round %d: %s cannot write after the restart", round, name)
+			}
+		}
+		mu.Lock()
+		for text := range replies {
+			i := strings.Index(text, "[r")
+			if delivered[text[i:]] == 0 && !everDelivered[text[i:]] {
+				t.Errorf("round %d: agent reply %q acknowledged but never delivered", round, text)
+			}
+		}
+		for k, n := range delivered {
+			if n > 1 {
+				t.Errorf("round %d: %q delivered %d times", round, k, n)
+			}
+			everDelivered[k] = true
+		}
+		mu.Unlock()
+		s.kill()
+		if t.Failed() {
+			return
+		}
+		var total int
+		for _, a := range acked {
+			total += len(a)
+		}
+		t.Logf("round %d: %d follow-ups and %d agent replies acknowledged so far, all stored and delivered once", round, total, len(replies))
+	}
+}
