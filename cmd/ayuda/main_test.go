@@ -311,3 +311,38 @@ func TestRemoteChat(t *testing.T) {
 		t.Errorf("the answer arrived twice: %v\n%s", err, out)
 	}
 }
+
+// A data file that is not ayuda's, or one another process holds, stops the
+// command with a clear error; the file is left as it was.
+func TestBadDataFile(t *testing.T) {
+	dir := t.TempDir()
+	junk := bytes.Repeat([]byte("customer data? "), 4096)
+	if err := os.WriteFile(filepath.Join(dir, "ayuda.db"), junk, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{{"serve", "--no-terminal"}, {"chat", "--as", "x"}, {"tickets", "list"}} {
+		_, err := cli(t, dir, "hola\n", args...)
+		if err == nil || !strings.Contains(err.Error(), "not overwritten") {
+			t.Errorf("%v on a corrupt file: %v", args, err)
+		}
+	}
+	if after, _ := os.ReadFile(filepath.Join(dir, "ayuda.db")); !bytes.Equal(after, junk) {
+		t.Error("the corrupt file was changed")
+	}
+
+	locked := t.TempDir()
+	cfg, err := loadConfig("", func(string) string { return "" })
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Data = locked
+	a, err := openApp(t.Context(), cfg, newLogger(io.Discard, 0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	_, err = cli(t, locked, "", "serve", "--no-terminal")
+	if !errors.Is(err, escalation.ErrLocked) || !strings.Contains(err.Error(), "in use") {
+		t.Errorf("serve on a file in use: %v", err)
+	}
+}
