@@ -154,8 +154,8 @@ type conversation struct {
 	// Answered is the record of the last answer, to add its feedback.
 	Answered *escalation.Answer `json:"answered,omitempty"`
 	// Rated is the ticket just rated, whose comment may come next.
-	Rated escalation.ID `json:"rated,omitempty"`
-	Misses  int    `json:"misses,omitempty"`
+	Rated  escalation.ID `json:"rated,omitempty"`
+	Misses int           `json:"misses,omitempty"`
 	// Question is the last substantive thing the customer asked, the
 	// description of a request when one is opened.
 	Question string             `json:"question,omitempty"`

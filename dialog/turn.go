@@ -560,13 +560,13 @@ func (t *turn) open(ctx context.Context) (bots.Reply, error) {
 		PriorityReason: priorityWhy,
 		Tags:           t.offeredTags(),
 		Customer:       escalation.Customer{Address: m.From, Name: c.Name, Lang: c.Lang},
-		Channel:    m.From.Platform,
-		Summary:    summarize(c.Question),
-		Reason:     c.Intake.Reason,
-		Internal:   m.Internal,
-		Transcript: append([]escalation.Entry(nil), c.History...),
-		Offered:    append([]escalation.Offer(nil), c.Offered...),
-		OpenedBy:   m.ID,
+		Channel:        m.From.Platform,
+		Summary:        summarize(c.Question),
+		Reason:         c.Intake.Reason,
+		Internal:       m.Internal,
+		Transcript:     append([]escalation.Entry(nil), c.History...),
+		Offered:        append([]escalation.Offer(nil), c.Offered...),
+		OpenedBy:       m.ID,
 	}
 	if m.Internal && tk.Reason == escalation.ReasonNewRequest {
 		tk.Reason = escalation.ReasonStaff
