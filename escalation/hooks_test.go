@@ -127,36 +127,3 @@ func TestWatchDeliveries(t *testing.T) {
 		t.Errorf("the changed ticket does not show the failure: %+v", tail)
 	}
 }
-
-// Changing the priority moves the due times and tells nobody.
-func TestSetPriority(t *testing.T) {
-	q, _, _ := setup(t)
-	ctx := t.Context()
-	tk := newTicket(t, q, maria)
-	got, err := q.SetPriority(ctx, tk.ID, "luis", "urgent")
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := DefaultTargets[Urgente]
-	if got.Priority != Urgente || !got.FirstResponseDue.Equal(got.Created.Add(want.FirstResponse)) || !got.ResolutionDue.Equal(got.Created.Add(want.Resolution)) {
-		t.Errorf("got %s due %v/%v, want urgente due %v/%v after opening", got.Priority, got.FirstResponseDue, got.ResolutionDue, want.FirstResponse, want.Resolution)
-	}
-	if ev := got.Events[len(got.Events)-1]; ev.Actor != "luis" || ev.What != "priority" {
-		t.Errorf("last event %+v, want luis's priority change", ev)
-	}
-	if p, _ := q.Pending(ctx); len(p) != 0 {
-		t.Errorf("the customer was told: %+v", p)
-	}
-	if _, err := q.SetPriority(ctx, tk.ID, "nadie", Alta); !errors.Is(err, ErrNotAgent) {
-		t.Errorf("a stranger changed the priority: %v", err)
-	}
-	if _, err := q.SetPriority(ctx, tk.ID, "luis", "pronto"); err == nil {
-		t.Error("an unknown priority was accepted")
-	}
-	if _, err := q.SetStatus(ctx, tk.ID, "luis", Completed); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := q.SetPriority(ctx, tk.ID, "luis", Baja); !errors.Is(err, ErrTransition) {
-		t.Errorf("a completed ticket's priority changed: %v", err)
-	}
-}

@@ -677,7 +677,7 @@ func (q *Queue) ReplyRef(ctx context.Context, id ID, agent, text, ref string) (*
 	}
 	return q.update(ctx, id, func(tx *bolt.Tx, t *Ticket) error {
 		if hasMessage(t, ref) {
-			return nil
+			return errNoChange
 		}
 		if t.Status == Closed {
 			return fmt.Errorf("%w: #%d is closed; reopen it first", ErrTransition, t.ID)
@@ -731,38 +731,10 @@ func (q *Queue) NoteRef(ctx context.Context, id ID, agent, text, ref string) (*T
 	}
 	return q.update(ctx, id, func(tx *bolt.Tx, t *Ticket) error {
 		if hasMessage(t, ref) {
-			return nil
+			return errNoChange
 		}
 		t.Transcript = append(t.Transcript, Entry{Time: q.now(), Author: AuthorAgent, Name: a.Name, Text: text, Note: true, MessageID: ref})
 		q.event(t, a.ID, "noted", "")
-		return nil
-	})
-}
-
-// SetPriority changes the ticket's priority, as agent, and moves its due
-// times to the new priority's targets counted from when it was opened (the
-// first-response due time only while there is no first response). The
-// customer is not told. A completed or closed ticket is ErrTransition.
-func (q *Queue) SetPriority(ctx context.Context, id ID, agent string, p Priority) (*Ticket, error) {
-	a, err := q.Agent(agent)
-	if err != nil {
-		return nil, err
-	}
-	if p, err = ParsePriority(string(p)); err != nil {
-		return nil, err
-	}
-	return q.update(ctx, id, func(tx *bolt.Tx, t *Ticket) error {
-		if t.Priority == p {
-			return nil
-		}
-		if !t.Status.Open() {
-			return fmt.Errorf("%w: #%d is %s", ErrTransition, t.ID, t.Status)
-		}
-		from := t.Priority
-		t.Priority = p
-		t.PriorityReason = "set by " + a.ID
-		q.retarget(t)
-		q.event(t, a.ID, "priority", fmt.Sprintf("%s → %s", from, p))
 		return nil
 	})
 }
