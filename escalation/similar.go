@@ -83,7 +83,7 @@ func jaccard(a, b []string) float64 {
 // Cluster is a group of similar texts.
 type Cluster struct {
 	Members []int    // indexes into the texts, in order
-	Terms   []string // the terms at least half the members share
+	Terms   []string // the terms most members share (all of a single text's)
 }
 
 // Group clusters texts whose analysed terms overlap by at least threshold
@@ -137,7 +137,7 @@ func Group(texts []string, threshold float64) []Cluster {
 			}
 		}
 		for w, n := range count {
-			if 2*n >= len(c.Members) {
+			if len(c.Members) == 1 || 2*n > len(c.Members) {
 				c.Terms = append(c.Terms, w)
 			}
 		}
