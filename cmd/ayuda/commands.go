@@ -91,6 +91,7 @@ func platformAdapters(ctx context.Context, a *app, e *env) (map[string]bots.Adap
 		// Each platform adds its line here.
 		{bots.Discord, newDiscord},
 		{bots.Telegram, newTelegram},
+		{bots.Slack, newSlack},
 	} {
 		ad, err := p.make(ctx, a, e)
 		if err != nil {
