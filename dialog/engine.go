@@ -58,14 +58,19 @@ type Config struct {
 	Search Searcher // required
 	// Queue stores conversations and tickets; Handle needs it, Ask does not.
 	Queue Queue
-	// AnswerThreshold is the confidence at or above which the bot answers
-	// with the best article; zero means 0.52.
+	// AnswerThreshold is the confidence (knowledge.Hit.Confidence, a
+	// calibrated probability) at or above which the bot answers with the
+	// best article; zero means 0.3, chosen on labelled questions
+	// (docs/quality.md).
 	AnswerThreshold float64
 	// ClarifyThreshold is the confidence at or above which the bot offers
-	// the closest articles as choices; zero means 0.3.
+	// the closest articles as choices; zero means 0.15.
 	ClarifyThreshold float64
 	// Margin: the best article is answered only when it leads the next
-	// different article by at least this much confidence; zero means 0.08.
+	// different article by at least this much confidence. Zero, the
+	// default, asks for no lead: each article's confidence is its own
+	// probability, so two can be near 1 at once, and the better one is
+	// answered.
 	Margin float64
 	// DefaultLang is the language until a person's words say otherwise;
 	// empty means "es".
@@ -100,13 +105,10 @@ func New(cfg Config) (*Engine, error) {
 		return nil, errors.New("dialog: Config.Search is required")
 	}
 	if cfg.AnswerThreshold == 0 {
-		cfg.AnswerThreshold = 0.52
+		cfg.AnswerThreshold = 0.3
 	}
 	if cfg.ClarifyThreshold == 0 {
-		cfg.ClarifyThreshold = 0.3
-	}
-	if cfg.Margin == 0 {
-		cfg.Margin = 0.08
+		cfg.ClarifyThreshold = 0.15
 	}
 	if cfg.DefaultLang == "" {
 		cfg.DefaultLang = "es"

@@ -23,6 +23,17 @@ const (
 	Internal = "internal"
 )
 
+// OutOfScope is the reserved id of an article that is never answered: its
+// questions are things people ask that no article covers ("tell me a
+// joke", questions about another company's products). They teach the
+// search what to decline, and lower its confidence on questions like them.
+// Such an article needs no title or body. The labelled questions of
+// `ayuda eval` use the same word for a question that should be declined.
+const OutOfScope = "no-answer"
+
+// IsOutOfScope reports whether the entry holds out-of-scope examples.
+func (e Entry) IsOutOfScope() bool { return e.ID == OutOfScope }
+
 // Languages ayuda speaks.
 var Languages = []string{"es", "en"}
 
@@ -88,6 +99,16 @@ func Builtin() ([]Entry, error) {
 		return nil, err
 	}
 	return Load(sub)
+}
+
+// BuiltinFile reads a file that ships beside the built-in articles, such
+// as eval.jsonl, their labelled questions.
+func BuiltinFile(name string) ([]byte, error) {
+	data, err := fs.ReadFile(builtin, path.Join("articles", name))
+	if err != nil {
+		return nil, fmt.Errorf("faq: %w", err)
+	}
+	return data, nil
 }
 
 // IsArticle reports whether a file name looks like an article.
@@ -223,6 +244,9 @@ func check(e Entry, lines map[string]int) error {
 		return &Error{File: e.Source, Line: line("id"), Msg: fmt.Sprintf("id %q must not contain spaces, slashes or colons", e.ID)}
 	case e.Lang != "es" && e.Lang != "en":
 		return &Error{File: e.Source, Line: line("lang"), Msg: fmt.Sprintf("lang must be es or en, not %q", e.Lang)}
+	case e.ID == OutOfScope && len(e.Questions) == 0:
+		return &Error{File: e.Source, Line: line("questions"), Msg: fmt.Sprintf("the %s article needs questions: the out-of-scope examples", OutOfScope)}
+	case e.ID == OutOfScope:
 	case strings.TrimSpace(e.Title) == "":
 		return &Error{File: e.Source, Line: line("title"), Msg: "missing title"}
 	case e.Body == "":

@@ -57,8 +57,8 @@ func TestSearchAnswers(t *testing.T) {
 	}
 }
 
-// An article's own example question matches it fully, whatever the
-// knowledge base's size: the confidence does not depend on Bleve's score.
+// An article's own example questions find it, confidently: the
+// confidence is a calibrated probability, not Bleve's score.
 func TestConfidenceOfOwnQuestion(t *testing.T) {
 	x := builtin(t)
 	for _, e := range x.Entries() {
@@ -66,7 +66,7 @@ func TestConfidenceOfOwnQuestion(t *testing.T) {
 			continue
 		}
 		h := top(t, x, Query{Text: e.Questions[0], Lang: e.Lang})
-		if h.ID != e.ID || h.Confidence < 0.99 {
+		if h.ID != e.ID || h.Confidence < 0.7 {
 			t.Errorf("%s: own question %q → %s %.2f", e.Source, e.Questions[0], h.ID, h.Confidence)
 		}
 	}

@@ -21,6 +21,8 @@ type api struct {
 	app   *app
 	token string
 	log   *slog.Logger
+	// metrics serves /metrics (with the token); nil: not served.
+	metrics http.Handler
 }
 
 // maxBody is the largest request body accepted.
@@ -35,6 +37,11 @@ func (s *api) handler() http.Handler {
 	mux.Handle("POST /api/tickets/{id}/reply", s.auth(s.reply))
 	mux.Handle("POST /api/tickets/{id}/note", s.auth(s.note))
 	mux.Handle("POST /api/tickets/{id}/status", s.auth(s.status))
+	mux.Handle("POST /api/tickets/{id}/classify", s.auth(s.classify))
+	mux.Handle("GET /api/report", s.auth(s.report))
+	if s.metrics != nil {
+		mux.Handle("GET /metrics", s.requireToken(s.metrics))
+	}
 	mux.Handle("GET /api/agents", s.auth(s.agents))
 	mux.Handle("POST /api/chat", s.auth(s.chat))
 	mux.Handle("GET /api/chat/inbox", s.auth(s.inbox))
@@ -47,13 +54,30 @@ type apiError struct {
 
 type handlerFunc func(w http.ResponseWriter, r *http.Request) (any, error)
 
+// tokenOK checks the bearer token, and answers 401 when it is wrong.
+func (s *api) tokenOK(w http.ResponseWriter, r *http.Request) bool {
+	got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	if !ok || subtle.ConstantTimeCompare([]byte(got), []byte(s.token)) != 1 {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="ayuda"`)
+		writeJSON(w, http.StatusUnauthorized, apiError{"missing or wrong API token (Authorization: Bearer <token>; the token is in the data directory's api-token file or AYUDA_API_TOKEN)"})
+		return false
+	}
+	return true
+}
+
+// requireToken serves h only with the bearer token.
+func (s *api) requireToken(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if s.tokenOK(w, r) {
+			h.ServeHTTP(w, r)
+		}
+	})
+}
+
 // auth checks the bearer token and turns a handler's result into JSON.
 func (s *api) auth(h handlerFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-		if !ok || subtle.ConstantTimeCompare([]byte(got), []byte(s.token)) != 1 {
-			w.Header().Set("WWW-Authenticate", `Bearer realm="ayuda"`)
-			writeJSON(w, http.StatusUnauthorized, apiError{"missing or wrong API token (Authorization: Bearer <token>; the token is in the data directory's api-token file or AYUDA_API_TOKEN)"})
+		if !s.tokenOK(w, r) {
 			return
 		}
 		r.Body = http.MaxBytesReader(w, r.Body, maxBody)
@@ -177,9 +201,11 @@ func (s *api) show(w http.ResponseWriter, r *http.Request) (any, error) {
 }
 
 type agentText struct {
-	Agent  string `json:"agent"`
-	Text   string `json:"text,omitempty"`
-	Status string `json:"status,omitempty"`
+	Agent    string `json:"agent"`
+	Text     string `json:"text,omitempty"`
+	Status   string `json:"status,omitempty"`
+	Type     string `json:"type,omitempty"`
+	Priority string `json:"priority,omitempty"`
 }
 
 func (s *api) act(r *http.Request, do func(ctx context.Context, id escalation.ID, b agentText) (*escalation.Ticket, error)) (any, error) {
@@ -223,6 +249,48 @@ func (s *api) status(w http.ResponseWriter, r *http.Request) (any, error) {
 		}
 		return s.app.queue.SetStatus(ctx, id, b.Agent, st)
 	})
+}
+
+func (s *api) classify(w http.ResponseWriter, r *http.Request) (any, error) {
+	return s.act(r, func(ctx context.Context, id escalation.ID, b agentText) (*escalation.Ticket, error) {
+		typ, p, err := parseClass(b.Type, b.Priority)
+		if err != nil {
+			return nil, err
+		}
+		return s.app.queue.Classify(ctx, id, b.Agent, typ, p)
+	})
+}
+
+// parseClass reads a type and a priority, either of which may be empty
+// (kept as it is), but not both.
+func parseClass(typ, priority string) (escalation.Type, escalation.Priority, error) {
+	if typ == "" && priority == "" {
+		return "", "", badRequest{`give "type", "priority" or both`}
+	}
+	var t escalation.Type
+	var p escalation.Priority
+	var err error
+	if typ != "" {
+		if t, err = escalation.ParseType(typ); err != nil {
+			return "", "", badRequest{err.Error()}
+		}
+	}
+	if priority != "" {
+		if p, err = escalation.ParsePriority(priority); err != nil {
+			return "", "", badRequest{err.Error()}
+		}
+	}
+	return t, p, nil
+}
+
+// report returns the service figures for ?since= (7d, 24h, or a date;
+// default 7d) to ?until= (a date or time; default now).
+func (s *api) report(w http.ResponseWriter, r *http.Request) (any, error) {
+	since, until, err := reportPeriod(r.URL.Query().Get("since"), r.URL.Query().Get("until"), time.Now(), s.app.cfg.loc)
+	if err != nil {
+		return nil, badRequest{err.Error()}
+	}
+	return s.app.queue.Report(r.Context(), since, until)
 }
 
 func (s *api) agents(w http.ResponseWriter, r *http.Request) (any, error) {

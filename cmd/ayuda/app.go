@@ -68,13 +68,9 @@ func openApp(ctx context.Context, cfg *Config, log *slog.Logger) (*app, error) {
 	if err != nil {
 		return nil, err
 	}
-	q, err := escalation.Open(filepath.Join(cfg.Data, "ayuda.db"), escalation.Config{
-		Agents:      cfg.Agents,
-		Notify:      dialog.Notifier(),
-		Targets:     cfg.Targets,
-		TypeTargets: cfg.Types,
-		Logger:      log.With("part", "escalation"),
-	})
+	qc := cfg.queueConfig()
+	qc.Notify, qc.Logger = dialog.Notifier(), log.With("part", "escalation")
+	q, err := escalation.Open(filepath.Join(cfg.Data, "ayuda.db"), qc)
 	if err != nil {
 		idx.Close()
 		return nil, err

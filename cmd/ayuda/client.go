@@ -170,6 +170,20 @@ func (c *client) SetStatus(ctx context.Context, id escalation.ID, agent string, 
 	return c.act(ctx, id, "status", agentText{Agent: agent, Status: string(to)})
 }
 
+func (c *client) Classify(ctx context.Context, id escalation.ID, agent string, typ escalation.Type, p escalation.Priority) (*escalation.Ticket, error) {
+	return c.act(ctx, id, "classify", agentText{Agent: agent, Type: string(typ), Priority: string(p)})
+}
+
+// Report asks the server for the figures of a period.
+func (c *client) Report(ctx context.Context, since, until time.Time) (*escalation.Report, error) {
+	var r escalation.Report
+	q := url.Values{"since": {since.Format(time.RFC3339Nano)}, "until": {until.Format(time.RFC3339Nano)}}
+	if err := c.do(ctx, "GET", "/api/report?"+q.Encode(), nil, &r); err != nil {
+		return nil, err
+	}
+	return &r, nil
+}
+
 // chat sends a terminal customer's line and returns the reply.
 func (c *client) chat(ctx context.Context, as, text string) (bots.Reply, error) {
 	var out chatReply

@@ -591,6 +591,9 @@ func lint(ctx context.Context, cfg *Config) ([]string, int, error) {
 	}
 	defer idx.Close()
 	for _, e := range entries {
+		if e.IsOutOfScope() {
+			continue // questions no article answers, on purpose
+		}
 		for _, q := range e.Questions {
 			hits, err := idx.Search(ctx, knowledge.Query{Text: q, Lang: e.Lang, Internal: true, Limit: 2})
 			if err != nil && !errors.Is(err, knowledge.ErrEmpty) {

@@ -36,12 +36,50 @@ type Config struct {
 	Targets map[escalation.Priority]escalation.Target                     `yaml:"targets"`
 	Types   map[escalation.Type]map[escalation.Priority]escalation.Target `yaml:"types"`
 
+	// Calendar is when targets run, in Timezone: hours per weekday
+	// ("9:00-14:00, 15:00-19:00"; a day left out is closed) and holidays.
+	Calendar struct {
+		Hours    map[string]string `yaml:"hours"`
+		Holidays []string          `yaml:"holidays"`
+	} `yaml:"calendar"`
+	// Protocol is what the watchdog does; periods are business time.
+	Protocol struct {
+		Warn           float64       `yaml:"warn"`            // share of a target's time: warn the agents
+		Extension      float64       `yaml:"extension"`       // share of a missed target's time: the new expectation
+		Progress       time.Duration `yaml:"progress"`        // without news, tell the customer how it goes
+		AssumeResolved time.Duration `yaml:"assume_resolved"` // completed and unanswered: close as assumed resolved
+		Every          time.Duration `yaml:"every"`           // how often the watchdog looks
+		Recurring      struct {
+			Window     time.Duration `yaml:"window"`
+			Min        int           `yaml:"min"`
+			Similarity float64       `yaml:"similarity"`
+		} `yaml:"recurring"`
+	} `yaml:"protocol"`
+	// Teams and Routes send tickets to teams; a team assigns by claim or
+	// by round robin under a maximum load.
+	Teams  []escalation.Team  `yaml:"teams"`
+	Routes []escalation.Route `yaml:"routes"`
+	// PhonePrefix is the country calling code of phone numbers customers
+	// write without one, to recognise them on other platforms.
+	PhonePrefix string `yaml:"phone_prefix"`
+	// MetricsWindow is the period /metrics reports on; zero means 7 days.
+	MetricsWindow time.Duration `yaml:"metrics_window"`
+
 	// Telegram, Discord, Slack settings that are not secrets.
 	Telegram struct {
 		APIURL string `yaml:"api_url"`
 	} `yaml:"telegram"`
 
 	loc *time.Location
+	cal *escalation.Calendar
+}
+
+// weekdayNames are the keys of calendar.hours, in English or Spanish.
+var weekdayNames = map[string]time.Weekday{
+	"monday": time.Monday, "tuesday": time.Tuesday, "wednesday": time.Wednesday, "thursday": time.Thursday,
+	"friday": time.Friday, "saturday": time.Saturday, "sunday": time.Sunday,
+	"lunes": time.Monday, "martes": time.Tuesday, "miercoles": time.Wednesday, "miércoles": time.Wednesday,
+	"jueves": time.Thursday, "viernes": time.Friday, "sabado": time.Saturday, "sábado": time.Saturday, "domingo": time.Sunday,
 }
 
 // defaultAgent acts on tickets when the configuration names no agents, so
@@ -135,5 +173,45 @@ func (c *Config) finish() error {
 			return fmt.Errorf("config: thresholds must be between 0 and 1")
 		}
 	}
+	hours := escalation.DefaultHours()
+	if len(c.Calendar.Hours) > 0 {
+		hours = map[time.Weekday][]escalation.Span{}
+		for day, h := range c.Calendar.Hours {
+			wd, ok := weekdayNames[strings.ToLower(day)]
+			if !ok {
+				return fmt.Errorf("config: calendar: %q is not a weekday (monday … sunday)", day)
+			}
+			spans, err := escalation.ParseHours(h)
+			if err != nil {
+				return fmt.Errorf("config: calendar: %s: %w", day, err)
+			}
+			hours[wd] = spans
+		}
+	}
+	if c.cal, err = escalation.NewCalendar(c.loc, hours, c.Calendar.Holidays); err != nil {
+		return fmt.Errorf("config: %w", err)
+	}
+	if c.MetricsWindow < 0 {
+		return fmt.Errorf("config: metrics_window must not be negative")
+	}
 	return nil
+}
+
+// queueConfig is the escalation configuration for c; Notify and Logger
+// are the caller's.
+func (c *Config) queueConfig() escalation.Config {
+	p := c.Protocol
+	return escalation.Config{
+		Agents:      c.Agents,
+		Targets:     c.Targets,
+		TypeTargets: c.Types,
+		Calendar:    c.cal,
+		Protocol: escalation.Protocol{
+			Warn: p.Warn, Extension: p.Extension, Progress: p.Progress, AssumeResolved: p.AssumeResolved, Every: p.Every,
+			RecurringWindow: p.Recurring.Window, RecurringMin: p.Recurring.Min, Similarity: p.Recurring.Similarity,
+		},
+		Teams:       c.Teams,
+		Routes:      c.Routes,
+		PhonePrefix: c.PhonePrefix,
+	}
 }

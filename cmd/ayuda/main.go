@@ -10,6 +10,9 @@
 //	ayuda tickets list|show|claim|reply|note|status   the agent's side
 //	ayuda ask [--json] QUESTION show the decision and the scores for a question
 //	ayuda kb lint [DIR]         check a folder of articles
+//	ayuda kb import FILE...     turn articles in the eval format (.jsonl, .csv) into article files
+//	ayuda kb report [--json]    articles with the worst feedback, questions that ended in a ticket
+//	ayuda eval [QUESTIONS]      measure answers on labelled questions
 //
 // Every command takes --data DIR, --articles DIR and --config FILE.
 package main
@@ -74,6 +77,11 @@ Commands:
   tickets status ID STATUS [--as AGENT]  new, assigned, in_progress, waiting, completed, closed, reopened
   ask [--lang es|en] [--json] [--internal] QUESTION
   kb lint [DIR]              check articles: format, duplicates, conflicting questions
+  kb import FILE.jsonl|FILE.csv... [--out DIR] [--force]
+                             write articles in the eval format (and out-of-scope questions) as article files
+  kb report [--json]         articles with the worst feedback, and the questions that most often ended in a ticket
+  eval [--articles DIR|FILE.jsonl] [QUESTIONS.jsonl] [--json] [--min-accuracy F] [--min-oos-recall F] [--min-oos-precision F]
+                             measure answer quality on labelled questions (default: eval.jsonl beside the articles)
   loadtest [--customers N] [--rate R] [--duration D] [--json]   simulated customers through the real engine and store
 
 Flags every command takes:
@@ -99,7 +107,12 @@ func run(ctx context.Context, e *env) error {
 	case "ask":
 		return cmdAsk(ctx, e, args)
 	case "kb":
+		if len(args) > 0 && (args[0] == "import" || args[0] == "report") {
+			return cmdKBTools(ctx, e, args)
+		}
 		return cmdKB(ctx, e, args)
+	case "eval":
+		return cmdEval(ctx, e, args)
 	case "loadtest":
 		return cmdLoadtest(ctx, e, args)
 	case "help", "-h", "--help", "-help":

@@ -65,8 +65,13 @@ func serve(ctx context.Context, a *app, getenv func(string) string, opt serveOpt
 	}
 	defer os.Remove(serverFile(a.cfg.Data))
 
+	metrics, err := metricsHandler(a.queue, a.cfg.MetricsWindow, time.Now, a.log.With("part", "metrics"))
+	if err != nil {
+		ln.Close()
+		return fmt.Errorf("metrics: %w", err)
+	}
 	srv := &http.Server{
-		Handler:           (&api{app: a, token: token, log: a.log.With("part", "api")}).handler(),
+		Handler:           (&api{app: a, token: token, log: a.log.With("part", "api"), metrics: metrics}).handler(),
 		ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog:          slog.NewLogLogger(a.log.Handler(), slog.LevelWarn),
 	}
@@ -98,6 +103,7 @@ func serve(ctx context.Context, a *app, getenv func(string) string, opt serveOpt
 		return srv.Shutdown(sctx)
 	})
 	g.Go(func() error { return a.queue.Dispatch(ctx, rt, 0) })
+	g.Go(func() error { return a.queue.Watchdog(ctx) })
 	g.Go(func() error { return a.watchArticles(ctx, 2*time.Second) })
 	for name, ad := range opt.adapters {
 		g.Go(func() error {

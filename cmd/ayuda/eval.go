@@ -1,0 +1,672 @@
+package main
+
+// Measuring answer quality: `ayuda kb import` turns articles in the eval
+// format (../shared/eval/README.md) into article files, `ayuda eval`
+// measures the decisions on labelled questions, and `ayuda kb report` lists
+// what customers said did not help.
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/csv"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"gopkg.in/yaml.v3"
+
+	"ayuda/dialog"
+	"ayuda/faq"
+	"ayuda/knowledge"
+)
+
+// record is one line of an articles file in the eval format, or one
+// out-of-scope question ({"q", "lang"}).
+type record struct {
+	ID        string   `json:"id"`
+	Lang      string   `json:"lang"`
+	Title     string   `json:"title"`
+	Questions []string `json:"questions"`
+	Body      string   `json:"body"`
+	Q         string   `json:"q"`
+	Want      string   `json:"want"`
+}
+
+// readRecords reads a .jsonl or .csv file of articles and out-of-scope
+// questions, each with its line.
+func readRecords(path string) ([]record, []int, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	switch strings.ToLower(filepath.Ext(path)) {
+	case ".jsonl", ".json", ".ndjson":
+		return jsonRecords(path, data)
+	case ".csv":
+		return csvRecords(path, data)
+	}
+	return nil, nil, fmt.Errorf("%s: unknown format: use .jsonl (one JSON object a line) or .csv", path)
+}
+
+func jsonRecords(path string, data []byte) ([]record, []int, error) {
+	var out []record
+	var lines []int
+	sc := bufio.NewScanner(bytes.NewReader(data))
+	sc.Buffer(make([]byte, 64<<10), 16<<20)
+	for n := 1; sc.Scan(); n++ {
+		line := bytes.TrimSpace(sc.Bytes())
+		if len(line) == 0 {
+			continue
+		}
+		var r record
+		if err := json.Unmarshal(line, &r); err != nil {
+			return nil, nil, fmt.Errorf("%s:%d: %w", path, n, err)
+		}
+		out = append(out, r)
+		lines = append(lines, n)
+	}
+	if err := sc.Err(); err != nil {
+		return nil, nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return out, lines, nil
+}
+
+// csvColumns are the columns of the CSV format; questions are separated
+// by "|".
+var csvColumns = []string{"id", "lang", "title", "questions", "body"}
+
+func csvRecords(path string, data []byte) ([]record, []int, error) {
+	cr := csv.NewReader(bytes.NewReader(bytes.TrimPrefix(data, []byte("\ufeff"))))
+	cr.FieldsPerRecord = -1
+	header, err := cr.Read()
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s:1: header: %w", path, err)
+	}
+	col := map[string]int{}
+	for i, h := range header {
+		col[strings.ToLower(strings.TrimSpace(h))] = i
+	}
+	for _, c := range csvColumns {
+		if _, ok := col[c]; !ok {
+			return nil, nil, fmt.Errorf("%s:1: the header must name the columns %s; %q is missing", path, strings.Join(csvColumns, ","), c)
+		}
+	}
+	var out []record
+	var lines []int
+	for {
+		row, err := cr.Read()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return nil, nil, fmt.Errorf("%s: %w", path, err)
+		}
+		line, _ := cr.FieldPos(0)
+		if len(row) != len(header) {
+			return nil, nil, fmt.Errorf("%s:%d: %d fields, the header has %d", path, line, len(row), len(header))
+		}
+		r := record{ID: row[col["id"]], Lang: row[col["lang"]], Title: row[col["title"]], Body: row[col["body"]]}
+		for _, q := range strings.Split(row[col["questions"]], "|") {
+			if q = strings.TrimSpace(q); q != "" {
+				r.Questions = append(r.Questions, q)
+			}
+		}
+		out = append(out, r)
+		lines = append(lines, line)
+	}
+	return out, lines, nil
+}
+
+// frontMatter is an article file's YAML, in the order people read it.
+type frontMatter struct {
+	ID        string   `yaml:"id"`
+	Lang      string   `yaml:"lang"`
+	Title     string   `yaml:"title,omitempty"`
+	Questions []string `yaml:"questions"`
+	Audience  string   `yaml:"audience,omitempty"`
+}
+
+// articleFile renders an entry as an article file: Markdown with YAML
+// front matter.
+func articleFile(e faq.Entry) ([]byte, error) {
+	fm := frontMatter{ID: e.ID, Lang: e.Lang, Title: e.Title, Questions: e.Questions, Audience: e.Audience}
+	y, err := yaml.Marshal(fm)
+	if err != nil {
+		return nil, err
+	}
+	var b bytes.Buffer
+	b.WriteString("---\n")
+	b.Write(y)
+	b.WriteString("---\n")
+	if e.Body != "" {
+		b.WriteString(strings.TrimSpace(e.Body))
+		b.WriteString("\n")
+	}
+	return b.Bytes(), nil
+}
+
+// imported is an article converted from a records file, with its file.
+type imported struct {
+	entry faq.Entry
+	name  string // path of the article file, relative to the output folder
+	data  []byte
+}
+
+// convert turns records into article files and validates them as the
+// loader will: every problem is reported with the input file and line.
+// Out-of-scope questions become one faq.OutOfScope article per language.
+func convert(path string, recs []record, lines []int) ([]imported, error) {
+	var out []imported
+	var problems []string
+	outOfScope := map[string]*faq.Entry{}
+	var langs []string
+	where := func(i int) string { return fmt.Sprintf("%s:%d", path, lines[i]) }
+	for i, r := range recs {
+		lang := strings.ToLower(strings.TrimSpace(r.Lang))
+		switch {
+		case r.ID == "" && r.Q != "":
+			if r.Want != "" && r.Want != faq.OutOfScope {
+				problems = append(problems, fmt.Sprintf("%s: a labelled question (want %q), not an article: pass this file to ayuda eval", where(i), r.Want))
+				continue
+			}
+			e := outOfScope[lang]
+			if e == nil {
+				e = &faq.Entry{ID: faq.OutOfScope, Lang: lang, Title: "Out of scope", Audience: faq.Public}
+				outOfScope[lang] = e
+				langs = append(langs, lang)
+			}
+			e.Questions = append(e.Questions, oneLine(r.Q))
+			continue
+		case r.ID == "" && r.Title == "":
+			problems = append(problems, fmt.Sprintf("%s: neither an article (id, lang, title, questions, body) nor an out-of-scope question (q, lang)", where(i)))
+			continue
+		}
+		e := faq.Entry{ID: strings.TrimSpace(r.ID), Lang: lang, Title: oneLine(r.Title), Body: r.Body, Audience: faq.Public}
+		for _, q := range r.Questions {
+			e.Questions = append(e.Questions, oneLine(q))
+		}
+		im, err := render(e)
+		if err != nil {
+			problems = append(problems, fmt.Sprintf("%s: %v", where(i), err))
+			continue
+		}
+		im.entry.Source = where(i)
+		out = append(out, im)
+	}
+	for _, lang := range langs {
+		im, err := render(*outOfScope[lang])
+		if err != nil {
+			problems = append(problems, fmt.Sprintf("%s: out-of-scope questions in %q: %v", path, lang, err))
+			continue
+		}
+		im.entry.Source = fmt.Sprintf("%s (out-of-scope questions, %s)", path, lang)
+		out = append(out, im)
+	}
+	entries := make([]faq.Entry, len(out))
+	for i, im := range out {
+		entries[i] = im.entry
+	}
+	for _, e := range faq.Validate(entries) {
+		problems = append(problems, e.Error())
+	}
+	if len(problems) > 0 {
+		return nil, errors.New(strings.Join(problems, "\n"))
+	}
+	return out, nil
+}
+
+// oneLine joins the lines of a title or question: each is one line in an
+// article file.
+func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
+
+// render writes an entry as an article file and parses it back, so that
+// what is imported is exactly what the loader accepts.
+func render(e faq.Entry) (imported, error) {
+	name := filepath.ToSlash(filepath.Join(e.Lang, e.ID+".md"))
+	if e.Lang == "" || strings.ContainsAny(e.Lang, `/\.`) {
+		name = e.ID + ".md"
+	}
+	data, err := articleFile(e)
+	if err != nil {
+		return imported{}, err
+	}
+	parsed, err := faq.Parse(name, data)
+	if err != nil {
+		var fe *faq.Error
+		if errors.As(err, &fe) {
+			return imported{}, errors.New(fe.Msg)
+		}
+		return imported{}, err
+	}
+	return imported{entry: parsed, name: name, data: data}, nil
+}
+
+// loadRecords reads and converts one or more records files.
+func loadRecords(paths ...string) ([]imported, error) {
+	var out []imported
+	for _, p := range paths {
+		recs, lines, err := readRecords(p)
+		if err != nil {
+			return nil, err
+		}
+		ims, err := convert(p, recs, lines)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, ims...)
+	}
+	entries := make([]faq.Entry, len(out))
+	for i, im := range out {
+		entries[i] = im.entry
+	}
+	if errs := faq.Validate(entries); len(errs) > 0 {
+		return nil, errs
+	}
+	return out, nil
+}
+
+// cmdKBTools runs the kb subcommands of this file.
+func cmdKBTools(ctx context.Context, e *env, args []string) error {
+	switch args[0] {
+	case "import":
+		return cmdKBImport(e, args[1:])
+	}
+	return fmt.Errorf("kb: unknown action %q", args[0])
+}
+
+func cmdKBImport(e *env, args []string) error {
+	fs, _ := newFlags("kb import", e)
+	out := fs.String("out", "articles", "folder to write the article files to")
+	force := fs.Bool("force", false, "overwrite article files that exist")
+	files, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(files) == 0 {
+		return errors.New("kb import: usage: ayuda kb import FILE.jsonl|FILE.csv... [--out DIR]")
+	}
+	ims, err := loadRecords(files...)
+	if err != nil {
+		return fmt.Errorf("kb import: nothing written:\n%w", err)
+	}
+	if !*force {
+		for _, im := range ims {
+			p := filepath.Join(*out, filepath.FromSlash(im.name))
+			if _, err := os.Stat(p); err == nil {
+				return fmt.Errorf("kb import: %s exists; nothing written (use --force to overwrite)", p)
+			}
+		}
+	}
+	var articles, oos int
+	for _, im := range ims {
+		p := filepath.Join(*out, filepath.FromSlash(im.name))
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			return fmt.Errorf("kb import: %w", err)
+		}
+		if err := os.WriteFile(p, im.data, 0o644); err != nil {
+			return fmt.Errorf("kb import: %w", err)
+		}
+		if im.entry.IsOutOfScope() {
+			oos += len(im.entry.Questions)
+		} else {
+			articles++
+		}
+	}
+	fmt.Fprintf(e.stdout, "%s: %d articles", *out, articles)
+	if oos > 0 {
+		fmt.Fprintf(e.stdout, " and %d out-of-scope questions (%s)", oos, faq.OutOfScope)
+	}
+	fmt.Fprintln(e.stdout, " written")
+	return nil
+}
+
+// labelled is a question with the article it should get, or
+// faq.OutOfScope when it should be declined.
+type labelled struct {
+	Q    string `json:"q"`
+	Lang string `json:"lang"`
+	Want string `json:"want"`
+}
+
+func parseLabelled(name string, data []byte) ([]labelled, error) {
+	var out []labelled
+	sc := bufio.NewScanner(bytes.NewReader(data))
+	sc.Buffer(make([]byte, 64<<10), 16<<20)
+	for n := 1; sc.Scan(); n++ {
+		line := bytes.TrimSpace(sc.Bytes())
+		if len(line) == 0 {
+			continue
+		}
+		var l labelled
+		if err := json.Unmarshal(line, &l); err != nil {
+			return nil, fmt.Errorf("%s:%d: %w", name, n, err)
+		}
+		if strings.TrimSpace(l.Q) == "" || l.Want == "" {
+			return nil, fmt.Errorf("%s:%d: a labelled question needs \"q\" and \"want\" (an article id, or %q)", name, n, faq.OutOfScope)
+		}
+		out = append(out, l)
+	}
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("%s: no labelled questions", name)
+	}
+	return out, nil
+}
+
+// evalResult is what `ayuda eval --json` prints. Fractions are in [0,1].
+type evalResult struct {
+	Articles             int         `json:"articles"`
+	OutOfScopeExamples   int         `json:"out_of_scope_examples"`
+	BuildMS              float64     `json:"build_ms"`
+	Questions            int         `json:"questions"`
+	InScope              int         `json:"in_scope"`
+	OutOfScope           int         `json:"out_of_scope"`
+	InScopeAccuracy      float64     `json:"in_scope_accuracy"`
+	OutOfScopeRecall     float64     `json:"out_of_scope_recall"`
+	OutOfScopePrecision  float64     `json:"out_of_scope_precision"`
+	ClarifyRate          float64     `json:"clarify_rate"`
+	AnsweredRight        int         `json:"answered_right"`
+	AnsweredWrong        int         `json:"answered_wrong"`
+	OutOfScopeAnswered   int         `json:"out_of_scope_answered"`
+	Clarified            int         `json:"clarified"`
+	P50MS                float64     `json:"p50_ms"`
+	P99MS                float64     `json:"p99_ms"`
+	Confusions           []confusion `json:"confusions"`
+	AnswerThreshold      float64     `json:"answer_threshold,omitempty"`
+	ClarifyThreshold     float64     `json:"clarify_threshold,omitempty"`
+	Margin               float64     `json:"margin,omitempty"`
+	declinedInScope      int
+	declinedOutOfScope   int
+	sourceArticles       string
+	sourceQuestions      string
+	sourceOutOfScopeFrom string
+}
+
+// confusion is a pair of articles: questions for Want answered with Got.
+type confusion struct {
+	Want  string `json:"want"`
+	Got   string `json:"got"`
+	Count int    `json:"count"`
+}
+
+func cmdEval(ctx context.Context, e *env, args []string) error {
+	fs, c := newFlags("eval", e)
+	minAcc := fs.Float64("min-accuracy", 0, "fail below this in-scope accuracy (0-1)")
+	minRecall := fs.Float64("min-oos-recall", 0, "fail below this out-of-scope recall (0-1)")
+	minPrecision := fs.Float64("min-oos-precision", 0, "fail below this out-of-scope precision (0-1)")
+	oosFlag := fs.String("out-of-scope", "", "out-of-scope examples (.jsonl of {\"q\",\"lang\"}) to learn from; default: out-of-scope-examples.jsonl beside an articles file; none: no file")
+	rest, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(rest) > 1 {
+		return errors.New("eval: usage: ayuda eval [--articles DIR|FILE.jsonl] [QUESTIONS.jsonl] [--json] [--min-accuracy F]")
+	}
+	for _, f := range []float64{*minAcc, *minRecall, *minPrecision} {
+		if f < 0 || f > 1 {
+			return errors.New("eval: the --min bars are fractions between 0 and 1")
+		}
+	}
+	cfg, err := c.load(e)
+	if err != nil {
+		return err
+	}
+	var res evalResult
+	entries, questionsData, questionsName, err := evalSources(cfg.Articles, *oosFlag, rest, &res)
+	if err != nil {
+		return fmt.Errorf("eval: %w", err)
+	}
+	qs, err := parseLabelled(questionsName, questionsData)
+	if err != nil {
+		return fmt.Errorf("eval: %w", err)
+	}
+	for _, en := range entries {
+		if en.IsOutOfScope() {
+			res.OutOfScopeExamples += len(en.Questions)
+		} else {
+			res.Articles++
+		}
+	}
+	start := time.Now()
+	idx, err := knowledge.New(entries)
+	if err != nil {
+		return fmt.Errorf("eval: %w", err)
+	}
+	defer idx.Close()
+	res.BuildMS = ms(time.Since(start))
+	eng, err := dialog.New(dialog.Config{Search: idx, AnswerThreshold: cfg.Thresholds.Answer, ClarifyThreshold: cfg.Thresholds.Clarify, Margin: cfg.Thresholds.Margin, DefaultLang: cfg.Lang})
+	if err != nil {
+		return err
+	}
+	th := eng.Settings()
+	res.AnswerThreshold, res.ClarifyThreshold, res.Margin = th.AnswerThreshold, th.ClarifyThreshold, th.Margin
+	if err := evaluate(ctx, eng, qs, &res); err != nil {
+		return fmt.Errorf("eval: %w", err)
+	}
+	if c.json {
+		if err := printJSON(e.stdout, res); err != nil {
+			return err
+		}
+	} else {
+		printEval(e.stdout, &res)
+	}
+	var failed []string
+	bar := func(name string, got, want float64) {
+		if want > 0 && got < want {
+			failed = append(failed, fmt.Sprintf("%s %.4f is below %.4f", name, got, want))
+		}
+	}
+	bar("in-scope accuracy", res.InScopeAccuracy, *minAcc)
+	if (*minRecall > 0 || *minPrecision > 0) && res.OutOfScope == 0 {
+		return fmt.Errorf("eval: %s has no out-of-scope questions (want %q) to measure recall or precision on", questionsName, faq.OutOfScope)
+	}
+	bar("out-of-scope recall", res.OutOfScopeRecall, *minRecall)
+	bar("out-of-scope precision", res.OutOfScopePrecision, *minPrecision)
+	if len(failed) > 0 {
+		fmt.Fprintln(e.stderr, "ayuda eval: FAIL: "+strings.Join(failed, "; "))
+		return errSilent
+	}
+	return nil
+}
+
+// evalSources finds the articles and the labelled questions: src is a
+// folder of articles, an articles file (.jsonl or .csv), or empty for the
+// built-in articles; without a questions file, eval.jsonl in the folder.
+func evalSources(src, oosFlag string, rest []string, res *evalResult) ([]faq.Entry, []byte, string, error) {
+	var entries []faq.Entry
+	var defaultQuestions func() ([]byte, string, error)
+	info, statErr := os.Stat(src)
+	switch {
+	case src == "":
+		var err error
+		if entries, err = faq.Builtin(); err != nil {
+			return nil, nil, "", err
+		}
+		res.sourceArticles = "built-in articles"
+		defaultQuestions = func() ([]byte, string, error) {
+			data, err := faq.BuiltinFile("eval.jsonl")
+			return data, "built-in eval.jsonl", err
+		}
+	case statErr != nil:
+		return nil, nil, "", statErr
+	case info.IsDir():
+		var err error
+		if entries, err = faq.Load(os.DirFS(src)); err != nil {
+			return nil, nil, "", fmt.Errorf("articles in %s:\n%w", src, err)
+		}
+		res.sourceArticles = src
+		defaultQuestions = func() ([]byte, string, error) {
+			p := filepath.Join(src, "eval.jsonl")
+			data, err := os.ReadFile(p)
+			if err != nil {
+				return nil, "", fmt.Errorf("no questions file given and none at %s: %w", p, err)
+			}
+			return data, p, nil
+		}
+	default:
+		files := []string{src}
+		oos := oosFlag
+		if oos == "" {
+			if p := filepath.Join(filepath.Dir(src), "out-of-scope-examples.jsonl"); fileExists(p) {
+				oos = p
+			}
+		}
+		if oos != "" && oos != "none" {
+			files = append(files, oos)
+			res.sourceOutOfScopeFrom = oos
+		}
+		ims, err := loadRecords(files...)
+		if err != nil {
+			return nil, nil, "", err
+		}
+		for _, im := range ims {
+			entries = append(entries, im.entry)
+		}
+		res.sourceArticles = src
+		defaultQuestions = func() ([]byte, string, error) {
+			return nil, "", errors.New("name the labelled questions file after the articles file")
+		}
+	}
+	if len(entries) == 0 {
+		return nil, nil, "", fmt.Errorf("no articles in %s", res.sourceArticles)
+	}
+	if len(rest) == 1 {
+		data, err := os.ReadFile(rest[0])
+		if err != nil {
+			return nil, nil, "", err
+		}
+		res.sourceQuestions = rest[0]
+		return entries, data, rest[0], nil
+	}
+	data, name, err := defaultQuestions()
+	res.sourceQuestions = name
+	return entries, data, name, err
+}
+
+func fileExists(p string) bool {
+	info, err := os.Stat(p)
+	return err == nil && !info.IsDir()
+}
+
+// evaluate asks every question and counts the decisions. An in-scope
+// question is right only when answered with its article; a question is
+// declined when the decision is anything but an answer.
+func evaluate(ctx context.Context, eng *dialog.Engine, qs []labelled, res *evalResult) error {
+	times := make([]time.Duration, 0, len(qs))
+	pairs := map[[2]string]int{}
+	for _, l := range qs {
+		start := time.Now()
+		d, err := eng.Ask(ctx, l.Q, l.Lang, false)
+		times = append(times, time.Since(start))
+		if err != nil {
+			return fmt.Errorf("%q: %w", l.Q, err)
+		}
+		res.Questions++
+		answered := d.Decision == dialog.Answer
+		if d.Decision == dialog.Clarify {
+			res.Clarified++
+		}
+		if l.Want == faq.OutOfScope {
+			res.OutOfScope++
+			if answered {
+				res.OutOfScopeAnswered++
+				pairs[[2]string{l.Want, d.Article}]++
+			} else {
+				res.declinedOutOfScope++
+			}
+			continue
+		}
+		res.InScope++
+		switch {
+		case answered && d.Article == l.Want:
+			res.AnsweredRight++
+		case answered:
+			res.AnsweredWrong++
+			pairs[[2]string{l.Want, d.Article}]++
+		default:
+			res.declinedInScope++
+		}
+	}
+	res.InScopeAccuracy = frac(res.AnsweredRight, res.InScope)
+	res.OutOfScopeRecall = frac(res.declinedOutOfScope, res.OutOfScope)
+	res.OutOfScopePrecision = frac(res.declinedOutOfScope, res.declinedOutOfScope+res.declinedInScope)
+	res.ClarifyRate = frac(res.Clarified, res.Questions)
+	sort.Slice(times, func(i, j int) bool { return times[i] < times[j] })
+	res.P50MS = ms(percentile(times, 0.50))
+	res.P99MS = ms(percentile(times, 0.99))
+	res.Confusions = []confusion{}
+	for p, n := range pairs {
+		res.Confusions = append(res.Confusions, confusion{Want: p[0], Got: p[1], Count: n})
+	}
+	sort.Slice(res.Confusions, func(i, j int) bool {
+		a, b := res.Confusions[i], res.Confusions[j]
+		if a.Count != b.Count {
+			return a.Count > b.Count
+		}
+		return a.Want+"\x00"+a.Got < b.Want+"\x00"+b.Got
+	})
+	if len(res.Confusions) > 10 {
+		res.Confusions = res.Confusions[:10]
+	}
+	return nil
+}
+
+func frac(n, d int) float64 {
+	if d == 0 {
+		return 0
+	}
+	return float64(n) / float64(d)
+}
+
+// percentile returns the p-th percentile of sorted durations (nearest rank).
+func percentile(sorted []time.Duration, p float64) time.Duration {
+	if len(sorted) == 0 {
+		return 0
+	}
+	i := int(math.Ceil(p*float64(len(sorted)))) - 1
+	return sorted[min(max(i, 0), len(sorted)-1)]
+}
+
+func ms(d time.Duration) float64 { return math.Round(float64(d.Microseconds())) / 1000 }
+
+func printEval(w io.Writer, r *evalResult) {
+	pct := func(f float64) string { return fmt.Sprintf("%.1f%%", 100*f) }
+	fmt.Fprintf(w, "articles:   %d from %s", r.Articles, r.sourceArticles)
+	if r.OutOfScopeExamples > 0 {
+		fmt.Fprintf(w, ", with %d out-of-scope examples", r.OutOfScopeExamples)
+		if r.sourceOutOfScopeFrom != "" {
+			fmt.Fprintf(w, " from %s", r.sourceOutOfScopeFrom)
+		}
+	}
+	fmt.Fprintf(w, " (index built in %.0f ms)\n", r.BuildMS)
+	fmt.Fprintf(w, "questions:  %d from %s: %d in scope, %d out of scope\n", r.Questions, r.sourceQuestions, r.InScope, r.OutOfScope)
+	fmt.Fprintf(w, "thresholds: answer %.2f, clarify %.2f, margin %.2f\n\n", r.AnswerThreshold, r.ClarifyThreshold, r.Margin)
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintf(tw, "in-scope accuracy\t%s\t%d of %d answered with the right article; %d wrong answers, %d not answered\n", pct(r.InScopeAccuracy), r.AnsweredRight, r.InScope, r.AnsweredWrong, r.declinedInScope)
+	if r.OutOfScope > 0 {
+		fmt.Fprintf(tw, "out-of-scope recall\t%s\t%d of %d out-of-scope questions not answered\n", pct(r.OutOfScopeRecall), r.declinedOutOfScope, r.OutOfScope)
+	} else {
+		fmt.Fprintf(tw, "out-of-scope recall\t-\tno out-of-scope questions\n")
+	}
+	fmt.Fprintf(tw, "out-of-scope precision\t%s\t%d of %d questions not answered were out of scope\n", pct(r.OutOfScopePrecision), r.declinedOutOfScope, r.declinedOutOfScope+r.declinedInScope)
+	fmt.Fprintf(tw, "clarify rate\t%s\t%d of %d questions got a choice of articles\n", pct(r.ClarifyRate), r.Clarified, r.Questions)
+	fmt.Fprintf(tw, "time per question\tp50 %.3f ms\tp99 %.3f ms\n", r.P50MS, r.P99MS)
+	tw.Flush()
+	if len(r.Confusions) > 0 {
+		fmt.Fprintln(w, "\nworst confusions (questions for WANT answered with GOT):")
+		for _, c := range r.Confusions {
+			fmt.Fprintf(w, "  %4d  %s → %s\n", c.Count, c.Want, c.Got)
+		}
+	}
+}

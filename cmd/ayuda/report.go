@@ -1,0 +1,200 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"ayuda/dialog"
+	"ayuda/escalation"
+)
+
+// reportPeriod reads a report's period: since is a duration back from now
+// ("7d", "36h") or a date or time ("2026-11-01", RFC 3339); until is a date
+// or time, or empty for now. Dates are midnight in loc.
+func reportPeriod(since, until string, now time.Time, loc *time.Location) (time.Time, time.Time, error) {
+	end := now
+	if until != "" {
+		t, err := parseWhen(until, loc)
+		if err != nil {
+			return time.Time{}, time.Time{}, fmt.Errorf("until: %w", err)
+		}
+		end = t
+	}
+	if since == "" {
+		since = "7d"
+	}
+	var start time.Time
+	if d, err := parseDays(since); err == nil {
+		start = end.Add(-d)
+	} else if t, err := parseWhen(since, loc); err == nil {
+		start = t
+	} else {
+		return time.Time{}, time.Time{}, fmt.Errorf("since: %q is neither a duration (7d, 24h) nor a date (2026-11-01)", since)
+	}
+	if !start.Before(end) {
+		return time.Time{}, time.Time{}, fmt.Errorf("the period is empty: %s is not before %s", start.Format(time.RFC3339), end.Format(time.RFC3339))
+	}
+	return start, end, nil
+}
+
+// parseDays is time.ParseDuration that also takes whole days ("7d").
+func parseDays(s string) (time.Duration, error) {
+	if n, ok := strings.CutSuffix(s, "d"); ok {
+		days, err := strconv.Atoi(n)
+		if err != nil || days <= 0 {
+			return 0, fmt.Errorf("%q: want a number of days", s)
+		}
+		return time.Duration(days) * 24 * time.Hour, nil
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil || d <= 0 {
+		return 0, fmt.Errorf("%q: want a positive duration", s)
+	}
+	return d, nil
+}
+
+func parseWhen(s string, loc *time.Location) (time.Time, error) {
+	if t, err := time.Parse(time.RFC3339, s); err == nil {
+		return t, nil
+	}
+	return time.ParseInLocation("2006-01-02", s, loc)
+}
+
+// reporter computes reports: *escalation.Queue, or a running server's API.
+type reporter interface {
+	Report(ctx context.Context, since, until time.Time) (*escalation.Report, error)
+}
+
+func cmdReport(ctx context.Context, e *env, args []string) error {
+	fs, c := newFlags("report", e)
+	since := fs.String("since", "7d", "start of the period: a duration back (7d, 24h) or a date (2026-11-01)")
+	until := fs.String("until", "", "end of the period: a date or an RFC 3339 time (default now)")
+	if _, err := parse(fs, args); err != nil {
+		return err
+	}
+	cfg, err := c.load(e)
+	if err != nil {
+		return err
+	}
+	start, end, err := reportPeriod(*since, *until, time.Now(), cfg.loc)
+	if err != nil {
+		return fmt.Errorf("report: %w", err)
+	}
+	var rep reporter
+	if cl := findServer(ctx, cfg, e.getenv); cl != nil {
+		rep = cl
+	} else {
+		path := filepath.Join(cfg.Data, "ayuda.db")
+		if _, err := os.Stat(path); err != nil {
+			return fmt.Errorf("report: no server answers and there is no store at %s yet", path)
+		}
+		qc := cfg.queueConfig()
+		qc.Notify = dialog.Notifier()
+		q, err := escalation.Open(path, qc)
+		if err != nil {
+			return err
+		}
+		defer q.Close()
+		rep = q
+	}
+	r, err := rep.Report(ctx, start, end)
+	if err != nil {
+		return err
+	}
+	if c.json {
+		return printJSON(e.stdout, r)
+	}
+	printReport(e.stdout, r, cfg.loc)
+	return nil
+}
+
+func pct(f float64) string { return fmt.Sprintf("%.0f%%", 100*f) }
+
+func hoursOf(seconds float64) string {
+	d := time.Duration(seconds * float64(time.Second)).Round(time.Minute)
+	if d == 0 {
+		return "-"
+	}
+	return strings.TrimSuffix(d.String(), "0s")
+}
+
+// counts writes a map as "a 3 · b 1", largest first.
+func counts[K ~string](m map[K]int) string {
+	type kv struct {
+		k string
+		v int
+	}
+	var all []kv
+	for k, v := range m {
+		name := string(k)
+		if name == "" {
+			name = "-"
+		}
+		all = append(all, kv{name, v})
+	}
+	sort.Slice(all, func(i, j int) bool {
+		if all[i].v != all[j].v {
+			return all[i].v > all[j].v
+		}
+		return all[i].k < all[j].k
+	})
+	var parts []string
+	for _, x := range all {
+		parts = append(parts, fmt.Sprintf("%s %d", x.k, x.v))
+	}
+	if len(parts) == 0 {
+		return "-"
+	}
+	return strings.Join(parts, " · ")
+}
+
+func printReport(w io.Writer, r *escalation.Report, loc *time.Location) {
+	fmt.Fprintf(w, "ayuda report: %s to %s\n\n", r.Since.In(loc).Format("2006-01-02 15:04"), r.Until.In(loc).Format("2006-01-02 15:04"))
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintf(tw, "tickets\t%d\t\n", r.Tickets)
+	fmt.Fprintf(tw, "  by type\t%s\t\n", counts(r.ByType))
+	fmt.Fprintf(tw, "  by channel\t%s\t\n", counts(r.ByChannel))
+	fmt.Fprintf(tw, "  by status\t%s\t\n", counts(r.ByStatus))
+	fmt.Fprintf(tw, "  by priority\t%s\t\n", counts(r.Priority))
+	ss := r.SelfService
+	fmt.Fprintf(tw, "self-service\t%s\t%d of %d answered questions resolved (%d confirmed, %d not escalated in 24 h, %d pending); %d not answered\n",
+		pct(ss.Rate), ss.Resolved, ss.Answered-ss.Pending, ss.Confirmed, ss.NotEscalated, ss.Pending, ss.Unanswered)
+	fmt.Fprintf(tw, "escalation\t%s\t%s\n", pct(r.EscalationRate), counts(r.Reasons))
+	fmt.Fprintf(tw, "first-contact resolution\t%s\t%d of %d closed\n", pct(r.FirstContact.Rate), r.FirstContact.Yes, r.FirstContact.Total)
+	fmt.Fprintf(tw, "first response\tmedian %s\tp90 %s (business time, %d tickets)\n", hoursOf(r.FirstResponse.Median), hoursOf(r.FirstResponse.P90), r.FirstResponse.Count)
+	fmt.Fprintf(tw, "resolution\tmedian %s\tp90 %s (business time, %d tickets)\n", hoursOf(r.Resolution.Median), hoursOf(r.Resolution.P90), r.Resolution.Count)
+	fmt.Fprintf(tw, "targets met\tfirst response %s\t%d of %d; resolution %s, %d of %d\n", pct(r.FirstResponseTarget.Rate), r.FirstResponseTarget.Yes, r.FirstResponseTarget.Total,
+		pct(r.ResolutionTarget.Rate), r.ResolutionTarget.Yes, r.ResolutionTarget.Total)
+	fmt.Fprintf(tw, "closed\t%s\t\n", counts(r.Closures))
+	s := r.Satisfaction
+	fmt.Fprintf(tw, "satisfaction\t%.1f / 5\t%d ratings of %d closed (%s); %d of 1 or 2\n", s.Average, s.Rated, s.Closed, pct(s.ResponseRate), s.Low)
+	tw.Flush()
+	fmt.Fprintln(w, "\nagents (open now · opened in the period · closed):")
+	for _, a := range r.Agents {
+		fmt.Fprintf(w, "  %-12s %3d %3d %3d\n", a.Agent, a.Open, a.Period, a.Closed)
+	}
+	if len(r.ContentGaps) > 0 {
+		fmt.Fprintln(w, "\nquestions the bot could not answer, grouped:")
+		for _, g := range r.ContentGaps {
+			fmt.Fprintf(w, "  %3d  %s  [%s]\n", g.Count, g.Example, strings.Join(g.Terms, ", "))
+		}
+	}
+	if len(r.Recurring) > 0 {
+		fmt.Fprintln(w, "\nrecurring problems (similar new tickets):")
+		for _, c := range r.Recurring {
+			var ids []string
+			for _, id := range c.Tickets {
+				ids = append(ids, "#"+id.String())
+			}
+			fmt.Fprintf(w, "  %s  %s  [%s]\n", strings.Join(ids, " "), c.Example, strings.Join(c.Terms, ", "))
+		}
+	}
+}
