@@ -254,6 +254,7 @@ type desk interface {
 	Reply(ctx context.Context, id escalation.ID, agent, text string) (*escalation.Ticket, error)
 	Note(ctx context.Context, id escalation.ID, agent, text string) (*escalation.Ticket, error)
 	SetStatus(ctx context.Context, id escalation.ID, agent string, to escalation.Status) (*escalation.Ticket, error)
+	Classify(ctx context.Context, id escalation.ID, agent string, typ escalation.Type, p escalation.Priority) (*escalation.Ticket, error)
 }
 
 // openDesk uses the running server when there is one, else the store.
@@ -265,7 +266,9 @@ func openDesk(ctx context.Context, cfg *Config, e *env) (desk, func() error, err
 	if _, err := os.Stat(path); err != nil {
 		return nil, nil, fmt.Errorf("no server answers and there is no store at %s yet: start one with `ayuda serve` (or `make run`)", path)
 	}
-	q, err := escalation.Open(path, escalation.Config{Agents: cfg.Agents, Notify: dialog.Notifier(), Targets: cfg.Targets, TypeTargets: cfg.Types})
+	qc := cfg.queueConfig()
+	qc.Notify = dialog.Notifier()
+	q, err := escalation.Open(path, qc)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -278,12 +281,14 @@ func cmdTickets(ctx context.Context, e *env, args []string) error {
 	status := fs.String("status", "", "list: statuses, comma-separated, or open")
 	assignee := fs.String("assignee", "", "list: tickets of this agent")
 	limit := fs.Int("limit", 50, "list: at most this many")
+	typ := fs.String("type", "", "classify: the request type")
+	priority := fs.String("priority", "", "classify: the priority")
 	rest, err := parse(fs, args)
 	if err != nil {
 		return err
 	}
 	if len(rest) == 0 {
-		return errors.New("tickets: say what: list, show, claim, reply, note or status")
+		return errors.New("tickets: say what: list, show, claim, reply, note, status or classify")
 	}
 	cfg, err := c.load(e)
 	if err != nil {
@@ -349,8 +354,18 @@ func cmdTickets(ctx context.Context, e *env, args []string) error {
 		if a, err = agent(); err == nil {
 			t, err = d.SetStatus(ctx, id, a, st)
 		}
+	case "classify":
+		var ty escalation.Type
+		var p escalation.Priority
+		if ty, p, err = parseClass(*typ, *priority); err != nil {
+			return fmt.Errorf("tickets classify %d: %w (--type, --priority)", id, err)
+		}
+		var a string
+		if a, err = agent(); err == nil {
+			t, err = d.Classify(ctx, id, a, ty, p)
+		}
 	default:
-		return fmt.Errorf("tickets: unknown action %q (list, show, claim, reply, note, status)", verb)
+		return fmt.Errorf("tickets: unknown action %q (list, show, claim, reply, note, status, classify)", verb)
 	}
 	if err != nil {
 		return err
@@ -430,9 +445,31 @@ func printTicket(w io.Writer, t *escalation.Ticket, loc *time.Location) {
 	fmt.Fprintf(w, "Ticket #%d · %s · %s · priority %s\n", t.ID, t.Status, t.Type, t.Priority)
 	fmt.Fprintf(w, "Summary:   %s\n", t.Summary)
 	fmt.Fprintf(w, "Customer:  %s (%s, %s)\n", customerLabel(*t), t.Customer.Address, t.Customer.Lang)
-	fmt.Fprintf(w, "Assignee:  %s\n", orDash(t.Assignee))
+	if len(t.Contacts) > 0 {
+		fmt.Fprintf(w, "Contacts:  %s\n", strings.Join(t.Contacts, " "))
+	}
+	fmt.Fprintf(w, "Assignee:  %s · team %s\n", orDash(t.Assignee), orDash(t.Team))
 	fmt.Fprintf(w, "Reason:    %s\n", t.Reason)
+	if t.TypeReason != "" || t.PriorityReason != "" {
+		fmt.Fprintf(w, "Why:       type: %s · priority: %s\n", orDash(t.TypeReason), orDash(t.PriorityReason))
+	}
 	fmt.Fprintf(w, "Opened:    %s · first response due %s · resolution due %s\n", tf(t.Created), tf(t.FirstResponseDue), tf(t.ResolutionDue))
+	if t.Paused > 0 || !t.WaitingSince.IsZero() {
+		fmt.Fprintf(w, "Paused:    %s waiting on the customer", t.Paused.Round(time.Minute))
+		if !t.WaitingSince.IsZero() {
+			fmt.Fprintf(w, " · waiting since %s", tf(t.WaitingSince))
+		}
+		fmt.Fprintln(w)
+	}
+	if a := t.Alerts; !a.FirstResponseExpected.IsZero() || !a.ResolutionExpected.IsZero() {
+		fmt.Fprintf(w, "Missed:    the customer now expects first response %s · resolution %s\n", tf(a.FirstResponseExpected), tf(a.ResolutionExpected))
+	}
+	if t.Status == escalation.Closed {
+		fmt.Fprintf(w, "Closed:    %s (%s)\n", tf(t.Closed), orDash(string(t.ClosedAs)))
+	}
+	if r := t.Rating; r != nil {
+		fmt.Fprintf(w, "Rating:    %d of 5 %s\n", r.Score, r.Comment)
+	}
 	if len(t.Earlier) > 0 {
 		var ids []string
 		for _, id := range t.Earlier {

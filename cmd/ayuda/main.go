@@ -10,6 +10,7 @@
 //	ayuda tickets list|show|claim|reply|note|status   the agent's side
 //	ayuda ask [--json] QUESTION show the decision and the scores for a question
 //	ayuda kb lint [DIR]         check a folder of articles
+//	ayuda report [--since 7d]   how the service did: volume, targets, satisfaction, content gaps
 //	ayuda kb import FILE...     turn articles in the eval format (.jsonl, .csv) into article files
 //	ayuda kb report [--json]    articles with the worst feedback, questions that ended in a ticket
 //	ayuda eval [QUESTIONS]      measure answers on labelled questions
@@ -75,6 +76,8 @@ Commands:
   tickets reply ID TEXT [--as AGENT]
   tickets note ID TEXT [--as AGENT]      an internal note: never shown to the customer
   tickets status ID STATUS [--as AGENT]  new, assigned, in_progress, waiting, completed, closed, reopened
+  tickets classify ID [--type T] [--priority P] [--as AGENT]   correct the type or priority; due times follow
+  report [--since 7d|DATE] [--until DATE] [--json]   volume, self-service, escalation, response times, targets, satisfaction, load, content gaps
   ask [--lang es|en] [--json] [--internal] QUESTION
   kb lint [DIR]              check articles: format, duplicates, conflicting questions
   kb import FILE.jsonl|FILE.csv... [--out DIR] [--force]
@@ -115,6 +118,8 @@ func run(ctx context.Context, e *env) error {
 		return cmdEval(ctx, e, args)
 	case "loadtest":
 		return cmdLoadtest(ctx, e, args)
+	case "report":
+		return cmdReport(ctx, e, args)
 	case "help", "-h", "--help", "-help":
 		fmt.Fprint(e.stdout, usage)
 		return nil
