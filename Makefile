@@ -2,7 +2,7 @@
 GO ?= go
 BIN := bin/ayuda
 
-.PHONY: run test fuzz bench build vet fmt clean
+.PHONY: run test eval-check fuzz bench build vet fmt clean
 
 build:
 	$(GO) build -o $(BIN) ./cmd/ayuda
@@ -16,6 +16,17 @@ test:
 	  if [ -n "$$unformatted" ]; then echo "gofmt needed: $$unformatted"; exit 1; fi
 	$(GO) vet ./...
 	$(GO) test -race -count=1 ./...
+	$(MAKE) --no-print-directory eval-check
+
+# Answer quality on the labelled questions of ../shared/eval (CLINC150 and
+# Banking77 validation sets, docs/quality.md), with bars just under the
+# measured figures so that a regression fails. About a minute on 2 cores.
+EVAL ?= ../shared/eval
+eval-check:
+	@if [ ! -d "$(EVAL)/clinc150" ]; then echo "eval-check: $(EVAL) is absent, skipped"; exit 0; fi; \
+	  set -e; \
+	  $(GO) run ./cmd/ayuda eval --articles $(EVAL)/clinc150/articles.jsonl $(EVAL)/clinc150/val.jsonl --min-accuracy 0.925 --min-oos-recall 0.54; \
+	  $(GO) run ./cmd/ayuda eval --articles $(EVAL)/banking77/articles.jsonl $(EVAL)/banking77/val.jsonl --min-accuracy 0.90
 	$(MAKE) fuzz
 
 # Each fuzz target for FUZZTIME, on top of its corpus in testdata/fuzz (which
