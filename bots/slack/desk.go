@@ -360,7 +360,31 @@ func (d *desk) sync(ctx context.Context, t *escalation.Ticket) error {
 			return err
 		}
 	}
-	return d.showRelays(ctx, t.ID, c)
+	if err := d.showRelays(ctx, t.ID, c); err != nil {
+		return err
+	}
+	if !t.Status.Open() {
+		d.forget(t.ID)
+	}
+	return nil
+}
+
+// forget drops an ended ticket's card from memory once nothing about it
+// is on its way; State keeps it, and a change reads it again.
+func (d *desk) forget(id escalation.ID) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	c := d.cards[id]
+	if c == nil {
+		return
+	}
+	for _, r := range c.Relays {
+		if !r.final() || r.Shown != r.State {
+			return
+		}
+	}
+	delete(d.cards, id)
+	delete(d.threads, c.TS)
 }
 
 // store records where ticket id's card is and what it shows.

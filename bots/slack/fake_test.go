@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -24,7 +25,6 @@ type fakeSlack struct {
 	t   *testing.T
 	srv *httptest.Server
 
-	out    chan []byte   // envelopes for whichever connection is open
 	drop   chan struct{} // closes the open connection
 	closed chan struct{} // the test is over
 
@@ -37,6 +37,13 @@ type fakeSlack struct {
 	groups   map[string][]string
 	acks     []string
 	conns    int
+	queue    []sentEnv // envelopes to send on the open connection
+	unacked  []sentEnv // sent, not acknowledged: sent again on the next connection, as Slack does
+}
+
+type sentEnv struct {
+	id   string
+	data []byte
 }
 
 type fakeCall struct {
@@ -64,7 +71,7 @@ const (
 )
 
 func newFakeSlack(t *testing.T) *fakeSlack {
-	f := &fakeSlack{t: t, out: make(chan []byte, 64), drop: make(chan struct{}), closed: make(chan struct{}),
+	f := &fakeSlack{t: t, drop: make(chan struct{}), closed: make(chan struct{}),
 		changed: make(chan struct{}), failures: map[string][]fakeFailure{}, groups: map[string][]string{}, nextTS: 1}
 	mux := http.NewServeMux()
 	mux.HandleFunc("/api/", f.api)
@@ -90,7 +97,7 @@ func (f *fakeSlack) api(w http.ResponseWriter, r *http.Request) {
 		f.t.Errorf("fake Slack: %s %s, want POST", r.Method, method)
 	}
 	if err := r.ParseForm(); err != nil {
-		f.t.Errorf("fake Slack: %s: form: %v", method, err)
+		return // the client gave up on the request (it is shutting down)
 	}
 	form := r.PostForm
 	if method == "apps.connections.open" {
@@ -183,8 +190,9 @@ func (f *fakeSlack) find(ch, ts string) *fakeMsg {
 var upgrader = websocket.Upgrader{CheckOrigin: func(r *http.Request) bool { return true }}
 
 // socket is one Socket Mode connection: hello, then the queued
-// envelopes; acks are recorded. Pings keep the client's dead-man timer
-// happy.
+// envelopes, first those a previous connection sent without getting their
+// ack; acks are recorded. Only the newest connection sends. Pings keep
+// the client's dead-man timer happy.
 func (f *fakeSlack) socket(w http.ResponseWriter, r *http.Request) {
 	conn, err := upgrader.Upgrade(w, r, nil)
 	if err != nil {
@@ -195,6 +203,8 @@ func (f *fakeSlack) socket(w http.ResponseWriter, r *http.Request) {
 	f.mu.Lock()
 	f.conns++
 	n := f.conns
+	f.queue = append(f.unacked, f.queue...)
+	f.unacked = nil
 	f.notify()
 	f.mu.Unlock()
 	if err := conn.WriteJSON(map[string]any{"type": "hello", "num_connections": 1, "debug_info": map[string]any{"host": fmt.Sprintf("fake-%d", n)}}); err != nil {
@@ -212,6 +222,7 @@ func (f *fakeSlack) socket(w http.ResponseWriter, r *http.Request) {
 			}
 			f.mu.Lock()
 			f.acks = append(f.acks, ack.EnvelopeID)
+			f.unacked = slices.DeleteFunc(f.unacked, func(e sentEnv) bool { return e.id == ack.EnvelopeID })
 			f.notify()
 			f.mu.Unlock()
 		}
@@ -219,12 +230,25 @@ func (f *fakeSlack) socket(w http.ResponseWriter, r *http.Request) {
 	ping := time.NewTicker(5 * time.Second)
 	defer ping.Stop()
 	for {
-		select {
-		case msg := <-f.out:
-			if err := conn.WriteMessage(websocket.TextMessage, msg); err != nil {
-				f.t.Errorf("fake Slack: write: %v", err)
-				return
+		f.mu.Lock()
+		if f.conns != n {
+			f.mu.Unlock()
+			return
+		}
+		if len(f.queue) > 0 {
+			e := f.queue[0]
+			f.queue = f.queue[1:]
+			f.unacked = append(f.unacked, e)
+			f.mu.Unlock()
+			if err := conn.WriteMessage(websocket.TextMessage, e.data); err != nil {
+				return // the next connection sends it again
 			}
+			continue
+		}
+		changed := f.changed
+		f.mu.Unlock()
+		select {
+		case <-changed:
 		case <-ping.C:
 			conn.WriteControl(websocket.PingMessage, []byte("ping"), time.Now().Add(time.Second))
 		case <-f.drop:
@@ -245,7 +269,10 @@ func (f *fakeSlack) send(typ, env string, payload any, retry int) {
 	if err != nil {
 		f.t.Fatal(err)
 	}
-	f.out <- data
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.queue = append(f.queue, sentEnv{id: env, data: data})
+	f.notify()
 }
 
 func (f *fakeSlack) failNext(method string, fs ...fakeFailure) {

@@ -338,16 +338,27 @@ func (b *Bot) Run(ctx context.Context, h bots.Handler) error {
 }
 
 // whoAmI asks auth.test who the bot is, so its own messages are ignored
-// and its mention is recognised.
+// and its mention is recognised. While Slack cannot be reached it keeps
+// asking, with pauses growing to 5 min; a token Slack refuses is an error.
 func (b *Bot) whoAmI(ctx context.Context) error {
 	var r *slack.AuthTestResponse
-	err := b.call(ctx, "auth.test", func(ctx context.Context) error {
-		var err error
-		r, err = b.api.AuthTestContext(ctx)
-		return err
-	})
-	if err != nil {
-		return err
+	for failures := 1; ; failures++ {
+		err := b.call(ctx, "auth.test", func(ctx context.Context) error {
+			var err error
+			r, err = b.api.AuthTestContext(ctx)
+			return err
+		})
+		if err == nil {
+			break
+		}
+		if _, transient := retryAfter(err, 1); !transient || ctx.Err() != nil {
+			return err
+		}
+		wait := min(time.Second<<min(failures-1, 9), 5*time.Minute)
+		b.log.WarnContext(ctx, "Slack unreachable; retrying", "in", wait, "err", err)
+		if err := b.sleep(ctx, wait); err != nil {
+			return err
+		}
 	}
 	b.me.Store(&identity{UserID: r.UserID, BotID: r.BotID})
 	b.log.InfoContext(ctx, "connected to Slack", "team", r.Team, "bot_user", r.UserID, "mode", string(b.cfg.Mode))

@@ -125,8 +125,11 @@ func TestDesk(t *testing.T) {
 		t.Errorf("card actions %v, want %v", ids, want)
 	}
 
-	h.customer("el pedido es AUR-123456")
-	h.f.waitPosted(agentsCh, card.TS, "AUR-123456")
+	h.customer("el pedido es AUR-123456 <!channel> & <b>urgente</b>")
+	line := h.f.waitPosted(agentsCh, card.TS, "AUR-123456")
+	if !strings.Contains(line.Text, "&lt;!channel&gt; &amp; &lt;b&gt;urgente&lt;/b&gt;") {
+		t.Errorf("thread line %q, want the customer's <, > and & escaped", line.Text)
+	}
 
 	h.press(ana, h.f.message(agentsCh, card.TS), "desk_claim", "")
 	h.f.waitFor("the card to show Ana's claim", func() bool {
@@ -165,6 +168,14 @@ func TestDesk(t *testing.T) {
 		if strings.Contains(s, "logística") || strings.Contains(s, "almacén") {
 			t.Errorf("an internal note reached the customer: %q", s)
 		}
+	}
+	h.press(ana, h.f.message(agentsCh, card.TS), "desk_completed", "")
+	h.tg.waitSent("42", "¿Se resolvió")
+	h.f.waitFor("the card to show the ticket completed", func() bool {
+		return strings.Contains(string(h.f.find(agentsCh, card.TS).Blocks), "Completada (pendiente")
+	})
+	if a := actions(t, h.f.message(agentsCh, card.TS).Blocks); len(a) != 0 {
+		t.Errorf("a completed ticket's card still has buttons: %v", a)
 	}
 	// The agent's own messages are not echoed into the thread.
 	h.f.mu.Lock()
@@ -345,8 +356,33 @@ func TestDeskCatchesUp(t *testing.T) {
 	if cards != 1 {
 		t.Errorf("%d cards for ticket #1, want 1", cards)
 	}
-	if !slices.Contains(h.slept(), time.Second) {
-		t.Errorf("waits %v: the desk did not back off", h.slept())
+	// Each call tries five times (pauses of 1, 2, 4 and 8 s); then the
+	// desk pauses its pass (1 s) and tries again.
+	waits := h.slept()
+	i := slices.Index(waits, 8*time.Second)
+	if i < 3 || !slices.Equal(waits[i-3:i+2], []time.Duration{time.Second, 2 * time.Second, 4 * time.Second, 8 * time.Second, time.Second}) {
+		t.Errorf("waits %v, want a call's 1, 2, 4, 8 s and then the desk's 1 s", waits)
+	}
+}
+
+// Run keeps asking who it is while Slack is unreachable, and fails when
+// Slack refuses the token.
+func TestStartWithSlackDown(t *testing.T) {
+	h := newHarness(t, nil)
+	h.stopBot()
+	var fails []fakeFailure
+	for range 7 {
+		fails = append(fails, fakeFailure{status: 502})
+	}
+	h.f.failNext("auth.test", fails...)
+	h.startBot()
+	h.dm(staff, "¿cómo me conecto a la VPN?")
+	h.f.waitPosted("D"+staff, "", "Aurora Connect")
+
+	h.cfg.BotToken = "xoxb-revoked"
+	b := h.newBot()
+	if err := b.Run(t.Context(), h.eng.Handle); err == nil || !strings.Contains(err.Error(), "invalid_auth") {
+		t.Errorf("Run with a refused token: %v, want invalid_auth", err)
 	}
 }
 
