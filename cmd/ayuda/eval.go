@@ -25,6 +25,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"ayuda/dialog"
+	"ayuda/escalation"
 	"ayuda/faq"
 	"ayuda/knowledge"
 )
@@ -279,6 +280,8 @@ func cmdKBTools(ctx context.Context, e *env, args []string) error {
 	switch args[0] {
 	case "import":
 		return cmdKBImport(e, args[1:])
+	case "report":
+		return cmdKBReport(ctx, e, args[1:])
 	}
 	return fmt.Errorf("kb: unknown action %q", args[0])
 }
@@ -668,5 +671,88 @@ func printEval(w io.Writer, r *evalResult) {
 		for _, c := range r.Confusions {
 			fmt.Fprintf(w, "  %4d  %s → %s\n", c.Count, c.Want, c.Got)
 		}
+	}
+}
+
+// cmdKBReport lists the articles customers most often said did not help,
+// and the questions that most often ended in a ticket: where the articles
+// need work. It reads the store, so the server must be stopped (bbolt has
+// one writer).
+func cmdKBReport(ctx context.Context, e *env, args []string) error {
+	fs, c := newFlags("kb report", e)
+	since := fs.String("since", "30d", "start of the period: a duration back (30d, 24h) or a date (2026-11-01)")
+	until := fs.String("until", "", "end of the period: a date or an RFC 3339 time (default now)")
+	limit := fs.Int("limit", 10, "at most this many articles and questions")
+	if _, err := parse(fs, args); err != nil {
+		return err
+	}
+	cfg, err := c.load(e)
+	if err != nil {
+		return err
+	}
+	start, end, err := reportPeriod(*since, *until, time.Now(), cfg.loc)
+	if err != nil {
+		return fmt.Errorf("kb report: %w", err)
+	}
+	path := filepath.Join(cfg.Data, "ayuda.db")
+	if _, err := os.Stat(path); err != nil {
+		return fmt.Errorf("kb report: there is no store at %s yet: feedback is recorded as customers answer \"did this solve it?\"", path)
+	}
+	qc := cfg.queueConfig()
+	qc.Notify = dialog.Notifier()
+	q, err := escalation.Open(path, qc)
+	if err != nil {
+		return fmt.Errorf("kb report: %w", err)
+	}
+	defer q.Close()
+	f, err := q.FeedbackStats(ctx, start, end)
+	if err != nil {
+		return err
+	}
+	if *limit > 0 {
+		f.Articles = f.Articles[:min(*limit, len(f.Articles))]
+		f.Questions = f.Questions[:min(*limit, len(f.Questions))]
+	}
+	if c.json {
+		return printJSON(e.stdout, f)
+	}
+	printFeedback(e.stdout, f, cfg.loc)
+	return nil
+}
+
+func printFeedback(w io.Writer, f *escalation.Feedback, loc *time.Location) {
+	fmt.Fprintf(w, "Feedback from %s to %s\n\n", f.Since.In(loc).Format("2006-01-02 15:04"), f.Until.In(loc).Format("2006-01-02 15:04"))
+	if len(f.Articles) == 0 {
+		fmt.Fprintln(w, "No article was answered in this period.")
+	} else {
+		fmt.Fprintln(w, "Articles, worst feedback first (\"did this solve it?\"):")
+		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "  ARTICLE\tLANG\tANSWERED\tYES\tNO\tNO RATE")
+		for _, a := range f.Articles {
+			fmt.Fprintf(tw, "  %s\t%s\t%d\t%d\t%d\t%.0f%%\n", a.Article, a.Lang, a.Answered, a.Yes, a.No, 100*a.NoRate)
+		}
+		tw.Flush()
+		for _, a := range f.Articles {
+			for _, q := range a.NoQuestions {
+				fmt.Fprintf(w, "    %s/%s did not help with: %s\n", a.Article, a.Lang, q)
+			}
+		}
+	}
+	fmt.Fprintln(w)
+	if len(f.Questions) == 0 {
+		fmt.Fprintln(w, "No question ended in a ticket in this period.")
+		return
+	}
+	fmt.Fprintln(w, "Questions that most often ended in a ticket:")
+	for _, q := range f.Questions {
+		var ids []string
+		for _, id := range q.Tickets {
+			ids = append(ids, "#"+id.String())
+		}
+		fmt.Fprintf(w, "  %3d  %s  (%s", q.Count, q.Question, strings.Join(ids, " "))
+		if len(q.Articles) > 0 {
+			fmt.Fprintf(w, "; offered %s", strings.Join(q.Articles, ", "))
+		}
+		fmt.Fprintln(w, ")")
 	}
 }

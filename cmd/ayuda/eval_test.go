@@ -1,0 +1,203 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"ayuda/dialog"
+	"ayuda/escalation"
+	"ayuda/faq"
+)
+
+const toyArticles = `{"id": "hours", "lang": "en", "title": "Opening hours", "questions": ["when are you open", "what time do you open", "are you open on sunday", "what are your hours", "opening times of the shop"], "body": "9 to 5."}
+{"id": "password", "lang": "en", "title": "Reset my password", "questions": ["I forgot my password", "how do I change my password", "password not working", "reset password", "new password please"], "body": "Use the link."}
+{"id": "shipping", "lang": "en", "title": "Shipping costs", "questions": ["how much is shipping", "do you charge for delivery", "what does delivery cost", "is shipping free", "delivery fees"], "body": "Free over 50."}
+`
+
+const toyQuestions = `{"q": "are you open on saturdays", "lang": "en", "want": "hours"}
+{"q": "I forgot my pasword", "lang": "en", "want": "password"}
+{"q": "how much does shipping cost", "lang": "en", "want": "shipping"}
+{"q": "xqzt vbnm plokij", "lang": "en", "want": "no-answer"}
+`
+
+func write(t *testing.T, dir, name, data string) string {
+	t.Helper()
+	p := filepath.Join(dir, name)
+	if err := os.WriteFile(p, []byte(data), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// kb import writes article files the loader accepts, from JSON Lines or
+// CSV, with out-of-scope questions as the no-answer article.
+func TestKBImport(t *testing.T) {
+	dir := t.TempDir()
+	jsonl := write(t, dir, "articles.jsonl", toyArticles)
+	oos := write(t, dir, "oos.jsonl", `{"q": "tell me a joke", "lang": "en"}`+"\n"+`{"q": "who won the match", "lang": "en"}`+"\n")
+	csvFile := write(t, dir, "more.csv", "id,lang,title,questions,body\nreturns,en,Returns,\"how do I return it|can I send it back\",\"30 days, free.\"\n")
+	out := filepath.Join(dir, "kb")
+	got, err := cli(t, dir, "", "kb", "import", jsonl, oos, csvFile, "--out", out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(got, "4 articles and 2 out-of-scope questions") {
+		t.Errorf("import said %q", got)
+	}
+	entries, err := faq.Load(os.DirFS(out))
+	if err != nil {
+		t.Fatal(err)
+	}
+	byID := map[string]faq.Entry{}
+	for _, e := range entries {
+		byID[e.ID] = e
+	}
+	if e := byID["returns"]; e.Title != "Returns" || len(e.Questions) != 2 || e.Body != "30 days, free." {
+		t.Errorf("CSV article: %+v", e)
+	}
+	if e := byID[faq.OutOfScope]; len(e.Questions) != 2 || !e.IsOutOfScope() {
+		t.Errorf("out-of-scope article: %+v", e)
+	}
+	if e := byID["hours"]; len(e.Questions) != 5 || e.Lang != "en" {
+		t.Errorf("JSONL article: %+v", e)
+	}
+	// Importing again does not overwrite without --force.
+	if _, err := cli(t, dir, "", "kb", "import", jsonl, "--out", out); err == nil || !strings.Contains(err.Error(), "--force") {
+		t.Errorf("second import: %v", err)
+	}
+}
+
+// Problems are reported with the file and line, and nothing is written.
+func TestKBImportErrors(t *testing.T) {
+	dir := t.TempDir()
+	for _, tc := range []struct{ name, data, want string }{
+		{"bad.jsonl", toyArticles + `{"id": "x y", "lang": "en", "title": "T", "questions": ["q"], "body": "b"}` + "\n", "bad.jsonl:4: id \"x y\" must not contain"},
+		{"lang.jsonl", `{"id": "a", "lang": "fr", "title": "T", "questions": ["q"], "body": "b"}` + "\n", "lang.jsonl:1: lang must be es or en"},
+		{"json.jsonl", toyArticles + "{not json\n", "json.jsonl:4:"},
+		{"dup.jsonl", toyArticles + `{"id": "hours", "lang": "en", "title": "Again", "questions": ["q"], "body": "b"}` + "\n", `dup.jsonl:4: duplicate id "hours"`},
+		{"nobody.jsonl", `{"id": "a", "lang": "en", "title": "T", "questions": ["q"], "body": ""}` + "\n", "nobody.jsonl:1: empty answer"},
+		{"cols.csv", "id,lang,title,body\na,en,T,b\n", `cols.csv:1: the header must name the columns`},
+		{"fields.csv", "id,lang,title,questions,body\na,en,T\n", "fields.csv:2: 3 fields"},
+	} {
+		p := write(t, dir, tc.name, tc.data)
+		out := filepath.Join(dir, "out-"+tc.name)
+		_, err := cli(t, dir, "", "kb", "import", p, "--out", out)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: got %v, want %q", tc.name, err, tc.want)
+		}
+		if _, serr := os.Stat(out); serr == nil {
+			t.Errorf("%s: written despite the error", tc.name)
+		}
+	}
+}
+
+// eval measures the decisions on labelled questions; --json has the
+// documented fields, and the bars fail the command.
+func TestEval(t *testing.T) {
+	dir := t.TempDir()
+	articles := write(t, dir, "articles.jsonl", toyArticles)
+	questions := write(t, dir, "val.jsonl", toyQuestions)
+	got, err := cli(t, dir, "", "eval", "--articles", articles, questions, "--json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var r map[string]any
+	if err := json.Unmarshal([]byte(got), &r); err != nil {
+		t.Fatalf("%v: %s", err, got)
+	}
+	for _, k := range []string{"in_scope_accuracy", "out_of_scope_recall", "out_of_scope_precision", "clarify_rate", "questions", "p50_ms", "p99_ms"} {
+		if _, ok := r[k]; !ok {
+			t.Errorf("--json lacks %q: %s", k, got)
+		}
+	}
+	if r["questions"] != 4.0 || r["in_scope_accuracy"] != 1.0 || r["out_of_scope_recall"] != 1.0 {
+		t.Errorf("toy results: %s", got)
+	}
+	// A bar above what is measured fails, after printing the figures.
+	if _, err := cli(t, dir, "", "eval", "--articles", articles, questions, "--min-oos-precision", "1", "--min-accuracy", "1"); err != nil {
+		t.Errorf("bars met: %v", err)
+	}
+	write(t, dir, "hard.jsonl", toyQuestions+`{"q": "plokij zzzq", "lang": "en", "want": "hours"}`+"\n")
+	_, err = cli(t, dir, "", "eval", "--articles", articles, filepath.Join(dir, "hard.jsonl"), "--min-accuracy", "0.99")
+	if !errors.Is(err, errSilent) {
+		t.Errorf("a bar not met: got %v, want a failure", err)
+	}
+	// Bad labelled questions are reported with their line.
+	write(t, dir, "bad.jsonl", toyQuestions+`{"q": "no label"}`+"\n")
+	if _, err := cli(t, dir, "", "eval", "--articles", articles, filepath.Join(dir, "bad.jsonl")); err == nil || !strings.Contains(err.Error(), "bad.jsonl:5") {
+		t.Errorf("bad questions file: %v", err)
+	}
+}
+
+// eval without a questions file uses eval.jsonl beside the articles: the
+// built-in ones have theirs, and every off-topic one is declined.
+func TestEvalBuiltin(t *testing.T) {
+	got, err := cli(t, t.TempDir(), "", "eval", "--json", "--min-oos-recall", "1", "--min-accuracy", "0.9")
+	if err != nil {
+		t.Fatalf("%v\n%s", err, got)
+	}
+	// A folder of articles with its own eval.jsonl.
+	dir := t.TempDir()
+	kb := filepath.Join(dir, "kb")
+	if _, err := cli(t, dir, "", "kb", "import", write(t, dir, "a.jsonl", toyArticles), "--out", kb); err != nil {
+		t.Fatal(err)
+	}
+	write(t, kb, "eval.jsonl", toyQuestions)
+	got, err = cli(t, dir, "", "eval", "--articles", kb)
+	if err != nil || !strings.Contains(got, "in-scope accuracy") {
+		t.Errorf("eval on a folder: %v\n%s", err, got)
+	}
+}
+
+// kb report lists the articles with the worst feedback and the questions
+// that ended in tickets, from the store.
+func TestKBReport(t *testing.T) {
+	dir := t.TempDir()
+	if _, err := cli(t, dir, "", "kb", "report"); err == nil {
+		t.Error("no store yet: want an error")
+	}
+	cfg, err := loadConfig("", func(string) string { return "" })
+	if err != nil {
+		t.Fatal(err)
+	}
+	qc := cfg.queueConfig()
+	qc.Notify = dialog.Notifier()
+	q, err := escalation.Open(filepath.Join(dir, "ayuda.db"), qc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := t.Context()
+	now := time.Now()
+	for i, fb := range []string{"no", "no", "yes"} {
+		a := escalation.Answer{Customer: "c" + fb, Question: "el reembolso no llega", Article: "reembolso", Lang: "es", At: now.Add(-time.Duration(i+1) * time.Minute), Feedback: fb}
+		if err := q.RecordAnswer(ctx, a); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := q.Open(ctx, escalation.Ticket{Type: escalation.Consulta, Priority: escalation.Normal, Summary: "el reembolso no llega", Reason: escalation.ReasonNegative, Offered: []escalation.Offer{{Article: "reembolso", Feedback: "no"}}}); err != nil {
+		t.Fatal(err)
+	}
+	q.Close()
+	got, err := cli(t, dir, "", "kb", "report")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"reembolso", "67%", "el reembolso no llega", "offered reembolso"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("report lacks %q:\n%s", want, got)
+		}
+	}
+	got, err = cli(t, dir, "", "kb", "report", "--json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var f escalation.Feedback
+	if err := json.Unmarshal([]byte(got), &f); err != nil || len(f.Articles) != 1 || f.Articles[0].No != 2 || len(f.Questions) != 1 {
+		t.Errorf("--json: %v %s", err, got)
+	}
+}
