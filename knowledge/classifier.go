@@ -3,6 +3,7 @@ package knowledge
 import (
 	"math"
 	"math/rand/v2"
+	"sync"
 )
 
 // classifier is a one-vs-rest logistic regression: for each class (an
@@ -85,46 +86,60 @@ func trainClassifier(examples [][]string, labels []int, trainOnly []bool, k, rej
 		return nil
 	}
 	c.reject = reject
-	// Calibrate on held-out examples with a model trained on the rest, then
-	// train on everything.
-	if opt.Holdout > 1 {
-		var train, held []int
-		seen := make([]int, k)
-		count := make([]int, k)
-		for _, l := range labels {
-			count[l]++
-		}
-		for i, l := range labels {
-			seen[l]++
-			if count[l] >= 3 && seen[l]%opt.Holdout == 0 && !trainOnly[i] {
-				held = append(held, i)
-			} else {
-				train = append(train, i)
-			}
-		}
-		if len(held) > 0 {
+	// Calibrate on held-out examples with a model trained on the rest,
+	// while the model on everything trains beside it: the two are
+	// independent, so the result is the same as one after the other.
+	var wg sync.WaitGroup
+	if held, train := c.split(labels, trainOnly, opt.Holdout); len(held) > 0 {
+		wg.Go(func() {
 			sub := make([][]string, len(train))
 			subLabels := make([]int, len(train))
 			for j, i := range train {
 				sub[j], subLabels[j] = examples[i], labels[i]
 			}
 			h := newClassifier(sub, k, opt)
+			if h == nil {
+				return
+			}
 			h.reject = reject
 			h.fit(h.samples(sub, subLabels), opt)
 			var tops, covs []float64
 			var right []bool
 			for _, i := range held {
 				z, cov := h.scores(examples[i])
-				top := c.best(z)
+				top := h.best(z)
 				tops = append(tops, z[top])
 				covs = append(covs, cov)
 				right = append(right, top == labels[i])
 			}
 			c.a, c.c, c.b = fitPlatt(tops, covs, right, opt.Prior)
-		}
+		})
 	}
 	c.fit(c.samples(examples, labels), opt)
+	wg.Wait()
 	return c
+}
+
+// split picks every holdout-th example of each class with at least three
+// (and never a trainOnly one) to hold out; the rest train.
+func (c *classifier) split(labels []int, trainOnly []bool, holdout int) (held, train []int) {
+	if holdout < 2 {
+		return nil, nil
+	}
+	seen := make([]int, c.k)
+	count := make([]int, c.k)
+	for _, l := range labels {
+		count[l]++
+	}
+	for i, l := range labels {
+		seen[l]++
+		if count[l] >= 3 && seen[l]%holdout == 0 && !trainOnly[i] {
+			held = append(held, i)
+		} else {
+			train = append(train, i)
+		}
+	}
+	return held, train
 }
 
 // newClassifier sets up the feature index and weights for examples.
