@@ -13,8 +13,6 @@ import (
 	"ayuda/bots"
 	"ayuda/dialog"
 	"ayuda/escalation"
-	"ayuda/faq"
-	"ayuda/knowledge"
 )
 
 type stack struct {
@@ -24,19 +22,12 @@ type stack struct {
 
 func newStack(t testing.TB) *stack {
 	t.Helper()
-	entries, err := faq.Builtin()
-	if err != nil {
-		t.Fatal(err)
-	}
-	idx, err := knowledge.New(entries)
-	if err != nil {
-		t.Fatal(err)
-	}
+	idx := sharedIndex(t)
 	q, err := escalation.Open(filepath.Join(t.TempDir(), "ayuda.db"), escalation.Config{Agents: []escalation.Agent{{ID: "ana"}}, Notify: dialog.Notifier()})
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { q.Close(); idx.Close() })
+	t.Cleanup(func() { q.Close() })
 	eng, err := dialog.New(dialog.Config{Search: idx, Queue: q})
 	if err != nil {
 		t.Fatal(err)
@@ -198,12 +189,7 @@ func BenchmarkTurnParallel(b *testing.B) {
 // A flood from one person gets one polite message and no answers, loses
 // nothing, and does not slow anyone else down.
 func TestFlood(t *testing.T) {
-	entries, _ := faq.Builtin()
-	idx, err := knowledge.New(entries)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer idx.Close()
+	idx := sharedIndex(t)
 	q, err := escalation.Open(filepath.Join(t.TempDir(), "ayuda.db"), escalation.Config{Notify: dialog.Notifier()})
 	if err != nil {
 		t.Fatal(err)

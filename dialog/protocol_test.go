@@ -9,8 +9,6 @@ import (
 	"ayuda/bots"
 	"ayuda/dialog"
 	"ayuda/escalation"
-	"ayuda/faq"
-	"ayuda/knowledge"
 )
 
 // The questions the bot handles are recorded for the reports: the answer,
@@ -39,14 +37,7 @@ func TestAnswersAreRecorded(t *testing.T) {
 
 // A team that assigns by round robin: the receipt says who is on it.
 func TestReceiptNamesTheAssignedAgent(t *testing.T) {
-	entries, err := faq.Builtin()
-	if err != nil {
-		t.Fatal(err)
-	}
-	idx, err := knowledge.New(entries)
-	if err != nil {
-		t.Fatal(err)
-	}
+	idx := sharedIndex(t)
 	q, err := escalation.Open(filepath.Join(t.TempDir(), "ayuda.db"), escalation.Config{
 		Agents: []escalation.Agent{{ID: "ana", Name: "Ana"}},
 		Notify: dialog.Notifier(),
@@ -56,7 +47,7 @@ func TestReceiptNamesTheAssignedAgent(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { q.Close(); idx.Close() })
+	t.Cleanup(func() { q.Close() })
 	eng, err := dialog.New(dialog.Config{Search: idx, Queue: q})
 	if err != nil {
 		t.Fatal(err)

@@ -15,7 +15,6 @@ import (
 	"ayuda/bots/console"
 	"ayuda/dialog"
 	"ayuda/escalation"
-	"ayuda/faq"
 	"ayuda/knowledge"
 )
 
@@ -89,15 +88,7 @@ type harness struct {
 }
 
 func newHarness(t *testing.T) *harness {
-	entries, err := faq.Builtin()
-	if err != nil {
-		t.Fatal(err)
-	}
-	idx, err := knowledge.New(entries)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { idx.Close() })
+	idx := sharedIndex(t)
 	h := &harness{t: t, dir: t.TempDir(), clk: &clock{time.Date(2026, 11, 24, 10, 0, 0, 0, madrid)}, idx: idx, agent: "ana"}
 	h.open()
 	t.Cleanup(func() { h.term.close(); h.q.Close() })

@@ -64,15 +64,17 @@ func openApp(ctx context.Context, cfg *Config, log *slog.Logger) (*app, error) {
 	if err := os.MkdirAll(cfg.Data, 0o700); err != nil {
 		return nil, fmt.Errorf("data directory: %w", err)
 	}
-	idx, err := openIndex(cfg)
-	if err != nil {
-		return nil, err
-	}
+	// The store first: a data file that is locked or not ours is reported
+	// at once, before the articles are indexed.
 	qc := cfg.queueConfig()
 	qc.Notify, qc.Logger = dialog.Notifier(), log.With("part", "escalation")
 	q, err := escalation.Open(filepath.Join(cfg.Data, "ayuda.db"), qc)
 	if err != nil {
-		idx.Close()
+		return nil, err
+	}
+	idx, err := openIndex(cfg)
+	if err != nil {
+		q.Close()
 		return nil, err
 	}
 	eng, err := dialog.New(dialog.Config{

@@ -147,12 +147,12 @@ func TestKillAndRestart(t *testing.T) {
 		// Kill once the load is under way: after a few hundred acknowledged messages.
 		for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
 			mu.Lock()
-			n := 0
+			n, r := 0, len(replies)
 			for _, a := range acked {
 				n += len(a)
 			}
 			mu.Unlock()
-			if n >= 150*(round+1) && len(replies) > 10*(round+1) {
+			if n >= 150*(round+1) && r > 10*(round+1) {
 				break
 			}
 		}

@@ -97,9 +97,9 @@ func TestAskJSON(t *testing.T) {
 	for _, tc := range []struct {
 		q, decision, article, lang string
 	}{
-		{"¿dónde está mi pedido?", "answer", "estado-pedido", "es"},
+		// One of each decision the JSON reports; dialog's tests cover the
+		// decisions themselves (each call here builds the index).
 		{"how do I reset my password", "answer", "cambiar-contrasena", "en"},
-		{"quiero hablar con una persona", "escalate", "", "es"},
 		{"quiero denunciar un fraude", "escalate", "", "es"},
 		{"cuéntame un chiste", "decline", "", "es"},
 	} {
