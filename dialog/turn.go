@@ -700,6 +700,15 @@ func (t *turn) comment(ctx context.Context, pressed string) (bots.Reply, bool, e
 		return bots.Reply{Text: say(c.Lang, "no-comment")}, true, nil
 	case pressed != "", in != None, strings.TrimSpace(t.m.Text) == "", id == 0:
 		return bots.Reply{}, false, nil
+	case strings.Contains(t.m.Text, "?") || isProcessQuestion(t.m.Text):
+		// A new question the bot can answer is not a comment on the last one.
+		d, err := t.e.decide(ctx, t.m.Text, c.Lang, t.m.Internal)
+		if err != nil {
+			return bots.Reply{}, true, err
+		}
+		if d.Decision == Answer {
+			return bots.Reply{}, false, nil
+		}
 	}
 	t.relayed = true
 	if _, err := t.e.cfg.Queue.Rate(ctx, id, 0, t.m.Text); err != nil {
