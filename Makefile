@@ -17,6 +17,7 @@ test:
 	$(GO) vet ./...
 	$(GO) test -race -count=1 ./...
 	$(MAKE) --no-print-directory eval-check
+	$(MAKE) --no-print-directory fuzz
 
 # Answer quality on the labelled questions of ../shared/eval (CLINC150 and
 # Banking77 validation sets, docs/quality.md), with bars just under the
@@ -27,7 +28,6 @@ eval-check:
 	  set -e; \
 	  $(GO) run ./cmd/ayuda eval --articles $(EVAL)/clinc150/articles.jsonl $(EVAL)/clinc150/val.jsonl --min-accuracy 0.925 --min-oos-recall 0.54; \
 	  $(GO) run ./cmd/ayuda eval --articles $(EVAL)/banking77/articles.jsonl $(EVAL)/banking77/val.jsonl --min-accuracy 0.90
-	$(MAKE) fuzz
 
 # Each fuzz target for FUZZTIME, on top of its corpus in testdata/fuzz (which
 # plain `go test` replays too). Longer: make fuzz FUZZTIME=10m.
