@@ -66,11 +66,12 @@ type Config struct {
 	// ClarifyThreshold is the confidence at or above which the bot offers
 	// the closest articles as choices; zero means 0.15.
 	ClarifyThreshold float64
-	// Margin: the best article is answered only when it leads the next
-	// different article by at least this much confidence. Zero, the
-	// default, asks for no lead: each article's confidence is its own
-	// probability, so two can be near 1 at once, and the better one is
-	// answered.
+	// Margin: when the runner-up article is itself likely enough to be
+	// answered, the best one is answered only if it leads by at least this
+	// much; otherwise the customer chooses between them ("el pedido":
+	// cancel it, or where is it?). Each confidence is the article's own
+	// probability, so two can be near 1 at once. Zero means 0.1; a
+	// negative value turns the check off.
 	Margin float64
 	// DefaultLang is the language until a person's words say otherwise;
 	// empty means "es".
@@ -109,6 +110,9 @@ func New(cfg Config) (*Engine, error) {
 	}
 	if cfg.ClarifyThreshold == 0 {
 		cfg.ClarifyThreshold = 0.15
+	}
+	if cfg.Margin == 0 {
+		cfg.Margin = 0.1
 	}
 	if cfg.DefaultLang == "" {
 		cfg.DefaultLang = "es"

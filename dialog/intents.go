@@ -82,19 +82,19 @@ var whole = map[Intent][]string{
 var phrases = map[Intent][]string{
 	Human: {
 		"hablar con una persona", "hablar con alguien", "hablar con un humano", "hablar con un agente", "hablar con un asesor",
-		"hablar con una persona real", "con un humano", "con una persona", "persona real", "quiero un humano", "quiero un agente",
+		"con un humano", "con una persona", "quiero un humano", "quiero un agente",
 		"pasame con", "pasadme con", "paseme con", "comunicarme con un", "atencion humana", "atencion al cliente humana",
 		"operador", "operadora", "un agente", "agente humano", "agente por favor", "un asesor", "asesor por favor",
-		"talk to a human", "talk to a person", "talk to someone", "speak to a human", "speak to a person", "speak to someone",
-		"speak with", "talk with a", "real person", "real human", "human agent", "live agent", "an agent", "customer service agent",
-		"representative", "a human please", "human please", "transfer me", "connect me", "get me a person", "let me talk",
+		"talk to a human", "talk to a person", "talk to someone", "speak with someone", "talk with someone", "speak with somebody", "speak to a human", "speak to a person", "speak to someone",
+		"human agent", "live agent", "an agent", "customer service agent",
+		"representative", "a human please", "human please", "get me a person", "let me talk",
 	},
 }
 
 // A message that names a person and asks for something is a request for
 // a person: "necesito ayuda de una persona", "can I get a human?".
 var (
-	personWords  = set("persona humano humana agente asesor asesora operador operadora empleado human person agent representative operator someone somebody")
+	personWords  = set("persona humano humana agente asesor asesora operador operadora empleado human person agent representative operator")
 	requestWords = set("hablar habla hablame quiero queria necesito pasame pasadme paseme pasar comunicar comunicarme contactar llamar ayuda atienda atender talk speak want need get connect transfer contact reach help call")
 	notPerson    = set("transporte transportista mensajero courier delivery shipping")
 )

@@ -812,8 +812,11 @@ func (e *Engine) decide(ctx context.Context, text, lang string, internal bool) (
 			break
 		}
 	}
+	// A short question two articles both fit well says too little to pick
+	// one ("el pedido": cancel it, or where is it?): the customer chooses.
+	contested := len(strings.Fields(fold(text))) <= 3 && second >= max(e.cfg.AnswerThreshold, 0.8) && top.Confidence-second < e.cfg.Margin
 	switch {
-	case top.Confidence >= e.cfg.AnswerThreshold && top.Confidence-second >= e.cfg.Margin:
+	case top.Confidence >= e.cfg.AnswerThreshold && !contested:
 		d.Decision, d.Article = Answer, top.ID
 	case top.Confidence >= e.cfg.ClarifyThreshold:
 		d.Decision = Clarify
