@@ -32,7 +32,7 @@ eval-check:
 # Each fuzz target for FUZZTIME, on top of its corpus in testdata/fuzz (which
 # plain `go test` replays too). Longer: make fuzz FUZZTIME=10m.
 FUZZTIME ?= 5s
-FUZZ_TARGETS := dialog:FuzzHandle faq:FuzzParse cmd/ayuda:FuzzConfig
+FUZZ_TARGETS := dialog:FuzzHandle faq:FuzzParse cmd/ayuda:FuzzConfig bots/telegram:FuzzUpdate bots/discord:FuzzDispatch bots/slack:FuzzEnvelope
 fuzz:
 	@for t in $(FUZZ_TARGETS); do \
 	  pkg=$${t%%:*}; name=$${t##*:}; \

@@ -16,11 +16,15 @@ package discord
 
 import (
 	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -29,6 +33,7 @@ import (
 	"github.com/bwmarrin/discordgo"
 
 	"ayuda/bots"
+	"ayuda/escalation"
 )
 
 // DefaultAPIURL is Discord's own base URL, used when Config.APIURL is empty.
@@ -209,11 +214,29 @@ func (b *Bot) Send(ctx context.Context, to bots.Address, r bots.Reply) error {
 }
 
 // post posts parts to a channel in order and returns how many were posted.
+//
+// Each part carries a nonce with enforce_nonce set: asked again within a
+// few minutes to create a message with the same nonce, Discord returns the
+// one it created instead of posting another. So a part whose request
+// timed out after Discord had accepted it is not posted twice when it is
+// sent again: by discordgo (it retries 5xx answers), by do (429s), or by
+// the outbox dispatcher, whose attempts at one message share a key
+// (escalation.SendKey) from which the nonces are derived. Outside the
+// dispatcher the key is random, for this call's retries.
 func (b *Bot) post(ctx context.Context, chat string, parts []part) (int, error) {
+	key := escalation.SendKey(ctx)
+	if key == "" {
+		key = rand.Text()
+	}
 	for i, p := range parts {
-		m := &discordgo.MessageSend{Content: p.content, Components: p.buttons, AllowedMentions: noMentions()}
+		m := messageSend{
+			MessageSend: &discordgo.MessageSend{Content: p.content, Components: p.buttons, AllowedMentions: noMentions()},
+			Nonce:       nonce(key, i), EnforceNonce: true,
+		}
 		err := b.do(ctx, "post message", func(o ...discordgo.RequestOption) error {
-			_, err := b.s.ChannelMessageSendComplex(chat, m, o...)
+			// ChannelMessageSendComplex without files or embeds, plus the nonce.
+			endpoint := discordgo.EndpointChannelMessages(chat)
+			_, err := b.s.RequestWithBucketID(http.MethodPost, endpoint, m, endpoint, o...)
 			return err
 		})
 		if err != nil {
@@ -221,6 +244,20 @@ func (b *Bot) post(ctx context.Context, chat string, parts []part) (int, error) 
 		}
 	}
 	return len(parts), nil
+}
+
+// messageSend is discordgo's MessageSend with the fields it lacks.
+type messageSend struct {
+	*discordgo.MessageSend
+	Nonce        string `json:"nonce,omitempty"`
+	EnforceNonce bool   `json:"enforce_nonce,omitempty"`
+}
+
+// nonce is the nonce of part i of the message with key: 24 characters
+// (Discord takes up to 25).
+func nonce(key string, i int) string {
+	sum := sha256.Sum256([]byte(key + "\x00" + strconv.Itoa(i)))
+	return hex.EncodeToString(sum[:12])
 }
 
 // deliver posts an inline reply; what cannot be posted goes to the Outbox.

@@ -28,7 +28,7 @@ import (
 // URL wss://gateway-us-east1-b.discord.gg: the bot reaches it only
 // through its host-rewriting dialer.
 type fakeDiscord struct {
-	t     *testing.T
+	t     testing.TB
 	srv   *httptest.Server
 	token string
 
@@ -48,6 +48,8 @@ type fakeDiscord struct {
 	// fail answers the next requests matching "METHOD path" with a status:
 	// a queue of statuses per route; 429 carries retry_after.
 	fail map[string][]int
+
+	nonces map[string]fakeNonce // the bot's messages by nonce
 }
 
 const (
@@ -105,6 +107,13 @@ type fakeMessage struct {
 	Attachments []fakeAttachment `json:"attachments"`
 	Components  json.RawMessage  `json:"components,omitempty"`
 	Flags       int              `json:"flags"`
+	Nonce       string           `json:"nonce,omitempty"`
+}
+
+// fakeNonce is a nonce the bot used, and the message it created.
+type fakeNonce struct {
+	msg *fakeMessage
+	at  time.Time
 }
 
 type fakeFrame struct {
@@ -133,10 +142,11 @@ func (c *fakeConn) write(f fakeFrame) {
 	c.ws.WriteJSON(f) // a failed write is a closed connection: the client reconnects
 }
 
-func newFake(t *testing.T) *fakeDiscord {
+func newFake(t testing.TB) *fakeDiscord {
 	f := &fakeDiscord{
 		t: t, token: fakeToken, changed: make(chan struct{}), nextID: 1_000_000,
 		channels: map[string]*fakeChannel{}, sessions: map[string]*fakeSession{}, fail: map[string][]int{},
+		nonces: map[string]fakeNonce{},
 	}
 	f.channels[fakeSupport] = &fakeChannel{ID: fakeSupport, GuildID: fakeGuild, Type: 0}
 	f.channels["201"] = &fakeChannel{ID: "201", GuildID: fakeGuild, Type: 0}
@@ -342,10 +352,16 @@ func (f *fakeDiscord) listMessages(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, 200, out)
 }
 
+// nonceWindow is how long Discord recognises a nonce with enforce_nonce
+// ("the past few minutes").
+const nonceWindow = 2 * time.Minute
+
 func (f *fakeDiscord) postMessage(w http.ResponseWriter, r *http.Request) {
 	var req struct {
-		Content    string          `json:"content"`
-		Components json.RawMessage `json:"components"`
+		Content      string          `json:"content"`
+		Components   json.RawMessage `json:"components"`
+		Nonce        string          `json:"nonce"`
+		EnforceNonce bool            `json:"enforce_nonce"`
 	}
 	json.NewDecoder(r.Body).Decode(&req)
 	f.mu.Lock()
@@ -353,6 +369,16 @@ func (f *fakeDiscord) postMessage(w http.ResponseWriter, r *http.Request) {
 	ch := f.channels[r.PathValue("ch")]
 	if ch == nil {
 		f.unknownChannel(w)
+		return
+	}
+	if len(req.Nonce) > 25 {
+		writeJSON(w, 400, map[string]any{"message": "Invalid Form Body", "code": 50035})
+		return
+	}
+	// With enforce_nonce, a nonce the same author used a moment ago gets
+	// the message created then, and nothing is posted.
+	if n, ok := f.nonces[req.Nonce]; ok && req.EnforceNonce && time.Since(n.at) < nonceWindow {
+		writeJSON(w, 200, n.msg)
 		return
 	}
 	if len(req.Content) == 0 && (len(req.Components) == 0 || string(req.Components) == "null") {
@@ -364,8 +390,11 @@ func (f *fakeDiscord) postMessage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	m := &fakeMessage{ID: f.id(), ChannelID: ch.ID, GuildID: ch.GuildID, Author: fakeUser{ID: fakeBotID, Username: "ayuda", Bot: true},
-		Content: req.Content, Components: req.Components, Timestamp: time.Now().UTC().Format(time.RFC3339Nano)}
+		Content: req.Content, Components: req.Components, Timestamp: time.Now().UTC().Format(time.RFC3339Nano), Nonce: req.Nonce}
 	ch.Messages = append(ch.Messages, m)
+	if req.Nonce != "" {
+		f.nonces[req.Nonce] = fakeNonce{msg: m, at: time.Now()}
+	}
 	f.dispatch("MESSAGE_CREATE", m)
 	writeJSON(w, 200, m)
 }

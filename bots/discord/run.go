@@ -276,7 +276,7 @@ func (r *runner) onInteraction(_ *discordgo.Session, e *discordgo.InteractionCre
 		return
 	}
 	user := interactionUser(in)
-	if user == nil || user.Bot || !r.b.seen.first("i:"+in.ID) {
+	if user == nil || user.Bot || in.ID == "" || in.ChannelID == "" || user.ID == "" || !decoded(in) || !r.b.seen.first("i:"+in.ID) {
 		return
 	}
 	it := &item{in: in, acked: make(chan struct{})}
@@ -303,6 +303,19 @@ func (r *runner) onInteraction(_ *discordgo.Session, e *discordgo.InteractionCre
 	}
 }
 
+// decoded reports whether discordgo could decode the interaction's data:
+// it calls the handlers even when it could not, and then Data is nil, on
+// which MessageComponentData and ApplicationCommandData panic.
+func decoded(in *discordgo.Interaction) bool {
+	switch in.Data.(type) {
+	case discordgo.MessageComponentInteractionData:
+		return in.Type == discordgo.InteractionMessageComponent
+	case discordgo.ApplicationCommandInteractionData:
+		return in.Type == discordgo.InteractionApplicationCommand
+	}
+	return false
+}
+
 // route queues a message ayuda should answer, once.
 func (r *runner) route(m *discordgo.Message, dm bool) {
 	if !r.wanted(m, dm) || !r.b.seen.first("m:"+m.ID) {
@@ -327,6 +340,9 @@ func (r *runner) route(m *discordgo.Message, dm bool) {
 func (r *runner) wanted(m *discordgo.Message, dm bool) bool {
 	if m.Author == nil || m.Author.Bot || m.Author.System || m.WebhookID != "" {
 		return false
+	}
+	if m.ID == "" || m.ChannelID == "" || m.Author.ID == "" {
+		return false // not from Discord: nothing to answer or deduplicate on
 	}
 	if m.Type != discordgo.MessageTypeDefault && m.Type != discordgo.MessageTypeReply {
 		return false

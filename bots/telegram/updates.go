@@ -280,8 +280,8 @@ func (b *Bot) handle(ctx context.Context, h bots.Handler, m bots.Message) bots.R
 }
 
 func (b *Bot) onMessage(ctx context.Context, h bots.Handler, update int, m *tgbotapi.Message) error {
-	if m.From == nil || m.From.IsBot || m.Chat == nil {
-		return nil
+	if m.From == nil || m.From.IsBot || m.Chat == nil || m.From.ID == 0 || m.Chat.ID == 0 {
+		return nil // 0 is no Telegram id: nothing could be sent back
 	}
 	me := b.me.Load()
 	text := m.Text
@@ -306,7 +306,7 @@ func (b *Bot) onMessage(ctx context.Context, h bots.Handler, update int, m *tgbo
 		return nil // channels
 	}
 	atts := attachments(m)
-	if strings.TrimSpace(text) == "" && len(atts) == 0 && replyTo != 0 {
+	if strings.TrimSpace(text) == "" && len(atts) == 0 && !m.Chat.IsPrivate() {
 		text = "/ayuda" // just "@bot" in a group
 	}
 	to := address(m.Chat.ID, m.From.ID)
@@ -325,7 +325,7 @@ func (b *Bot) onMessage(ctx context.Context, h bots.Handler, update int, m *tgbo
 // keyboard removed so it cannot be pressed twice, and the press becomes a
 // message whose text is the choice's ID.
 func (b *Bot) onCallback(ctx context.Context, h bots.Handler, update int, q *tgbotapi.CallbackQuery) error {
-	if q.From == nil || q.Message == nil || q.Message.Chat == nil {
+	if q.From == nil || q.Message == nil || q.Message.Chat == nil || q.From.ID == 0 || q.Message.Chat.ID == 0 {
 		b.answer(ctx, q.ID, "")
 		return nil
 	}
@@ -443,7 +443,8 @@ func groupText(m *tgbotapi.Message, text string, me *identity) (string, bool) {
 	if m.Text == "" {
 		entities = m.CaptionEntities
 	}
-	if len(entities) > 0 && entities[0].Type == "bot_command" && entities[0].Offset == 0 && entities[0].Length <= len(text) {
+	if len(entities) > 0 && entities[0].Type == "bot_command" && entities[0].Offset == 0 &&
+		entities[0].Length > 0 && entities[0].Length <= len(text) {
 		cmd := text[:entities[0].Length]
 		name, at, found := strings.Cut(cmd[1:], "@")
 		switch {
