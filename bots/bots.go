@@ -141,3 +141,23 @@ func IsPermanent(err error) bool {
 	var p *PermanentError
 	return errors.As(err, &p)
 }
+
+// sendKeyCtx is the context key of SendKey.
+type sendKeyCtx struct{}
+
+// WithSendKey returns ctx carrying key, the identity of the message being
+// delivered. The outbox sets it for each delivery: the same on every
+// attempt to deliver one message, also after a restart, and different for
+// every other message.
+func WithSendKey(ctx context.Context, key string) context.Context {
+	return context.WithValue(ctx, sendKeyCtx{}, key)
+}
+
+// SendKey returns the key WithSendKey put in ctx, or "". An Adapter whose
+// platform can recognise a request it has seen before (Discord's message
+// nonce) uses it in Send, so that a retry after a timeout, when the
+// platform had in fact accepted the message, does not deliver it twice.
+func SendKey(ctx context.Context) string {
+	k, _ := ctx.Value(sendKeyCtx{}).(string)
+	return k
+}

@@ -310,29 +310,17 @@ func (q *Queue) due() ([]Outgoing, time.Time, error) {
 	return due, next, err
 }
 
-// sendKeyCtx is the context key of SendKey.
-type sendKeyCtx struct{}
-
 // SendKey returns the key of the outbox message being delivered when ctx
 // is the context Dispatch (or DispatchOnce) passed to Sender.Send, and ""
-// otherwise. The key is the same on every attempt to deliver that message,
-// also after a restart, and differs from every other message's (it is
-// made of the message's sequence number and creation time, so a store
-// started afresh does not reuse one). A Sender whose platform can
-// recognise a request it has seen before (Discord's message nonce) uses it
-// so that a retry after a timeout, when the platform had in fact accepted
-// the message, does not deliver it twice.
-func SendKey(ctx context.Context) string {
-	k, _ := ctx.Value(sendKeyCtx{}).(string)
-	return k
-}
+// otherwise; see bots.SendKey, which adapters use.
+func SendKey(ctx context.Context) string { return bots.SendKey(ctx) }
 
 func (o Outgoing) sendKey() string {
 	return strconv.FormatUint(o.Seq, 10) + "." + strconv.FormatInt(o.Created.UnixNano(), 36)
 }
 
 func (q *Queue) deliver(ctx context.Context, s Sender, o Outgoing) {
-	sctx, cancel := context.WithTimeout(context.WithValue(ctx, sendKeyCtx{}, o.sendKey()), sendTimeout)
+	sctx, cancel := context.WithTimeout(bots.WithSendKey(ctx, o.sendKey()), sendTimeout)
 	err := s.Send(sctx, o.To, o.Reply)
 	cancel()
 	if ctx.Err() != nil && err != nil {

@@ -33,7 +33,6 @@ import (
 	"github.com/bwmarrin/discordgo"
 
 	"ayuda/bots"
-	"ayuda/escalation"
 )
 
 // DefaultAPIURL is Discord's own base URL, used when Config.APIURL is empty.
@@ -221,10 +220,10 @@ func (b *Bot) Send(ctx context.Context, to bots.Address, r bots.Reply) error {
 // timed out after Discord had accepted it is not posted twice when it is
 // sent again: by discordgo (it retries 5xx answers), by do (429s), or by
 // the outbox dispatcher, whose attempts at one message share a key
-// (escalation.SendKey) from which the nonces are derived. Outside the
+// (bots.SendKey) from which the nonces are derived. Outside the
 // dispatcher the key is random, for this call's retries.
 func (b *Bot) post(ctx context.Context, chat string, parts []part) (int, error) {
-	key := escalation.SendKey(ctx)
+	key := bots.SendKey(ctx)
 	if key == "" {
 		key = rand.Text()
 	}

@@ -220,7 +220,9 @@ func (b *Bot) onEvent(ctx context.Context, payload []byte) {
 // event.
 func (b *Bot) onMessage(ctx context.Context, m *slackevents.MessageEvent) {
 	me := b.identity()
-	if m.BotID != "" || m.User == "" || m.User == me.UserID {
+	// Without a channel there is nowhere to answer and no conversation to
+	// keep: Slack always sends one, so such an event is malformed.
+	if m.BotID != "" || m.User == "" || m.Channel == "" || m.User == me.UserID {
 		return
 	}
 	switch m.SubType {
@@ -245,7 +247,7 @@ func (b *Bot) onMessage(ctx context.Context, m *slackevents.MessageEvent) {
 // (one per person and channel) goes on in a thread under the mention.
 func (b *Bot) onMention(ctx context.Context, m *slackevents.AppMentionEvent) {
 	me := b.identity()
-	if m.BotID != "" || m.User == "" || m.User == me.UserID {
+	if m.BotID != "" || m.User == "" || m.Channel == "" || m.User == me.UserID {
 		return
 	}
 	if b.desk != nil && m.Channel == b.cfg.AgentsChannel && m.ThreadTimeStamp != "" {

@@ -275,12 +275,10 @@ func checkSlackMessage(t *testing.T, m bots.Message) {
 			t.Errorf("%s is not UTF-8: %q", what, s)
 		}
 	}
-	// An event without a channel (Slack sends none) reaches the handler
-	// with no Chat, and the reply is posted to no channel (Slack answers
-	// channel_not_found, and it is dropped as permanent): found by this
-	// target, reported to bots/slack's owner; until onMessage and
-	// onMention drop such events, an empty Chat is not a failure here.
-	if a := m.From; a.Platform != bots.Slack || a.User == "" {
+	// An event without a channel once reached the handler with no Chat
+	// and its reply was lost (found by this target); such events are now
+	// dropped.
+	if a := m.From; a.Platform != bots.Slack || a.User == "" || a.Chat == "" {
 		t.Errorf("address %+v: want a Slack chat and user", a)
 	}
 	if !m.Internal {
