@@ -21,7 +21,7 @@ var angerWords = []string{
 func found(text string, words []string) string {
 	f := " " + fold(text) + " "
 	for _, w := range words {
-		if strings.Contains(f, " "+fold(w)+" ") {
+		if strings.Contains(f, " "+foldWord(w)+" ") {
 			return w
 		}
 	}

@@ -2,6 +2,7 @@ package dialog
 
 import (
 	"strings"
+	"sync"
 	"unicode"
 
 	"golang.org/x/text/runes"
@@ -15,12 +16,14 @@ import (
 // spaces and collapses runs of spaces: the form intents are matched on.
 func fold(s string) string {
 	s = strings.ToLower(s)
-	s = strings.ReplaceAll(s, "ñ", "\x00")
-	t := transform.Chain(norm.NFD, runes.Remove(runes.In(unicode.Mn)), norm.NFC)
-	if out, _, err := transform.String(t, s); err == nil {
-		s = out
+	if !ascii(s) { // only accents need the Unicode transform
+		s = strings.ReplaceAll(s, "ñ", "\x00")
+		t := transform.Chain(norm.NFD, runes.Remove(runes.In(unicode.Mn)), norm.NFC)
+		if out, _, err := transform.String(t, s); err == nil {
+			s = out
+		}
+		s = strings.ReplaceAll(s, "\x00", "ñ")
 	}
-	s = strings.ReplaceAll(s, "\x00", "ñ")
 	var b strings.Builder
 	space := true
 	for _, r := range s {
@@ -33,6 +36,28 @@ func fold(s string) string {
 		}
 	}
 	return strings.TrimSpace(b.String())
+}
+
+func ascii(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= 0x80 {
+			return false
+		}
+	}
+	return true
+}
+
+// folded memoizes fold for the fixed keyword lists, which are folded on
+// every message otherwise.
+var folded sync.Map
+
+func foldWord(w string) string {
+	if f, ok := folded.Load(w); ok {
+		return f.(string)
+	}
+	f := fold(w)
+	folded.Store(w, f)
+	return f
 }
 
 // Intent is what a message is for, before any search.
@@ -173,7 +198,7 @@ func sensitiveType(text string) (escalation.Type, bool) {
 	f := " " + fold(text) + " "
 	for _, s := range sensitive {
 		for _, w := range s.words {
-			if strings.Contains(f, " "+fold(w)+" ") {
+			if strings.Contains(f, " "+foldWord(w)+" ") {
 				return s.typ, isProcessQuestion(text)
 			}
 		}

@@ -14,6 +14,7 @@ type limiter struct {
 
 	mu      sync.Mutex
 	buckets map[string]*bucket
+	sweepAt int // sweep when the map reaches this size
 }
 
 type bucket struct {
@@ -22,7 +23,7 @@ type bucket struct {
 }
 
 func newLimiter(rate float64, burst int) *limiter {
-	return &limiter{rate: rate, burst: float64(burst), buckets: map[string]*bucket{}}
+	return &limiter{rate: rate, burst: float64(burst), buckets: map[string]*bucket{}, sweepAt: minSweep}
 }
 
 // allow takes a token for key at now, if there is one.
@@ -31,8 +32,12 @@ func (l *limiter) allow(key string, now time.Time) bool {
 	defer l.mu.Unlock()
 	b, ok := l.buckets[key]
 	if !ok {
-		if len(l.buckets) >= 10000 {
+		// Sweep when the map has doubled since the last sweep, not at every
+		// new key: while everyone is active a sweep frees nothing, and
+		// sweeping each time held this lock for every turn.
+		if len(l.buckets) >= l.sweepAt {
 			l.sweep(now)
+			l.sweepAt = max(minSweep, 2*len(l.buckets))
 		}
 		b = &bucket{tokens: l.burst, last: now}
 		l.buckets[key] = b
@@ -45,6 +50,9 @@ func (l *limiter) allow(key string, now time.Time) bool {
 	b.tokens--
 	return true
 }
+
+// minSweep is the size under which the limiter never sweeps.
+const minSweep = 10000
 
 // sweep drops the buckets that have refilled: they hold nothing to remember.
 func (l *limiter) sweep(now time.Time) {

@@ -202,6 +202,7 @@ func loadtest(ctx context.Context, a *app, customers int, duration time.Duration
 		mu        sync.Mutex
 		latencies []time.Duration
 		messages  atomic.Int64
+		followUps = map[string]bool{} // follow-ups sent, by customer chat
 	)
 	start := time.Now()
 	deadline := start.Add(duration)
@@ -216,27 +217,35 @@ func loadtest(ctx context.Context, a *app, customers int, duration time.Duration
 	for c := range customers {
 		customersWG.Go(func() {
 			var mine []time.Duration
+			defer func() {
+				mu.Lock()
+				latencies = append(latencies, mine...)
+				mu.Unlock()
+			}()
 			next := start.Add(time.Duration(c) * every / time.Duration(max(customers, 1)))
 			for round := 0; time.Now().Before(deadline) && ctx.Err() == nil; round++ {
 				from := bots.Address{Platform: loadPlatform, Chat: fmt.Sprintf("%d.%d", c, round), User: fmt.Sprint(c)}
 				for i, line := range scripts[(c+round)%len(scripts)] {
 					if every > 0 {
+						if !next.Before(deadline) {
+							return // this customer's next turn would be after the end
+						}
 						time.Sleep(time.Until(next))
 						next = next.Add(every)
-						if !time.Now().Before(deadline) {
-							break
-						}
 					}
+					followUp := strings.Contains(line, "{n}")
 					line = strings.ReplaceAll(line, "{n}", fmt.Sprintf("AUR-%d-%d", c, round))
 					t0 := time.Now()
 					a.engine.Handle(ctx, bots.Message{ID: fmt.Sprintf("%s:%d", from.Chat, i), From: from, Text: line})
 					mine = append(mine, time.Since(t0))
 					messages.Add(1)
+					if followUp {
+						mu.Lock()
+						followUps[from.Chat] = true
+						mu.Unlock()
+					}
 				}
 			}
-			mu.Lock()
-			latencies = append(latencies, mine...)
-			mu.Unlock()
 		})
 	}
 	customersWG.Wait()
@@ -315,7 +324,7 @@ func loadtest(ctx context.Context, a *app, customers int, duration time.Duration
 	sk.mu.Unlock()
 
 	// Every follow-up a customer sent on a ticket is in its transcript.
-	missing, err := missingFollowUps(ctx, a.queue)
+	missing, err := missingFollowUps(ctx, a.queue, followUps)
 	if err != nil {
 		return rep, err
 	}
@@ -324,15 +333,15 @@ func loadtest(ctx context.Context, a *app, customers int, duration time.Duration
 }
 
 // missingFollowUps counts ticket follow-ups ("el pedido AUR-c-r …") that a
-// customer sent but that are not in their ticket.
-func missingFollowUps(ctx context.Context, q *escalation.Queue) (int, error) {
+// customer sent (sent holds their chats) but that are not in their ticket.
+func missingFollowUps(ctx context.Context, q *escalation.Queue, sent map[string]bool) (int, error) {
 	ts, err := q.List(ctx, escalation.Filter{})
 	if err != nil {
 		return 0, err
 	}
 	missing := 0
 	for _, t := range ts {
-		if t.Reason != escalation.ReasonNegative {
+		if t.Reason != escalation.ReasonNegative || !sent[t.Customer.Address.Chat] {
 			continue
 		}
 		marker := "AUR-" + strings.ReplaceAll(t.Customer.Address.Chat, ".", "-")
