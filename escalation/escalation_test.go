@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -435,8 +436,9 @@ func BenchmarkOpenTicket(b *testing.B) {
 	q, _, _ := setup(b)
 	ctx := context.Background()
 	b.ResetTimer()
-	for b.Loop() {
-		if _, err := q.Open(ctx, Ticket{Customer: Customer{Address: maria}, Summary: "x", Transcript: []Entry{{Text: "hola"}}}); err != nil {
+	for i := 0; b.Loop(); i++ {
+		to := bots.Address{Platform: "telegram", Chat: fmt.Sprint(i % 1000), User: fmt.Sprint(i % 1000)}
+		if _, err := q.Open(ctx, Ticket{Customer: Customer{Address: to}, Summary: "x", Transcript: []Entry{{Text: "hola"}}}); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -447,11 +449,36 @@ func BenchmarkOpenTicketParallel(b *testing.B) {
 	ctx := context.Background()
 	b.SetParallelism(16)
 	b.ResetTimer()
+	var n atomic.Int64
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
-			if _, err := q.Open(ctx, Ticket{Customer: Customer{Address: maria}, Summary: "x", Transcript: []Entry{{Text: "hola"}}}); err != nil {
+			i := n.Add(1)
+			to := bots.Address{Platform: "telegram", Chat: fmt.Sprint(i % 1000), User: fmt.Sprint(i % 1000)}
+			if _, err := q.Open(ctx, Ticket{Customer: Customer{Address: to}, Summary: "x", Transcript: []Entry{{Text: "hola"}}}); err != nil {
 				b.Error(err)
 			}
 		}
 	})
+}
+
+// A customer with a long history: a new ticket lists the latest of it, and
+// a re-delivered message still finds the ticket it opened.
+func TestLongHistory(t *testing.T) {
+	q, _, _ := setup(t)
+	ctx := t.Context()
+	var last *Ticket
+	for i := range 30 {
+		tk, err := q.Open(ctx, Ticket{Customer: Customer{Address: maria}, OpenedBy: fmt.Sprint("m", i)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		last = tk
+	}
+	if len(last.Earlier) != maxEarlier || last.Earlier[len(last.Earlier)-1] != last.ID-1 {
+		t.Errorf("earlier = %v, want the latest %d", last.Earlier, maxEarlier)
+	}
+	again, err := q.Open(ctx, Ticket{Customer: Customer{Address: maria}, OpenedBy: "m29"})
+	if err != nil || again.ID != last.ID {
+		t.Errorf("re-delivered message opened #%d (%v), want #%d", again.ID, err, last.ID)
+	}
 }

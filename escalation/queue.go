@@ -428,6 +428,14 @@ func (q *Queue) update(ctx context.Context, id ID, fn func(tx *bolt.Tx, t *Ticke
 	return out, nil
 }
 
+// recentTickets is how many of a customer's latest tickets Open checks
+// for the message that opened them; maxEarlier, how many it lists on the
+// new ticket.
+const (
+	recentTickets = 3
+	maxEarlier    = 20
+)
+
 // Open files a new ticket. It assigns the number, due times and the
 // customer's earlier tickets, and stores it before returning. If t.OpenedBy
 // names a message that already opened a ticket, that ticket is returned
@@ -452,7 +460,9 @@ func (q *Queue) Open(ctx context.Context, t Ticket) (*Ticket, error) {
 		fresh = false
 		earlier := scanIndex(tx, bCustomer, t.Customer.Address.Customer())
 		if t.OpenedBy != "" {
-			for _, id := range earlier {
+			// A re-delivered message can only have opened one of the
+			// customer's latest tickets: look at a few, not at all of them.
+			for _, id := range earlier[max(0, len(earlier)-recentTickets):] {
 				prev, err := getTicket(tx, id)
 				if err != nil {
 					return err
@@ -471,12 +481,15 @@ func (q *Queue) Open(ctx context.Context, t Ticket) (*Ticket, error) {
 		n.ID = ID(seq)
 		n.Status = New
 		n.Created, n.Updated = now, now
-		n.Earlier = earlier
+		// The latest earlier tickets; List by customer has them all.
+		n.Earlier = earlier[max(0, len(earlier)-maxEarlier):]
 		n.Events = []Event{{Time: now, Actor: "customer", What: "opened", Detail: string(n.Reason)}}
 		n.Transcript = append([]Entry(nil), t.Transcript...)
 		n.Contacts = customerContacts(n.Transcript, q.cfg.PhonePrefix)
-		for _, id := range earlier { // what the customer gave before counts too
-			prev, err := getTicket(tx, id)
+		// What the customer gave before counts too. Each ticket carries the
+		// contacts of the ones before it, so the latest one has them all.
+		if len(earlier) > 0 {
+			prev, err := getTicket(tx, earlier[len(earlier)-1])
 			if err != nil {
 				return err
 			}

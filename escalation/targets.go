@@ -99,15 +99,20 @@ const repeatWindow = 7 * 24 * time.Hour
 // opened another in the last week (on any platform), one step up to alta,
 // and says so in PriorityReason.
 func (q *Queue) repeatedContact(tx *bolt.Tx, t *Ticket) error {
+	// Newest first (ids grow with time), stopping at the first one outside
+	// the window: a customer's old tickets are not read at every new one.
+	ids := slices.Clone(t.Earlier)
+	slices.Sort(ids)
 	n := 0
-	for _, id := range t.Earlier {
-		prev, err := getTicket(tx, id)
+	for i := len(ids) - 1; i >= 0; i-- {
+		prev, err := getTicket(tx, ids[i])
 		if err != nil {
 			return err
 		}
-		if t.Created.Sub(prev.Created) <= repeatWindow {
-			n++
+		if t.Created.Sub(prev.Created) > repeatWindow {
+			break
 		}
+		n++
 	}
 	if n == 0 {
 		return nil
