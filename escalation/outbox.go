@@ -101,9 +101,14 @@ func (q *Queue) poke() {
 
 // Pending returns what waits in the outbox, oldest first.
 func (q *Queue) Pending(ctx context.Context) ([]Outgoing, error) {
+	return q.outgoing(bOutbox)
+}
+
+// outgoing reads every message in bucket, oldest first.
+func (q *Queue) outgoing(bucket []byte) ([]Outgoing, error) {
 	var out []Outgoing
 	err := q.db.View(func(tx *bolt.Tx) error {
-		return tx.Bucket(bOutbox).ForEach(func(k, v []byte) error {
+		return tx.Bucket(bucket).ForEach(func(k, v []byte) error {
 			var o Outgoing
 			if err := json.Unmarshal(v, &o); err != nil {
 				return err
@@ -411,18 +416,7 @@ func (q *Queue) bury(tx *bolt.Tx, o Outgoing) (*Ticket, error) {
 	return t, putTicket(tx, &old, t)
 }
 
-// Undeliverable returns the messages given up on.
+// Undeliverable returns the messages given up on, oldest first.
 func (q *Queue) Undeliverable(ctx context.Context) ([]Outgoing, error) {
-	var out []Outgoing
-	err := q.db.View(func(tx *bolt.Tx) error {
-		return tx.Bucket(bDead).ForEach(func(k, v []byte) error {
-			var o Outgoing
-			if err := json.Unmarshal(v, &o); err != nil {
-				return err
-			}
-			out = append(out, o)
-			return nil
-		})
-	})
-	return out, err
+	return q.outgoing(bDead)
 }
