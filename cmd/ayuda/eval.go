@@ -61,6 +61,20 @@ func readRecords(path string) ([]record, []int, error) {
 func jsonRecords(path string, data []byte) ([]record, []int, error) {
 	var out []record
 	var lines []int
+	err := eachJSONLine(path, data, func(n int, r record) error {
+		out = append(out, r)
+		lines = append(lines, n)
+		return nil
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	return out, lines, nil
+}
+
+// eachJSONLine decodes each non-empty line of data (JSON Lines, named name
+// in errors) as a T and passes it to fn with its line number.
+func eachJSONLine[T any](name string, data []byte, fn func(n int, v T) error) error {
 	sc := bufio.NewScanner(bytes.NewReader(data))
 	sc.Buffer(make([]byte, 64<<10), 16<<20)
 	for n := 1; sc.Scan(); n++ {
@@ -68,17 +82,18 @@ func jsonRecords(path string, data []byte) ([]record, []int, error) {
 		if len(line) == 0 {
 			continue
 		}
-		var r record
-		if err := json.Unmarshal(line, &r); err != nil {
-			return nil, nil, fmt.Errorf("%s:%d: %w", path, n, err)
+		var v T
+		if err := json.Unmarshal(line, &v); err != nil {
+			return fmt.Errorf("%s:%d: %w", name, n, err)
 		}
-		out = append(out, r)
-		lines = append(lines, n)
+		if err := fn(n, v); err != nil {
+			return err
+		}
 	}
 	if err := sc.Err(); err != nil {
-		return nil, nil, fmt.Errorf("%s: %w", path, err)
+		return fmt.Errorf("%s: %w", name, err)
 	}
-	return out, lines, nil
+	return nil
 }
 
 // csvColumns are the columns of the CSV format; questions are separated
@@ -342,24 +357,15 @@ type labelled struct {
 
 func parseLabelled(name string, data []byte) ([]labelled, error) {
 	var out []labelled
-	sc := bufio.NewScanner(bytes.NewReader(data))
-	sc.Buffer(make([]byte, 64<<10), 16<<20)
-	for n := 1; sc.Scan(); n++ {
-		line := bytes.TrimSpace(sc.Bytes())
-		if len(line) == 0 {
-			continue
-		}
-		var l labelled
-		if err := json.Unmarshal(line, &l); err != nil {
-			return nil, fmt.Errorf("%s:%d: %w", name, n, err)
-		}
+	err := eachJSONLine(name, data, func(n int, l labelled) error {
 		if strings.TrimSpace(l.Q) == "" || l.Want == "" {
-			return nil, fmt.Errorf("%s:%d: a labelled question needs \"q\" and \"want\" (an article id, or %q)", name, n, faq.OutOfScope)
+			return fmt.Errorf("%s:%d: a labelled question needs \"q\" and \"want\" (an article id, or %q)", name, n, faq.OutOfScope)
 		}
 		out = append(out, l)
-	}
-	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("%s: %w", name, err)
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	if len(out) == 0 {
 		return nil, fmt.Errorf("%s: no labelled questions", name)

@@ -177,19 +177,7 @@ func TestAPI(t *testing.T) {
 	defer a.Close()
 	srv := httptest.NewServer((&api{app: a, token: "s3cret", log: a.log}).handler())
 	defer srv.Close()
-	call := func(method, path, token, body string) (int, string) {
-		req, _ := http.NewRequestWithContext(t.Context(), method, srv.URL+path, strings.NewReader(body))
-		if token != "" {
-			req.Header.Set("Authorization", "Bearer "+token)
-		}
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, string(b)
-	}
+	call := apiCaller(t, srv)
 	for _, tok := range []string{"", "wrong", "s3cre"} {
 		if code, _ := call("GET", "/api/tickets", tok, ""); code != http.StatusUnauthorized {
 			t.Errorf("token %q: %d, want 401", tok, code)
@@ -344,5 +332,24 @@ func TestBadDataFile(t *testing.T) {
 	_, err = cli(t, locked, "", "serve", "--no-terminal")
 	if !errors.Is(err, escalation.ErrLocked) || !strings.Contains(err.Error(), "in use") {
 		t.Errorf("serve on a file in use: %v", err)
+	}
+}
+
+// apiCaller returns a function that makes one call to srv with a bearer
+// token (none if empty) and returns the status code and the body.
+func apiCaller(t *testing.T, srv *httptest.Server) func(method, path, token, body string) (int, string) {
+	return func(method, path, token, body string) (int, string) {
+		t.Helper()
+		req, _ := http.NewRequestWithContext(t.Context(), method, srv.URL+path, strings.NewReader(body))
+		if token != "" {
+			req.Header.Set("Authorization", "Bearer "+token)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
 	}
 }

@@ -259,19 +259,7 @@ func TestClassifyReportAndMetricsOverHTTP(t *testing.T) {
 	}
 	srv := httptest.NewServer((&api{app: a, token: "s3cret", log: a.log, metrics: metrics}).handler())
 	defer srv.Close()
-	call := func(method, path, token, body string) (int, string) {
-		req, _ := http.NewRequestWithContext(t.Context(), method, srv.URL+path, strings.NewReader(body))
-		if token != "" {
-			req.Header.Set("Authorization", "Bearer "+token)
-		}
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, string(b)
-	}
+	call := apiCaller(t, srv)
 	for _, tc := range []struct {
 		method, path, body string
 		want               int
