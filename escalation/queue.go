@@ -683,13 +683,9 @@ func (q *Queue) Reply(ctx context.Context, id ID, agent, text string) (*Ticket, 
 // and WatchDeliveries reports what became of it under ref. An empty ref is
 // Reply.
 func (q *Queue) ReplyRef(ctx context.Context, id ID, agent, text, ref string) (*Ticket, error) {
-	a, err := q.Agent(agent)
+	a, text, err := q.agentSays(agent, text)
 	if err != nil {
 		return nil, err
-	}
-	text = strings.TrimSpace(text)
-	if text == "" {
-		return nil, ErrEmptyText
 	}
 	return q.update(ctx, id, func(tx *bolt.Tx, t *Ticket) error {
 		if hasMessage(t, ref) {
@@ -729,6 +725,19 @@ func hasMessage(t *Ticket, ref string) bool {
 	return false
 }
 
+// agentSays checks that agent may act and has something to say.
+func (q *Queue) agentSays(agent, text string) (Agent, string, error) {
+	a, err := q.Agent(agent)
+	if err != nil {
+		return Agent{}, "", err
+	}
+	text = strings.TrimSpace(text)
+	if text == "" {
+		return Agent{}, "", ErrEmptyText
+	}
+	return a, text, nil
+}
+
 // Note records an internal note. Notes never reach the customer.
 func (q *Queue) Note(ctx context.Context, id ID, agent, text string) (*Ticket, error) {
 	return q.NoteRef(ctx, id, agent, text, "")
@@ -737,13 +746,9 @@ func (q *Queue) Note(ctx context.Context, id ID, agent, text string) (*Ticket, e
 // NoteRef is Note for an agent's message with an identity of its own, ref
 // (see ReplyRef): the same ref is noted once.
 func (q *Queue) NoteRef(ctx context.Context, id ID, agent, text, ref string) (*Ticket, error) {
-	a, err := q.Agent(agent)
+	a, text, err := q.agentSays(agent, text)
 	if err != nil {
 		return nil, err
-	}
-	text = strings.TrimSpace(text)
-	if text == "" {
-		return nil, ErrEmptyText
 	}
 	return q.update(ctx, id, func(tx *bolt.Tx, t *Ticket) error {
 		if hasMessage(t, ref) {
