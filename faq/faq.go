@@ -111,6 +111,10 @@ func BuiltinFile(name string) ([]byte, error) {
 	return data, nil
 }
 
+// SynonymsFile, at the root of an articles folder, holds the author's own
+// synonym groups (the format of knowledge.ParseSynonyms), not an article.
+const SynonymsFile = "synonyms.yaml"
+
 // IsArticle reports whether a file name looks like an article.
 func IsArticle(name string) bool {
 	switch strings.ToLower(path.Ext(name)) {
@@ -136,7 +140,7 @@ func Load(fsys fs.FS) ([]Entry, error) {
 			}
 			return nil
 		}
-		if !IsArticle(p) || strings.HasPrefix(d.Name(), ".") {
+		if !IsArticle(p) || strings.HasPrefix(d.Name(), ".") || p == SynonymsFile {
 			return nil
 		}
 		data, err := fs.ReadFile(fsys, p)

@@ -77,12 +77,13 @@ type sample struct {
 // trainOnly set teach but are never held out to calibrate: they are not
 // questions people ask (another language's). It returns nil when the
 // model would be too large (opt.MaxWeight) or there are no examples.
-func trainClassifier(examples [][]string, labels []int, trainOnly []bool, k, reject int, opt trainOptions) *classifier {
+func trainClassifier(examples [][]string, labels []int, trainOnly []bool, k, reject int, opt trainOptions, stats *trainStats) *classifier {
 	if len(examples) == 0 {
 		return nil
 	}
 	c := newClassifier(examples, k, opt)
 	if c == nil {
+		stats.features = countFeatures(examples, opt)
 		return nil
 	}
 	c.reject = reject
@@ -113,11 +114,35 @@ func trainClassifier(examples [][]string, labels []int, trainOnly []bool, k, rej
 				right = append(right, top == labels[i])
 			}
 			c.a, c.c, c.b = fitPlatt(tops, covs, right, opt.Prior)
+			stats.calibrated = true
 		})
 	}
 	c.fit(c.samples(examples, labels), opt)
 	wg.Wait()
 	return c
+}
+
+// trainStats says what training could do, for the index's notes.
+type trainStats struct {
+	features   int  // when there is no model: how many it would have had
+	calibrated bool // held-out examples calibrated the probabilities
+}
+
+// countFeatures counts the distinct features newClassifier would keep.
+func countFeatures(examples [][]string, opt trainOptions) int {
+	df := map[string]int{}
+	for _, fs := range examples {
+		for _, f := range fs {
+			df[f]++
+		}
+	}
+	n := 0
+	for _, d := range df {
+		if d >= opt.MinDF {
+			n++
+		}
+	}
+	return n
 }
 
 // split picks every holdout-th example of each class with at least three

@@ -29,16 +29,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math"
 	"slices"
 	"sort"
 	"strings"
 	"sync"
 
 	"github.com/blevesearch/bleve/v2"
-	"github.com/blevesearch/bleve/v2/analysis"
-	"github.com/blevesearch/bleve/v2/analysis/lang/en"
-	"github.com/blevesearch/bleve/v2/analysis/lang/es"
+	"github.com/blevesearch/bleve/v2/analysis/analyzer/custom"
+	"github.com/blevesearch/bleve/v2/analysis/tokenizer/whitespace"
 	"github.com/blevesearch/bleve/v2/index/scorch"
 	"github.com/blevesearch/bleve/v2/mapping"
 	"github.com/blevesearch/bleve/v2/search/query"
@@ -46,9 +44,6 @@ import (
 
 	"ayuda/faq"
 )
-
-// analyzers maps an article language to the Bleve analyzer for it.
-var analyzers = map[string]string{"es": es.AnalyzerName, "en": en.AnalyzerName}
 
 // Hit is one article that matches a question.
 type Hit struct {
@@ -63,8 +58,11 @@ type Hit struct {
 	// between knowledge bases.
 	Confidence float64 `json:"confidence"`
 	// Example is the title or example question that matched best.
-	Example string    `json:"example,omitempty"`
-	Entry   faq.Entry `json:"-"`
+	Example string `json:"example,omitempty"`
+	// Part is the part of a long message that the article matched, when
+	// it matched a part better than the whole.
+	Part  string    `json:"part,omitempty"`
+	Entry faq.Entry `json:"-"`
 }
 
 // Query is a question to search for.
@@ -86,49 +84,57 @@ type Index struct {
 
 // snapshot is one immutable build of the index.
 type snapshot struct {
-	idx      bleve.Index
-	entries  map[string]*article // by faq.Entry.Key()
-	idf      map[string]map[string]float64
-	unseen   map[string]float64 // idf given to words no article uses, per language
-	analyzer map[string]analysis.Analyzer
-	models   map[string]*model // per language; nil or absent: cosine only
+	idx     bleve.Index
+	entries map[string]*article // by faq.Entry.Key()
+	lex     map[string]*lexLang // per language
+	models  map[string]*model   // per language; nil or absent: no classifier
+	// perArticle is the mean number of example questions (and title) per
+	// article in a language: how much the classifier had to learn from.
+	perArticle map[string]float64
+	notes      []string
 }
 
 // model is one language's classifier and what its classes are.
 type model struct {
-	clf     *classifier
-	classes []string       // article key per class; "" for out of scope
-	class   map[string]int // article key (or "") → class
+	clf        *classifier
+	calibrated bool           // held-out example questions calibrated it
+	classes    []string       // article key per class; "" for out of scope
+	class      map[string]int // article key (or "") → class
 }
 
 type article struct {
-	entry    faq.Entry
-	examples []example
-	body     map[string]bool
+	entry faq.Entry
 }
 
-type example struct {
-	text  string
-	terms []string // distinct analysed terms
-	norm  float64  // sqrt of the sum of idf² of terms
-}
-
-// document is what Bleve stores for an article in one language.
+// document is what Bleve stores for an article in one language: each field
+// holds the text's analysed terms (stems and lexicon concepts, from
+// analysis.go and lexicon.go), separated by spaces.
 type document struct {
 	Lang      string `json:"lang"`
 	Audience  string `json:"audience"`
 	Title     string `json:"title"`
 	Questions string `json:"questions"`
+	Tags      string `json:"tags"`
 	Body      string `json:"body"`
 }
 
-// BleveType makes Bleve pick the document mapping of the article's language
-// (Bleve looks the type field up by Go name, not JSON tag; PLATFORMS.md).
-func (d document) BleveType() string { return d.Lang }
+// BleveType makes Bleve pick the document mapping (Bleve looks the type
+// field up by Go name, not JSON tag; PLATFORMS.md).
+func (d document) BleveType() string { return "article" }
 
-// New builds an index over entries.
-func New(entries []faq.Entry) (*Index, error) {
-	s, err := build(entries)
+// Options are what an index is built with besides the articles.
+type Options struct {
+	// Synonyms are the author's own groups (synonyms.yaml beside the
+	// articles), used with the built-in lexicon.
+	Synonyms Synonyms
+}
+
+// New builds an index over entries with the built-in lexicon.
+func New(entries []faq.Entry) (*Index, error) { return Open(entries, Options{}) }
+
+// Open builds an index over entries.
+func Open(entries []faq.Entry, opt Options) (*Index, error) {
+	s, err := build(entries, opt)
 	if err != nil {
 		return nil, err
 	}
@@ -137,8 +143,8 @@ func New(entries []faq.Entry) (*Index, error) {
 
 // Replace rebuilds the index from entries and swaps it in. Searches in
 // flight finish on the old one. On error the old index stays.
-func (x *Index) Replace(entries []faq.Entry) error {
-	s, err := build(entries)
+func (x *Index) Replace(entries []faq.Entry, opt Options) error {
+	s, err := build(entries, opt)
 	if err != nil {
 		return err
 	}
@@ -166,6 +172,15 @@ func (x *Index) Len() int {
 	return len(x.cur.entries)
 }
 
+// Notes says which parts of the method could not be used on these articles
+// and why, with what the author can do about it: for the log and `ayuda kb
+// lint`. Empty when everything is in use.
+func (x *Index) Notes() []string {
+	x.mu.RLock()
+	defer x.mu.RUnlock()
+	return slices.Clone(x.cur.notes)
+}
+
 // Entry returns the article id in lang, if present.
 func (x *Index) Entry(id, lang string) (faq.Entry, bool) {
 	x.mu.RLock()
@@ -189,54 +204,63 @@ func (x *Index) Entries() []faq.Entry {
 	return out
 }
 
-func newMapping() mapping.IndexMapping {
+// termsAnalyzer is the Bleve analyzer of the document fields: they hold
+// terms already analysed, so it only splits them at spaces.
+const termsAnalyzer = "ayuda_terms"
+
+func newMapping() (mapping.IndexMapping, error) {
 	im := bleve.NewIndexMapping()
-	keyword := bleve.NewKeywordFieldMapping()
-	for lang, an := range analyzers {
-		text := bleve.NewTextFieldMapping()
-		text.Analyzer = an
-		text.Store = false
-		text.IncludeTermVectors = false
-		dm := bleve.NewDocumentMapping()
-		dm.AddFieldMappingsAt("title", text)
-		dm.AddFieldMappingsAt("questions", text)
-		dm.AddFieldMappingsAt("body", text)
-		dm.AddFieldMappingsAt("lang", keyword)
-		dm.AddFieldMappingsAt("audience", keyword)
-		im.AddDocumentMapping(lang, dm)
+	if err := im.AddCustomAnalyzer(termsAnalyzer, map[string]any{"type": custom.Name, "tokenizer": whitespace.Name}); err != nil {
+		return nil, err
 	}
+	keyword := bleve.NewKeywordFieldMapping()
+	text := bleve.NewTextFieldMapping()
+	text.Analyzer = termsAnalyzer
+	text.Store = false
+	text.IncludeTermVectors = false
+	dm := bleve.NewDocumentMapping()
+	for _, f := range []string{"title", "questions", "tags", "body"} {
+		dm.AddFieldMappingsAt(f, text)
+	}
+	dm.AddFieldMappingsAt("lang", keyword)
+	dm.AddFieldMappingsAt("audience", keyword)
+	im.AddDocumentMapping("article", dm)
 	im.DefaultMapping.Enabled = false
 	im.ScoringModel = index.BM25Scoring
-	return im
+	return im, nil
 }
 
-func build(entries []faq.Entry) (*snapshot, error) {
-	im := newMapping()
+func build(entries []faq.Entry, opt Options) (*snapshot, error) {
+	im, err := newMapping()
+	if err != nil {
+		return nil, fmt.Errorf("knowledge: mapping: %w", err)
+	}
+	groups, err := BuiltinLexicon()
+	if err != nil {
+		return nil, err
+	}
+	groups = append(slices.Clip(groups), opt.Synonyms...)
 	idx, err := bleve.NewUsing("", im, scorch.Name, scorch.Name, nil)
 	if err != nil {
 		return nil, fmt.Errorf("knowledge: new index: %w", err)
 	}
 	s := &snapshot{
-		idx:      idx,
-		entries:  make(map[string]*article, len(entries)),
-		idf:      map[string]map[string]float64{},
-		unseen:   map[string]float64{},
-		analyzer: map[string]analysis.Analyzer{},
+		idx:        idx,
+		entries:    make(map[string]*article, len(entries)),
+		lex:        map[string]*lexLang{},
+		perArticle: map[string]float64{},
 	}
-	for lang, name := range analyzers {
-		a := im.AnalyzerNamed(name)
-		if a == nil {
-			idx.Close()
-			return nil, fmt.Errorf("knowledge: analyzer %q is not registered", name)
-		}
-		s.analyzer[lang] = a
+	for _, lang := range faq.Languages {
+		an := newTextAnalyzer(lang)
+		l := newLexLang(lang, newLexicon(an, groups))
+		l.an = an
+		s.lex[lang] = l
 	}
 	b := idx.NewBatch()
-	df := map[string]map[string]int{}
-	perLang := map[string]int{}
 	var outOfScope []faq.Entry
+	examples := map[string]int{}
 	for _, e := range entries {
-		an, ok := s.analyzer[e.Lang]
+		l, ok := s.lex[e.Lang]
 		if !ok {
 			idx.Close()
 			return nil, fmt.Errorf("knowledge: %s: unsupported language %q", e.Source, e.Lang)
@@ -245,30 +269,17 @@ func build(entries []faq.Entry) (*snapshot, error) {
 			outOfScope = append(outOfScope, e)
 			continue
 		}
-		a := &article{entry: e, body: map[string]bool{}}
-		seen := map[string]bool{}
-		for _, text := range append([]string{e.Title}, e.Questions...) {
-			terms := analyze(an, text)
-			if len(terms) == 0 {
-				continue
+		s.entries[e.Key()] = &article{entry: e}
+		l.add(e)
+		examples[e.Lang] += 1 + len(e.Questions)
+		join := func(texts ...string) string {
+			var out []string
+			for _, t := range texts {
+				out = append(out, l.textTerms(t)...)
 			}
-			a.examples = append(a.examples, example{text: text, terms: terms})
-			for _, t := range terms {
-				seen[t] = true
-			}
+			return strings.Join(out, " ")
 		}
-		for _, t := range analyze(an, e.Body) {
-			a.body[t] = true
-		}
-		if df[e.Lang] == nil {
-			df[e.Lang] = map[string]int{}
-		}
-		for t := range seen {
-			df[e.Lang][t]++
-		}
-		perLang[e.Lang]++
-		s.entries[e.Key()] = a
-		doc := document{Lang: e.Lang, Audience: e.Audience, Title: e.Title, Questions: strings.Join(e.Questions, "\n"), Body: e.Body}
+		doc := document{Lang: e.Lang, Audience: e.Audience, Title: join(e.Title), Questions: join(e.Questions...), Tags: join(e.Tags...), Body: join(e.Body)}
 		if err := b.Index(e.Key(), doc); err != nil {
 			idx.Close()
 			return nil, fmt.Errorf("knowledge: index %s: %w", e.Source, err)
@@ -285,35 +296,20 @@ func build(entries []faq.Entry) (*snapshot, error) {
 		idx.Close()
 		return nil, fmt.Errorf("knowledge: index batch: %w", err)
 	}
-	for lang, counts := range df {
-		n := float64(perLang[lang])
-		m := make(map[string]float64, len(counts))
-		for t, c := range counts {
-			m[t] = math.Log(1 + n/float64(c))
-		}
-		s.idf[lang] = m
-		// A word no article uses weighs as much as the rarest one: it is
-		// part of the question the articles do not explain.
-		s.unseen[lang] = math.Log(1 + n)
-	}
-	for _, a := range s.entries {
-		for i := range a.examples {
-			ex := &a.examples[i]
-			var sum float64
-			for _, t := range ex.terms {
-				w := s.weight(a.entry.Lang, t)
-				sum += w * w
-			}
-			ex.norm = math.Sqrt(sum)
+	for lang, l := range s.lex {
+		l.finish()
+		if l.n > 0 {
+			s.perArticle[lang] = float64(examples[lang]) / float64(l.n)
 		}
 	}
-	s.models = s.train(outOfScope, defaultTraining)
+	s.models, s.notes = s.train(outOfScope, defaultTraining)
 	return s, nil
 }
 
 // train builds each language's classifier from the articles' titles and
-// example questions, with the out-of-scope examples as one more class.
-func (s *snapshot) train(outOfScope []faq.Entry, opt trainOptions) map[string]*model {
+// example questions, with the out-of-scope examples as one more class. It
+// also returns a note for each language that gets no classifier.
+func (s *snapshot) train(outOfScope []faq.Entry, opt trainOptions) (map[string]*model, []string) {
 	keys := make([]string, 0, len(s.entries))
 	for k := range s.entries {
 		keys = append(keys, k)
@@ -336,7 +332,7 @@ func (s *snapshot) train(outOfScope []faq.Entry, opt trainOptions) map[string]*m
 			m.class[key] = c
 		}
 		for _, text := range texts {
-			fs := features(text, analyze(s.analyzer[lang], text))
+			fs := features(text, s.lex[lang].textTerms(text))
 			if len(fs) == 0 {
 				continue
 			}
@@ -364,40 +360,34 @@ func (s *snapshot) train(outOfScope []faq.Entry, opt trainOptions) map[string]*m
 		}
 	}
 	out := map[string]*model{}
-	for lang, m := range byLang {
-		reject := slices.Index(m.classes, "")
-		m.clf = trainClassifier(examples[lang], labels[lang], trainOnly[lang], len(m.classes), reject, opt)
-		if m.clf != nil {
-			out[lang] = m
-		}
-	}
-	return out
-}
-
-// weight is a term's IDF in lang; words no article uses weigh most.
-func (s *snapshot) weight(lang, term string) float64 {
-	if w, ok := s.idf[lang][term]; ok {
-		return w
-	}
-	if w, ok := s.unseen[lang]; ok {
-		return w
-	}
-	return 1
-}
-
-// analyze returns the distinct analysed terms of text, in order.
-func analyze(a analysis.Analyzer, text string) []string {
-	var out []string
-	seen := map[string]bool{}
-	for _, tok := range a.Analyze([]byte(text)) {
-		t := string(tok.Term)
-		if t == "" || seen[t] {
+	var notes []string
+	for _, lang := range faq.Languages {
+		m := byLang[lang]
+		if m == nil {
 			continue
 		}
-		seen[t] = true
-		out = append(out, t)
+		reject := slices.Index(m.classes, "")
+		articles := len(m.classes)
+		if reject >= 0 {
+			articles--
+		}
+		if articles < 2 {
+			notes = append(notes, fmt.Sprintf("%s: only %d article, so there is nothing to tell apart: answers come from matching words alone", lang, articles))
+			continue
+		}
+		var stats trainStats
+		m.clf = trainClassifier(examples[lang], labels[lang], trainOnly[lang], len(m.classes), reject, opt, &stats)
+		if m.clf == nil {
+			notes = append(notes, fmt.Sprintf("%s: the question classifier was not trained: %d articles × %d features would need %d MB; answers come from matching words alone (quality drops on large knowledge bases; fewer articles per language, or shorter example questions, bring it back)", lang, articles, stats.features, 4*stats.features*len(m.classes)>>20))
+			continue
+		}
+		if !stats.calibrated {
+			notes = append(notes, fmt.Sprintf("%s: too few example questions to calibrate the classifier on held-out ones (%d per article; 5 or more calibrate it): confidence comes from how well the words of each article match", lang, int(s.perArticle[lang])))
+		}
+		m.calibrated = stats.calibrated
+		out[lang] = m
 	}
-	return out
+	return out, notes
 }
 
 // ErrEmpty is returned for a query with no text.
@@ -425,17 +415,40 @@ func (x *Index) Search(ctx context.Context, q Query) ([]Hit, error) {
 	if q.Lang == "" {
 		langs = faq.Languages
 	}
+	// A long message is searched whole and part by part: the question may
+	// be one sentence in a story, and one message may ask two things. Each
+	// article keeps its best part, and says which part that was.
+	parts := segments(q.Text)
 	var hits []Hit
 	for _, lang := range langs {
-		an, ok := analyzers[lang]
-		if !ok {
+		if _, ok := s.lex[lang]; !ok {
 			return nil, fmt.Errorf("knowledge: unsupported language %q", lang)
 		}
-		h, err := s.search(ctx, q, lang, an, limit)
-		if err != nil {
-			return nil, err
+		best := map[string]int{}
+		for pi, part := range parts {
+			pq := q
+			pq.Text = part
+			h, err := s.search(ctx, pq, lang)
+			if err != nil {
+				return nil, err
+			}
+			for _, hit := range h {
+				if pi > 0 {
+					// A part says less than the whole message: what it
+					// matches is a little less likely to be the answer.
+					hit.Confidence *= partCredit
+					hit.Part = part
+				}
+				if i, ok := best[hit.ID]; ok {
+					if hit.Confidence > hits[i].Confidence {
+						hits[i] = hit
+					}
+					continue
+				}
+				best[hit.ID] = len(hits)
+				hits = append(hits, hit)
+			}
 		}
-		hits = append(hits, h...)
 	}
 	sort.SliceStable(hits, func(i, j int) bool {
 		if hits[i].Confidence != hits[j].Confidence {
@@ -449,9 +462,53 @@ func (x *Index) Search(ctx context.Context, q Query) ([]Hit, error) {
 	return hits, nil
 }
 
+// minPart is the fewest words a part of a message has: a shorter one
+// matches some article too easily.
+const minPart = 5
+
+// partCredit scales the confidence of what one part of a message matches.
+const partCredit = 0.7
+
+// segments returns the text and, when it is long enough to hold more than
+// one sentence or question, each of its parts: sentences, and clauses
+// joined by "y", "pero", "and", "but", "also" and the like.
+func segments(text string) []string {
+	out := []string{text}
+	if len(strings.Fields(text)) < 8 {
+		return out
+	}
+	var parts []string
+	cur := []string{}
+	flush := func() {
+		if len(cur) >= minPart {
+			parts = append(parts, strings.Join(cur, " "))
+		}
+		cur = cur[:0]
+	}
+	for _, w := range strings.Fields(text) {
+		lw := strings.ToLower(strings.Trim(w, ",;:"))
+		if splitters[lw] && len(cur) >= minPart {
+			flush()
+			continue
+		}
+		cur = append(cur, w)
+		if strings.ContainsAny(w[len(w)-1:], ".?!;") || strings.HasSuffix(w, ",") && len(cur) >= 6 {
+			flush()
+		}
+	}
+	flush()
+	if len(parts) < 2 {
+		return out
+	}
+	return append(out, parts...)
+}
+
+// splitters are the words that start another clause of a message.
+var splitters = map[string]bool{"pero": true, "aunque": true, "ademas": true, "además": true, "tambien": true, "también": true, "but": true, "also": true, "although": true, "otra": true, "y": false}
+
 // Bounds on what of a question is searched: no word is longer than
-// maxWord (a longer "word" is noise, and would blow up the typo automaton),
-// and a question is its first maxWords words.
+// maxWord (a longer "word" is noise), and a question is its first
+// maxWords words.
 const (
 	maxWord  = 40
 	maxWords = 64
@@ -472,67 +529,120 @@ func searchable(text string) string {
 	return strings.Join(out, " ")
 }
 
-// candidates is how many Bleve hits are re-scored per language.
-const candidates = 20
+// candidates is how many Bleve hits are scored per language.
+const candidates = 30
 
-// wideBelow is the confidence under which a search also looks at the
-// answers' text and at words one typo away: a second, slower pass that
-// only questions without a close example need.
-const wideBelow = 0.5
-
-func (s *snapshot) search(ctx context.Context, q Query, lang, analyzer string, limit int) ([]Hit, error) {
-	qterms := analyze(s.analyzer[lang], q.Text)
-	hits, err := s.pass(ctx, q, lang, analyzer, limit, qterms, false)
+// search finds candidates with Bleve and the classifier, and gives each
+// its probability of being the answer (decision.go).
+func (s *snapshot) search(ctx context.Context, q Query, lang string) ([]Hit, error) {
+	cs, xs, err := s.candidates(ctx, q, lang)
 	if err != nil {
 		return nil, err
 	}
-	if len(hits) == 0 || best(hits) < wideBelow {
-		wide, err := s.pass(ctx, q, lang, analyzer, limit, qterms, true)
+	decide(cs, xs, s.blend(lang))
+	hits := make([]Hit, 0, len(cs))
+	for _, c := range cs {
+		a := s.entries[c.key]
+		hits = append(hits, Hit{ID: a.entry.ID, Lang: lang, Title: a.entry.Title, Score: c.score, Confidence: c.p, Example: c.lex.exampleText, Entry: a.entry})
+	}
+	return hits, nil
+}
+
+// candidates returns the articles that may answer q in lang, with their
+// signals.
+func (s *snapshot) candidates(ctx context.Context, q Query, lang string) ([]cand, []signals, error) {
+	l := s.lex[lang]
+	us := l.units(q.Text)
+	scores := map[string]float64{}
+	if len(us) > 0 {
+		res, err := s.retrieve(ctx, q, lang, us)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
-		seen := map[string]bool{}
-		for _, h := range hits {
-			seen[h.ID] = true
-		}
-		for _, h := range wide {
-			if !seen[h.ID] {
-				hits = append(hits, h)
+		for _, h := range res.Hits {
+			if _, ok := s.entries[h.ID]; ok {
+				scores[h.ID] = h.Score
 			}
 		}
 	}
-	return s.classify(q, lang, qterms, hits), nil
+	var probs []float64
+	m := s.models[lang]
+	if m != nil {
+		probs = m.clf.probabilities(features(q.Text, l.textTerms(q.Text)))
+		for _, c := range topClasses(probs, proposals) {
+			key := m.classes[c]
+			a, ok := s.entries[key]
+			if !ok || (a.entry.IsInternal() && !q.Internal) {
+				continue
+			}
+			if _, ok := scores[key]; !ok {
+				scores[key] = 0
+			}
+		}
+	}
+	cs := make([]cand, 0, len(scores))
+	for key, score := range scores {
+		c := cand{key: key, score: score, lex: l.score(us, l.docs[key])}
+		if m != nil {
+			c.clf = probs[m.class[key]]
+		}
+		cs = append(cs, c)
+	}
+	sort.Slice(cs, func(i, j int) bool { return cs[i].key < cs[j].key })
+	var reject float64
+	if m != nil && m.clf.reject >= 0 {
+		reject = probs[m.clf.reject]
+	}
+	return cs, s.signalsOf(cs, lang, m != nil, reject), nil
 }
 
-// classify replaces the candidates' confidence with the classifier's
-// calibrated probability, and adds the classifier's best articles that
-// Bleve did not find: it recognises questions that share letter pieces and
-// word pairs, not whole words, with the examples. Bleve stays the first
-// stage; the classifier's proposals also answer the questions Bleve
-// cannot search: those made only of common words ("who are you?"), which
-// the analyzer reduces to nothing.
-func (s *snapshot) classify(q Query, lang string, qterms []string, hits []Hit) []Hit {
+// blend is the weight of the classifier's own probability in lang.
+func (s *snapshot) blend(lang string) float64 {
 	m := s.models[lang]
 	if m == nil {
-		return hits
+		return 0
 	}
-	probs := m.clf.probabilities(features(q.Text, qterms))
-	seen := make(map[string]bool, len(hits))
-	for i := range hits {
-		key := hits[i].Entry.Key()
-		seen[key] = true
-		hits[i].Confidence = probs[m.class[key]]
-	}
-	for _, c := range topClasses(probs, proposals) {
-		key := m.classes[c]
-		a, ok := s.entries[key]
-		if !ok || seen[key] || (a.entry.IsInternal() && !q.Internal) {
-			continue
+	return blendWeight(s.perArticle[lang], m.calibrated)
+}
+
+// retrieve asks Bleve for the articles that share a term with the
+// question: each of its words, the words it may be a typo of and their
+// synonyms, in any field, weighed by field.
+func (s *snapshot) retrieve(ctx context.Context, q Query, lang string, us []unit) (*bleve.SearchResult, error) {
+	var clauses []query.Query
+	fields := [nFields]string{fTitle: "title", fQuestions: "questions", fTags: "tags", fBody: "body"}
+	for _, u := range us {
+		for _, a := range u.alts {
+			if s.lex[lang].df[a.term] == 0 {
+				continue
+			}
+			for f, name := range fields {
+				// A term query takes the term as it is: user text is never
+				// parsed as query syntax (PLATFORMS.md).
+				t := bleve.NewTermQuery(a.term)
+				t.SetField(name)
+				t.SetBoost(fieldWeight[f] * a.credit)
+				clauses = append(clauses, t)
+			}
 		}
-		_, ex := s.confidence(lang, qterms, a)
-		hits = append(hits, Hit{ID: a.entry.ID, Lang: lang, Title: a.entry.Title, Confidence: probs[c], Example: ex, Entry: a.entry})
 	}
-	return hits
+	if len(clauses) == 0 {
+		return &bleve.SearchResult{}, nil
+	}
+	langQ := bleve.NewTermQuery(lang)
+	langQ.SetField("lang")
+	must := []query.Query{bleve.NewDisjunctionQuery(clauses...), langQ}
+	if !q.Internal {
+		aud := bleve.NewTermQuery(faq.Public)
+		aud.SetField("audience")
+		must = append(must, aud)
+	}
+	req := bleve.NewSearchRequestOptions(bleve.NewConjunctionQuery(must...), candidates, 0, false)
+	res, err := s.idx.SearchInContext(ctx, req)
+	if err != nil {
+		return nil, fmt.Errorf("knowledge: search: %w", err)
+	}
+	return res, nil
 }
 
 // proposals is how many of the classifier's best articles join Bleve's
@@ -552,141 +662,6 @@ func topClasses(v []float64, n int) []int {
 		out = append(out, top)
 	}
 	return out
-}
-
-func best(hits []Hit) float64 {
-	b := 0.0
-	for _, h := range hits {
-		b = max(b, h.Confidence)
-	}
-	return b
-}
-
-// pass asks Bleve for candidates and re-scores them. The narrow pass
-// matches exact words in titles and example questions; the wide one adds
-// the answers' text and typo-tolerant matches, which weigh little so they
-// find "pasword" without flooding the candidates with every word one
-// letter away.
-func (s *snapshot) pass(ctx context.Context, q Query, lang, analyzer string, limit int, qterms []string, wide bool) ([]Hit, error) {
-	// A match query never parses the text as syntax (PLATFORMS.md, "Safe
-	// query for raw user text").
-	field := func(name string, boost float64, fuzzy bool) query.Query {
-		m := bleve.NewMatchQuery(q.Text)
-		m.SetField(name)
-		m.Analyzer = analyzer
-		if fuzzy {
-			m.SetFuzziness(1)
-		}
-		m.SetBoost(boost)
-		return m
-	}
-	clauses := []query.Query{field("title", 3, false), field("questions", 2, false)}
-	if wide {
-		clauses = append(clauses, field("body", 1, false), field("title", 0.3, true), field("questions", 0.3, true))
-	}
-	langQ := bleve.NewTermQuery(lang)
-	langQ.SetField("lang")
-	must := []query.Query{bleve.NewDisjunctionQuery(clauses...), langQ}
-	if !q.Internal {
-		aud := bleve.NewTermQuery(faq.Public)
-		aud.SetField("audience")
-		must = append(must, aud)
-	}
-	n := max(candidates, limit)
-	req := bleve.NewSearchRequestOptions(bleve.NewConjunctionQuery(must...), n, 0, false)
-	res, err := s.idx.SearchInContext(ctx, req)
-	if err != nil {
-		return nil, fmt.Errorf("knowledge: search: %w", err)
-	}
-	hits := make([]Hit, 0, len(res.Hits))
-	for _, h := range res.Hits {
-		a, ok := s.entries[h.ID]
-		if !ok {
-			continue
-		}
-		conf, ex := s.confidence(lang, qterms, a)
-		hits = append(hits, Hit{ID: a.entry.ID, Lang: lang, Title: a.entry.Title, Score: h.Score, Confidence: conf, Example: ex, Entry: a.entry})
-	}
-	return hits, nil
-}
-
-// fuzzyCredit is how much a word one typo away counts, against 1 for an
-// exact match.
-const fuzzyCredit = 0.8
-
-// bodyCredit scales how much of the question the answer text covers: the
-// body is weaker evidence than a title or an example question.
-const bodyCredit = 0.35
-
-// confidence scores the question's terms against the article's examples.
-func (s *snapshot) confidence(lang string, qterms []string, a *article) (float64, string) {
-	if len(qterms) == 0 {
-		return 0, ""
-	}
-	var qnorm float64
-	weights := make([]float64, len(qterms))
-	for i, t := range qterms {
-		w := s.weight(lang, t)
-		weights[i] = w
-		qnorm += w * w
-	}
-	qnorm = math.Sqrt(qnorm)
-	known := make([]bool, len(qterms))
-	for i, t := range qterms {
-		_, known[i] = s.idf[lang][t]
-	}
-	best, bestText := 0.0, ""
-	for _, ex := range a.examples {
-		if ex.norm == 0 {
-			continue
-		}
-		var dot float64
-		for i, t := range qterms {
-			if c := credit(t, ex.terms, known[i]); c > 0 {
-				w := weights[i]
-				dot += c * w * w
-			}
-		}
-		if cos := dot / (qnorm * ex.norm); cos > best {
-			best, bestText = cos, ex.text
-		}
-	}
-	// How much of the question the body covers, for articles whose examples
-	// miss words the body has.
-	var covered float64
-	for i, t := range qterms {
-		if a.body[t] {
-			covered += weights[i] * weights[i]
-		}
-	}
-	if c := bodyCredit * covered / (qnorm * qnorm); c > best {
-		best, bestText = c, ""
-	}
-	if best > 1 {
-		best = 1
-	}
-	return best, bestText
-}
-
-// credit is 1 when term is among terms, fuzzyCredit when a term there is
-// one edit away (for words long enough that one edit is a typo, not
-// another word, and only when the word is not one the articles use:
-// "cuesta" is not a typo of "cuenta"), and 0 otherwise.
-func credit(term string, terms []string, known bool) float64 {
-	for _, t := range terms {
-		if t == term {
-			return 1
-		}
-	}
-	if known || len(term) < 5 {
-		return 0
-	}
-	for _, t := range terms {
-		if len(t) >= 4 && oneEdit(term, t) {
-			return fuzzyCredit
-		}
-	}
-	return 0
 }
 
 // oneEdit reports whether a and b differ by exactly one insertion, deletion,

@@ -1,0 +1,360 @@
+package knowledge
+
+import (
+	"math"
+	"slices"
+	"sort"
+
+	"ayuda/faq"
+)
+
+// The lexical scorer compares a question with everything an author wrote
+// for an article (title, example questions, tags and body), on stems, the
+// lexicon's concepts and typo-corrected words. It needs no examples to
+// learn from, so it is what answers on a knowledge base of a few articles
+// with three example questions each; on larger ones it is one of the
+// signals the decision weighs (decision.go).
+
+// Fields of an article, and how much a word found in each counts: a word
+// of the title or an example question says the article is about it; one
+// only in the body, less.
+const (
+	fTitle = iota
+	fQuestions
+	fTags
+	fBody
+	nFields
+)
+
+var fieldWeight = [nFields]float64{fTitle: 1, fQuestions: 1, fTags: 0.8, fBody: 0.55}
+
+// Credits of a match that is not the word itself.
+const (
+	conceptCredit = 0.85 // a synonym from the lexicon
+	typoCredit    = 0.8  // a word one edit away from one the articles use
+)
+
+// lexLang is one language's lexical model.
+type lexLang struct {
+	an      *textAnalyzer
+	lex     *lexicon
+	docs    map[string]*lexDoc // by article key
+	df      map[string]int     // term → articles that have it
+	n       int                // articles
+	vocab   map[string]int     // folded word → articles that use it
+	deletes map[string][]string
+	maxIDF  float64
+}
+
+// lexDoc is one article as the lexical scorer sees it.
+type lexDoc struct {
+	fields   [nFields]map[string]bool
+	examples []lexExample // title and example questions
+}
+
+type lexExample struct {
+	text  string
+	terms map[string]bool
+	norm  float64 // sqrt of the sum of idf² of its terms
+}
+
+// unit is one word of a question and what may stand for it in an article.
+type unit struct {
+	alts   []alt
+	weight float64 // idf of what it asks for; unknown words weigh most
+	known  bool    // some alternative is in the articles
+}
+
+type alt struct {
+	term   string
+	credit float64
+}
+
+func newLexLang(lang string, lex *lexicon) *lexLang {
+	return &lexLang{an: newTextAnalyzer(lang), lex: lex, docs: map[string]*lexDoc{}, df: map[string]int{}, vocab: map[string]int{}, deletes: map[string][]string{}}
+}
+
+// add indexes one article.
+func (l *lexLang) add(e faq.Entry) {
+	d := &lexDoc{}
+	texts := [nFields][]string{fTitle: {e.Title}, fQuestions: e.Questions, fTags: e.Tags, fBody: {e.Body}}
+	seen := map[string]bool{}
+	words := map[string]bool{}
+	for f, ts := range texts {
+		d.fields[f] = map[string]bool{}
+		for _, text := range ts {
+			for _, t := range l.textTerms(text) {
+				d.fields[f][t] = true
+				seen[t] = true
+			}
+			for _, w := range wordsOf(text) {
+				words[w] = true
+			}
+		}
+	}
+	for _, text := range append([]string{e.Title}, e.Questions...) {
+		ex := lexExample{text: text, terms: map[string]bool{}}
+		for _, t := range l.textTerms(text) {
+			ex.terms[t] = true
+		}
+		if len(ex.terms) > 0 {
+			d.examples = append(d.examples, ex)
+		}
+	}
+	for t := range seen {
+		l.df[t]++
+	}
+	for w := range words {
+		l.vocab[w]++
+	}
+	l.n++
+	l.docs[e.Key()] = d
+}
+
+func wordsOf(text string) []string { return words(fold(text)) }
+
+// finish computes what depends on every article: idf, example norms and
+// the typo index.
+func (l *lexLang) finish() {
+	l.maxIDF = math.Log(1 + float64(l.n))
+	for _, d := range l.docs {
+		for i := range d.examples {
+			var s float64
+			for t := range d.examples[i].terms {
+				w := l.idf(t)
+				s += w * w
+			}
+			d.examples[i].norm = math.Sqrt(s)
+		}
+	}
+	// The lexicon's words are words too: "desapuntarme" with a typo is
+	// still a synonym of "baja".
+	for w := range l.lex.words {
+		if _, ok := l.vocab[w]; !ok {
+			l.vocab[w] = 0
+		}
+	}
+	for w := range l.vocab {
+		if len(w) < 4 {
+			continue
+		}
+		for _, d := range deletions(w) {
+			l.deletes[d] = append(l.deletes[d], w)
+		}
+	}
+}
+
+// idf of a term; a term no article has weighs most.
+func (l *lexLang) idf(t string) float64 {
+	df := l.df[t]
+	if df == 0 {
+		return l.maxIDF
+	}
+	return math.Log(1 + float64(l.n)/float64(df))
+}
+
+// textTerms are a text's stems followed by its lexicon concepts.
+func (l *lexLang) textTerms(text string) []string {
+	stems := l.an.terms(text)
+	return append(stems, l.lex.concepts(l.an, stems)...)
+}
+
+// deletions returns w with each one of its letters removed.
+func deletions(w string) []string {
+	r := []rune(w)
+	out := make([]string, 0, len(r))
+	for i := range r {
+		out = append(out, string(r[:i])+string(r[i+1:]))
+	}
+	return out
+}
+
+// correct returns the word the articles (or the lexicon) use that w is
+// one typo away from, the most used when several are, or "". Short words
+// are left alone (one letter makes another word of them: "curro" and
+// "curso"), and so is the first letter, which people rarely get wrong
+// ("centro" is not a typo of "dentro").
+func (l *lexLang) correct(w string) string {
+	if len([]rune(w)) < 6 {
+		return ""
+	}
+	cands := map[string]bool{}
+	for _, v := range l.deletes[w] { // w is one letter short
+		cands[v] = true
+	}
+	for _, d := range deletions(w) {
+		if _, ok := l.vocab[d]; ok { // w has one letter too many
+			cands[d] = true
+		}
+		for _, v := range l.deletes[d] { // one letter changed or swapped
+			cands[v] = true
+		}
+	}
+	best, bestN := "", -1
+	for v := range cands {
+		if v == w || v[0] != w[0] || !oneEdit(w, v) {
+			continue
+		}
+		if n := l.vocab[v]; n > bestN || (n == bestN && v < best) {
+			best, bestN = v, n
+		}
+	}
+	return best
+}
+
+// units analyses a question: each of its words with its synonyms and, for
+// a word the articles do not use, the word it is a typo of.
+func (l *lexLang) units(text string) []unit {
+	ws := wordsOf(text)
+	var out []unit
+	var stems []string
+	seen := map[string]bool{}
+	for _, w := range ws {
+		if l.an.isStop(w) {
+			continue
+		}
+		ts := l.an.terms(w)
+		if len(ts) == 0 {
+			continue
+		}
+		s := ts[0]
+		stems = append(stems, s)
+		if seen[s] {
+			continue
+		}
+		seen[s] = true
+		u := unit{alts: []alt{{s, 1}}}
+		if l.df[s] == 0 && l.lex.single[s] == nil {
+			if c := l.correct(w); c != "" {
+				if ct := l.an.terms(c); len(ct) > 0 {
+					u.alts = append(u.alts, alt{ct[0], typoCredit})
+					for _, g := range l.lex.single[ct[0]] {
+						u.alts = append(u.alts, alt{concept(g), typoCredit * conceptCredit})
+					}
+				}
+			}
+		}
+		for _, g := range l.lex.single[s] {
+			u.alts = append(u.alts, alt{concept(g), conceptCredit})
+		}
+		out = append(out, u)
+	}
+	for _, g := range l.lex.phraseConcepts(stems) {
+		c := concept(g)
+		if !seen[c] {
+			seen[c] = true
+			out = append(out, unit{alts: []alt{{c, conceptCredit}}})
+		}
+	}
+	for i := range out {
+		u := &out[i]
+		for _, a := range u.alts {
+			if l.df[a.term] > 0 {
+				u.known = true
+				u.weight = max(u.weight, a.credit*l.idf(a.term))
+			}
+		}
+		if !u.known {
+			u.weight = l.maxIDF
+		}
+		// A concept-only unit (a phrase) that no article has says nothing.
+		if !u.known && isConcept(u.alts[0].term) {
+			u.weight = 0
+		}
+	}
+	return out
+}
+
+// lexScore is how well an article covers a question.
+type lexScore struct {
+	cover   float64 // share of the question's weight the article has, fields weighed
+	example float64 // best cosine with one title or example question
+	body    float64 // share found only in the body
+	// exampleText is the title or example question that matched best.
+	exampleText string
+}
+
+// score compares a question's units with one article.
+func (l *lexLang) score(us []unit, d *lexDoc) lexScore {
+	var total, got, bodyOnly float64
+	for _, u := range us {
+		total += u.weight
+		best, inBody := 0.0, false
+		for _, a := range u.alts {
+			for f := range nFields {
+				if d.fields[f][a.term] {
+					v := fieldWeight[f] * a.credit * l.idf(a.term)
+					if v > best {
+						best, inBody = v, f == fBody
+					}
+				}
+			}
+		}
+		got += min(best, u.weight)
+		if inBody {
+			bodyOnly += best
+		}
+	}
+	var s lexScore
+	if total > 0 {
+		s.cover = got / total
+		s.body = bodyOnly / total
+	}
+	var qnorm float64
+	for _, u := range us {
+		qnorm += u.weight * u.weight
+	}
+	qnorm = math.Sqrt(qnorm)
+	for _, ex := range d.examples {
+		if ex.norm == 0 || qnorm == 0 {
+			continue
+		}
+		var dot float64
+		for _, u := range us {
+			best := 0.0
+			for _, a := range u.alts {
+				if ex.terms[a.term] {
+					best = max(best, a.credit*l.idf(a.term))
+				}
+			}
+			dot += best * min(best, u.weight)
+		}
+		if cos := dot / (qnorm * ex.norm); cos > s.example {
+			s.example, s.exampleText = cos, ex.text
+		}
+	}
+	return s
+}
+
+// candidates returns the keys of the articles that share a term with the
+// question, best covered first, at most n.
+func (l *lexLang) rank(us []unit, keys []string, n int) []string {
+	type kv struct {
+		k string
+		v float64
+	}
+	var out []kv
+	for _, k := range keys {
+		d := l.docs[k]
+		if d == nil {
+			continue
+		}
+		if s := l.score(us, d); s.cover > 0 {
+			out = append(out, kv{k, s.cover + 0.5*s.example})
+		}
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].v != out[j].v {
+			return out[i].v > out[j].v
+		}
+		return out[i].k < out[j].k
+	})
+	if len(out) > n {
+		out = out[:n]
+	}
+	res := make([]string, len(out))
+	for i, x := range out {
+		res[i] = x.k
+	}
+	return slices.Clip(res)
+}
