@@ -52,6 +52,9 @@ func shouting(text string) bool {
 func classifyPriority(texts []string, typ escalation.Type) (escalation.Priority, string) {
 	var urgent, angry []string
 	for _, t := range texts {
+		if k, w := urgentCase(t); k != nil && k.urgent {
+			urgent = append(urgent, k.name+" «"+w+"»")
+		}
 		if w := found(t, urgentWords); w != "" {
 			urgent = append(urgent, "«"+w+"»")
 		}
@@ -100,6 +103,9 @@ func dedupe(s []string) []string {
 // sensitiveWord returns the sensitive request type a message names and the
 // word that names it.
 func sensitiveWord(text string) (escalation.Type, string) {
+	if k, w := urgentCase(text); k != nil {
+		return k.typ, w
+	}
 	for _, s := range sensitive {
 		if w := found(text, s.words); w != "" {
 			return s.typ, w

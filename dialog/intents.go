@@ -113,20 +113,25 @@ var phrases = map[Intent][]string{
 		"talk to a human", "talk to a person", "talk to someone", "speak with someone", "talk with someone", "speak with somebody", "speak to a human", "speak to a person", "speak to someone",
 		"human agent", "live agent", "an agent", "customer service agent",
 		"representative", "a human please", "human please", "get me a person", "let me talk",
+		"alguien de verdad", "alguien real", "persona real", "persona de verdad", "ser humano", "hay algun humano", "hay alguien ahi", "alguien del equipo", "alguien de atencion",
+		"con el encargado", "con la encargada", "con el responsable", "con la responsable", "con el gerente", "con un supervisor", "con un ejecutivo", "con una ejecutiva", "con un asesor", "con una asesora",
+		"que me llame alguien", "que me llamen", "llamenme", "llamadme", "que me atienda", "que me atiendan", "no quiero hablar con un bot", "no con un robot", "no con una maquina", "respuestas automaticas", "mensajes automaticos",
+		"a real person", "real human", "live person", "someone from your team", "someone on your team", "anyone there", "anybody there", "is there a human", "is there anyone", "your manager", "speak to a manager", "talk to a manager", "speak to a supervisor", "talk to a supervisor", "a rep", "support rep", "transfer me", "put me through", "connect me to", "call me back", "not a bot", "not a robot",
 	},
 }
 
 // A message that names a person and asks for something is a request for
 // a person: "necesito ayuda de una persona", "can I get a human?".
 var (
-	personWords  = set("persona humano humana agente asesor asesora operador operadora empleado human person agent representative operator")
-	requestWords = set("hablar habla hablame quiero queria necesito pasame pasadme paseme pasar comunicar comunicarme contactar llamar ayuda atienda atender talk speak want need get connect transfer contact reach help call")
+	personWords  = set("persona humano humana agente asesor asesora operador operadora empleado ejecutivo ejecutiva encargado encargada responsable gerente supervisor supervisora representante human person agent representative operator rep")
+	requestWords = set("hablar habla hablame quiero queria necesito pasame pasadme paseme ponme ponedme ponganme pongame pasar comunicar comunicarme contactar llamar llame llamen atienda atiendan atender responda talk speak want need get connect transfer contact reach help call")
 	notPerson    = set("transporte transportista mensajero courier delivery shipping")
 )
 
 // alone are single words that ask for a person when they are (almost) the
 // whole message.
-var alone = map[string]Intent{"humano": Human, "persona": Human, "agente": Human, "asesor": Human, "human": Human, "agent": Human, "person": Human, "operator": Human}
+var alone = map[string]Intent{"humano": Human, "persona": Human, "agente": Human, "asesor": Human, "asesora": Human, "ejecutivo": Human, "ejecutiva": Human, "operador": Human, "operadora": Human, "encargado": Human, "representante": Human,
+	"human": Human, "agent": Human, "person": Human, "operator": Human, "rep": Human, "representative": Human}
 
 // detectIntent finds the intent of a message, or None.
 func detectIntent(text string) Intent {

@@ -31,6 +31,10 @@ var catalog = map[string]map[string]string{
 		"es": "No estoy seguro de haberte entendido. ¿Te refieres a alguna de estas?",
 		"en": "I'm not sure I understood. Do you mean one of these?",
 	},
+	"miss-again": {
+		"es": "Sigo sin encontrar una respuesta. Si quieres, te paso con una persona (el botón de abajo), o pruébalo una vez más con otras palabras.",
+		"en": "I still can't find an answer. If you like, I'll pass you to a person (the button below), or try once more in other words.",
+	},
 	"decline": {
 		"es": "No encontré una respuesta para eso. Puedes decirlo con otras palabras o hablar con una persona.",
 		"en": "I couldn't find an answer to that. You can say it in other words or talk to a person.",

@@ -23,6 +23,9 @@ type turn struct {
 	relayed bool
 	// lastHit is the search hit being answered, for the offer's scores.
 	lastHit knowledge.Hit
+	// onDomain is set when the last search found articles near the
+	// question, even if none fit well enough to answer.
+	onDomain bool
 	// answers are what the bot answered (or could not) in this turn, for
 	// the reports; Handle records them.
 	answers []escalation.Answer
@@ -119,6 +122,20 @@ func (t *turn) run(ctx context.Context) (bots.Reply, error) {
 		}
 	}
 
+	// Safety and urgency go to a person before anything else, however
+	// they are phrased; a question about the process is searched first.
+	if pressed == "" && (in == None || in == Human) {
+		if k, _ := urgentCase(m.Text); k != nil {
+			if !k.asked || !howTo(m.Text) {
+				c.Question = m.Text
+				return t.escalate(ctx, escalation.ReasonSensitive, k.typ)
+			}
+			return t.searchOr(ctx, func() (bots.Reply, error) {
+				return t.escalate(ctx, escalation.ReasonSensitive, k.typ)
+			})
+		}
+	}
+
 	switch in {
 	case Greeting:
 		c.State = stateIdle
@@ -138,6 +155,13 @@ func (t *turn) run(ctx context.Context) (bots.Reply, error) {
 	case Human:
 		if describesProblem(m.Text) {
 			c.Question = m.Text
+		}
+		if pressed == "" && contactQuestion(m.Text) {
+			// "¿En qué horario puedo hablar con una persona?" is a question
+			// the articles may answer; if they cannot, a person it is.
+			return t.searchOr(ctx, func() (bots.Reply, error) {
+				return t.escalate(ctx, escalation.ReasonRequested, "")
+			})
 		}
 		return t.escalate(ctx, escalation.ReasonRequested, "")
 	case StatusReq:
@@ -162,9 +186,17 @@ func (t *turn) run(ctx context.Context) (bots.Reply, error) {
 		return t.help(), nil
 	}
 
+	// A complaint or a claim is answered when an article covers it ("the
+	// showers are filthy, where do I say so?"); otherwise a person takes it.
 	if typ, question := sensitiveType(m.Text); typ != "" && !question {
-		c.Question = m.Text
-		return t.escalate(ctx, escalation.ReasonSensitive, typ)
+		if isRequest(m.Text) { // "quiero poner una queja: …"
+			c.Question = m.Text
+			return t.escalate(ctx, escalation.ReasonSensitive, typ)
+		}
+		return t.searchOr(ctx, func() (bots.Reply, error) {
+			c.Question = m.Text
+			return t.escalate(ctx, escalation.ReasonSensitive, typ)
+		})
 	}
 	return t.search(ctx)
 }
@@ -362,7 +394,11 @@ func (t *turn) status(ctx context.Context) (bots.Reply, error) {
 }
 
 // search looks the question up and answers, clarifies or declines.
-func (t *turn) search(ctx context.Context) (bots.Reply, error) {
+func (t *turn) search(ctx context.Context) (bots.Reply, error) { return t.searchOr(ctx, nil) }
+
+// searchOr is search that, when the articles hold no answer and fallback
+// is set, replies with fallback instead of clarifying or declining.
+func (t *turn) searchOr(ctx context.Context, fallback func() (bots.Reply, error)) (bots.Reply, error) {
 	c := t.c
 	c.Question = t.m.Text
 	d, err := t.e.decide(ctx, t.m.Text, c.Lang, t.m.Internal)
@@ -370,6 +406,10 @@ func (t *turn) search(ctx context.Context) (bots.Reply, error) {
 		return bots.Reply{}, err
 	}
 	c.Lang = d.Lang
+	if d.Decision != Answer && fallback != nil {
+		return fallback()
+	}
+	t.onDomain = len(d.hits) > 0 && d.hits[0].Confidence >= t.e.cfg.ClarifyThreshold/2
 	switch d.Decision {
 	case Answer:
 		t.lastHit = d.hits[0]
@@ -400,8 +440,14 @@ func (t *turn) miss(ctx context.Context, key string) (bots.Reply, error) {
 	}
 	c.Misses++
 	c.State = stateIdle
+	// After two misses in a row the customer is offered a person and one
+	// more try; a ticket opens by itself only for a real request about
+	// what the articles cover, never for chatter or gibberish.
 	if c.Misses >= 2 {
-		return t.escalate(ctx, escalation.ReasonRepeatedMiss, "")
+		if t.onDomain && isRequest(t.m.Text) {
+			return t.escalate(ctx, escalation.ReasonRepeatedMiss, "")
+		}
+		key = "miss-again"
 	}
 	return bots.Reply{Text: say(c.Lang, key), Choices: []bots.Choice{choice(c.Lang, "human", "c-human")}}, nil
 }
@@ -754,9 +800,12 @@ type Hit struct {
 // Decision explains what the engine would do with a question.
 type Decision struct {
 	Decision string `json:"decision"`
-	Article  string `json:"article"`
-	Lang     string `json:"lang"`
-	Hits     []Hit  `json:"hits"`
+	// Reason says why a question is escalated: "requested", a request
+	// type, or the kind of urgent case and the words that say so.
+	Reason  string `json:"reason,omitempty"`
+	Article string `json:"article"`
+	Lang    string `json:"lang"`
+	Hits    []Hit  `json:"hits"`
 
 	hits []knowledge.Hit
 }
@@ -768,11 +817,40 @@ func (e *Engine) Ask(ctx context.Context, text, lang string, internal bool) (Dec
 	if lang == "" {
 		lang = detectLang(text, e.cfg.DefaultLang)
 	}
-	if in := detectIntent(text); in == Human {
-		return Decision{Decision: Escalate, Lang: lang, Hits: []Hit{}}, nil
+	escalate := func(why string) (Decision, error) {
+		return Decision{Decision: Escalate, Reason: why, Lang: lang, Hits: []Hit{}}, nil
+	}
+	// The same order as a conversation's turn: safety and urgency, a
+	// request for a person, a complaint; each searched first when it is
+	// only a question.
+	orEscalate := func(why string) (Decision, error) {
+		d, err := e.decide(ctx, text, lang, internal)
+		if err != nil || d.Decision == Answer {
+			return d, err
+		}
+		return escalate(why)
+	}
+	in := detectIntent(text)
+	if in == None || in == Human {
+		if k, w := urgentCase(text); k != nil {
+			why := k.name + ": «" + w + "»"
+			if k.asked && howTo(text) {
+				return orEscalate(why)
+			}
+			return escalate(why)
+		}
+	}
+	if in == Human {
+		if contactQuestion(text) {
+			return orEscalate("requested")
+		}
+		return escalate("requested")
 	}
 	if typ, question := sensitiveType(text); typ != "" && !question {
-		return Decision{Decision: Escalate, Lang: lang, Hits: []Hit{}}, nil
+		if isRequest(text) {
+			return escalate(string(typ))
+		}
+		return orEscalate(string(typ))
 	}
 	return e.decide(ctx, text, lang, internal)
 }
@@ -814,7 +892,7 @@ func (e *Engine) decide(ctx context.Context, text, lang string, internal bool) (
 	}
 	// A short question two articles both fit well says too little to pick
 	// one ("el pedido": cancel it, or where is it?): the customer chooses.
-	contested := len(strings.Fields(fold(text))) <= 3 && second >= max(e.cfg.AnswerThreshold, 0.8) && top.Confidence-second < e.cfg.Margin
+	contested := len(strings.Fields(fold(text))) <= 3 && second >= e.cfg.AnswerThreshold && top.Confidence-second < 2*e.cfg.Margin
 	switch {
 	case top.Confidence >= e.cfg.AnswerThreshold && !contested:
 		d.Decision, d.Article = Answer, top.ID
