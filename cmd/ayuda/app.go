@@ -50,13 +50,55 @@ func loadArticles(cfg *Config) ([]faq.Entry, error) {
 	return entries, nil
 }
 
-// openIndex builds the knowledge index from the configured articles.
-func openIndex(cfg *Config) (*knowledge.Index, error) {
+// loadSynonyms reads the author's synonyms.yaml in the articles folder,
+// if there is one.
+func loadSynonyms(cfg *Config) (knowledge.Synonyms, error) {
+	if cfg.Articles == "" {
+		return nil, nil
+	}
+	p := filepath.Join(cfg.Articles, faq.SynonymsFile)
+	data, err := os.ReadFile(p)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("synonyms: %w", err)
+	}
+	syn, err := knowledge.ParseSynonyms(data)
+	if err != nil {
+		return nil, fmt.Errorf("synonyms: %s: %w", p, err)
+	}
+	return syn, nil
+}
+
+// loadKnowledge reads the articles and the author's synonyms.
+func loadKnowledge(cfg *Config) ([]faq.Entry, knowledge.Options, error) {
 	entries, err := loadArticles(cfg)
+	if err != nil {
+		return nil, knowledge.Options{}, err
+	}
+	syn, err := loadSynonyms(cfg)
+	if err != nil {
+		return nil, knowledge.Options{}, err
+	}
+	return entries, knowledge.Options{Synonyms: syn}, nil
+}
+
+// openIndex builds the knowledge index from the configured articles, and
+// logs what part of the method the articles leave unused.
+func openIndex(cfg *Config, log *slog.Logger) (*knowledge.Index, error) {
+	entries, opt, err := loadKnowledge(cfg)
 	if err != nil {
 		return nil, err
 	}
-	return knowledge.New(entries)
+	idx, err := knowledge.Open(entries, opt)
+	if err != nil {
+		return nil, err
+	}
+	for _, n := range idx.Notes() {
+		log.Warn("articles: "+n, "part", "knowledge")
+	}
+	return idx, nil
 }
 
 // openApp opens the store in the data directory and builds the engine.
@@ -72,7 +114,7 @@ func openApp(ctx context.Context, cfg *Config, log *slog.Logger) (*app, error) {
 	if err != nil {
 		return nil, err
 	}
-	idx, err := openIndex(cfg)
+	idx, err := openIndex(cfg, log)
 	if err != nil {
 		q.Close()
 		return nil, err
@@ -134,9 +176,9 @@ func (w *watcher) check(ctx context.Context) (bool, error) {
 	}
 	w.last = fp
 	start := time.Now()
-	entries, err := loadArticles(a.cfg)
+	entries, opt, err := loadKnowledge(a.cfg)
 	if err == nil {
-		err = a.index.Replace(entries)
+		err = a.index.Replace(entries, opt)
 	}
 	if err != nil {
 		a.log.WarnContext(ctx, "articles changed but were not reloaded; the previous ones stay in service", "err", err)
@@ -150,7 +192,7 @@ func (w *watcher) check(ctx context.Context) (bool, error) {
 func fingerprint(dir string) string {
 	var b strings.Builder
 	filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() || !faq.IsArticle(p) {
+		if err != nil || d.IsDir() || !faq.IsArticle(p) { // synonyms.yaml included
 			return nil
 		}
 		if info, err := d.Info(); err == nil {

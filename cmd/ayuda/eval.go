@@ -373,6 +373,9 @@ func parseLabelled(name string, data []byte) ([]labelled, error) {
 	return out, nil
 }
 
+// wantHuman labels a question a person should take (escalate.jsonl).
+const wantHuman = "human"
+
 // evalResult is what `ayuda eval --json` prints. Fractions are in [0,1].
 type evalResult struct {
 	Articles             int         `json:"articles"`
@@ -395,11 +398,39 @@ type evalResult struct {
 	AnswerThreshold      float64     `json:"answer_threshold,omitempty"`
 	ClarifyThreshold     float64     `json:"clarify_threshold,omitempty"`
 	Margin               float64     `json:"margin,omitempty"`
+	// AnsweredOrOffered is the share of in-scope questions answered with
+	// their article or offered it among the choices.
+	AnsweredOrOffered float64 `json:"answered_or_offered"`
+	// WrongAnswerRate is the share of all questions answered wrongly: with
+	// another article, or answered when no article does.
+	WrongAnswerRate float64 `json:"wrong_answer_rate"`
+	// Escalation: questions labelled "human" and how many were escalated.
+	HumanQuestions int     `json:"human_questions"`
+	Escalated      int     `json:"escalated"`
+	EscalationRate float64 `json:"escalation_rate"`
+	// InScopeEscalated counts in-scope questions handed to a person
+	// instead of answered.
+	InScopeEscalated int `json:"in_scope_escalated"`
+	// Reliability bins the best hit's confidence against how often that
+	// hit is the wanted article (never, for out-of-scope questions); ECE
+	// is the expected calibration error over those bins.
+	Reliability []reliabilityBin `json:"reliability"`
+	ECE         float64          `json:"ece"`
+	offered     int
 	declinedInScope      int
 	declinedOutOfScope   int
 	sourceArticles       string
 	sourceQuestions      string
 	sourceOutOfScopeFrom string
+}
+
+// reliabilityBin is questions whose best hit's confidence is in [Low, High).
+type reliabilityBin struct {
+	Low        float64 `json:"low"`
+	High       float64 `json:"high"`
+	Questions  int     `json:"questions"`
+	Confidence float64 `json:"mean_confidence"`
+	Accuracy   float64 `json:"accuracy"`
 }
 
 // confusion is a pair of articles: questions for Want answered with Got.
@@ -414,6 +445,8 @@ func cmdEval(ctx context.Context, e *env, args []string) error {
 	minAcc := fs.Float64("min-accuracy", 0, "fail below this in-scope accuracy (0-1)")
 	minRecall := fs.Float64("min-oos-recall", 0, "fail below this out-of-scope recall (0-1)")
 	minPrecision := fs.Float64("min-oos-precision", 0, "fail below this out-of-scope precision (0-1)")
+	minEscalation := fs.Float64("min-escalation", 0, "fail below this share of \"human\" questions escalated (0-1)")
+	maxWrong := fs.Float64("max-wrong", 0, "fail above this share of wrong answers (0-1)")
 	oosFlag := fs.String("out-of-scope", "", "out-of-scope examples (.jsonl of {\"q\",\"lang\"}) to learn from; default: out-of-scope-examples.jsonl beside an articles file; none: no file")
 	rest, err := parse(fs, args)
 	if err != nil {
@@ -422,7 +455,7 @@ func cmdEval(ctx context.Context, e *env, args []string) error {
 	if len(rest) > 1 {
 		return errors.New("eval: usage: ayuda eval [--articles DIR|FILE.jsonl] [QUESTIONS.jsonl] [--json] [--min-accuracy F]")
 	}
-	for _, f := range []float64{*minAcc, *minRecall, *minPrecision} {
+	for _, f := range []float64{*minAcc, *minRecall, *minPrecision, *minEscalation, *maxWrong} {
 		if f < 0 || f > 1 {
 			return errors.New("eval: the --min bars are fractions between 0 and 1")
 		}
@@ -447,10 +480,19 @@ func cmdEval(ctx context.Context, e *env, args []string) error {
 			res.Articles++
 		}
 	}
+	var opt knowledge.Options
+	if info, err := os.Stat(cfg.Articles); err == nil && info.IsDir() {
+		if opt.Synonyms, err = loadSynonyms(cfg); err != nil {
+			return fmt.Errorf("eval: %w", err)
+		}
+	}
 	start := time.Now()
-	idx, err := knowledge.New(entries)
+	idx, err := knowledge.Open(entries, opt)
 	if err != nil {
 		return fmt.Errorf("eval: %w", err)
+	}
+	for _, n := range idx.Notes() {
+		fmt.Fprintln(e.stderr, "note: "+n)
 	}
 	defer idx.Close()
 	res.BuildMS = ms(time.Since(start))
@@ -482,6 +524,10 @@ func cmdEval(ctx context.Context, e *env, args []string) error {
 	}
 	bar("out-of-scope recall", res.OutOfScopeRecall, *minRecall)
 	bar("out-of-scope precision", res.OutOfScopePrecision, *minPrecision)
+	bar("escalation rate", res.EscalationRate, *minEscalation)
+	if *maxWrong > 0 && res.WrongAnswerRate > *maxWrong {
+		failed = append(failed, fmt.Sprintf("wrong-answer rate %.4f is above %.4f", res.WrongAnswerRate, *maxWrong))
+	}
 	if len(failed) > 0 {
 		fmt.Fprintln(e.stderr, "ayuda eval: FAIL: "+strings.Join(failed, "; "))
 		return errSilent
@@ -574,6 +620,10 @@ func fileExists(p string) bool {
 func evaluate(ctx context.Context, eng *dialog.Engine, qs []labelled, res *evalResult) error {
 	times := make([]time.Duration, 0, len(qs))
 	pairs := map[[2]string]int{}
+	const bins = 10
+	binN := make([]int, bins)
+	binConf := make([]float64, bins)
+	binRight := make([]int, bins)
 	for _, l := range qs {
 		start := time.Now()
 		d, err := eng.Ask(ctx, l.Q, l.Lang, false)
@@ -582,6 +632,21 @@ func evaluate(ctx context.Context, eng *dialog.Engine, qs []labelled, res *evalR
 			return fmt.Errorf("%q: %w", l.Q, err)
 		}
 		res.Questions++
+		if l.Want == wantHuman {
+			res.HumanQuestions++
+			if d.Decision == dialog.Escalate {
+				res.Escalated++
+			}
+			continue
+		}
+		if len(d.Hits) > 0 {
+			b := min(int(d.Hits[0].Confidence*bins), bins-1)
+			binN[b]++
+			binConf[b] += d.Hits[0].Confidence
+			if d.Hits[0].ID == l.Want {
+				binRight[b]++
+			}
+		}
 		answered := d.Decision == dialog.Answer
 		if d.Decision == dialog.Clarify {
 			res.Clarified++
@@ -605,12 +670,39 @@ func evaluate(ctx context.Context, eng *dialog.Engine, qs []labelled, res *evalR
 			pairs[[2]string{l.Want, d.Article}]++
 		default:
 			res.declinedInScope++
+			if d.Decision == dialog.Escalate {
+				res.InScopeEscalated++
+			}
+			if d.Decision == dialog.Clarify {
+				for _, h := range d.Hits[:min(3, len(d.Hits))] {
+					if h.ID == l.Want && h.Confidence >= res.ClarifyThreshold {
+						res.offered++
+					}
+				}
+			}
 		}
+	}
+	answeredLike := res.Questions - res.HumanQuestions
+	res.AnsweredOrOffered = frac(res.AnsweredRight+res.offered, res.InScope)
+	res.WrongAnswerRate = frac(res.AnsweredWrong+res.OutOfScopeAnswered, answeredLike)
+	res.EscalationRate = frac(res.Escalated, res.HumanQuestions)
+	res.Reliability = []reliabilityBin{}
+	var total int
+	for _, n := range binN {
+		total += n
+	}
+	for b := range bins {
+		if binN[b] == 0 {
+			continue
+		}
+		bin := reliabilityBin{Low: float64(b) / bins, High: float64(b+1) / bins, Questions: binN[b], Confidence: binConf[b] / float64(binN[b]), Accuracy: frac(binRight[b], binN[b])}
+		res.Reliability = append(res.Reliability, bin)
+		res.ECE += float64(binN[b]) / float64(total) * math.Abs(bin.Confidence-bin.Accuracy)
 	}
 	res.InScopeAccuracy = frac(res.AnsweredRight, res.InScope)
 	res.OutOfScopeRecall = frac(res.declinedOutOfScope, res.OutOfScope)
 	res.OutOfScopePrecision = frac(res.declinedOutOfScope, res.declinedOutOfScope+res.declinedInScope)
-	res.ClarifyRate = frac(res.Clarified, res.Questions)
+	res.ClarifyRate = frac(res.Clarified, answeredLike)
 	sort.Slice(times, func(i, j int) bool { return times[i] < times[j] })
 	res.P50MS = ms(percentile(times, 0.50))
 	res.P99MS = ms(percentile(times, 0.99))
@@ -670,8 +762,22 @@ func printEval(w io.Writer, r *evalResult) {
 	}
 	fmt.Fprintf(tw, "out-of-scope precision\t%s\t%d of %d questions not answered were out of scope\n", pct(r.OutOfScopePrecision), r.declinedOutOfScope, r.declinedOutOfScope+r.declinedInScope)
 	fmt.Fprintf(tw, "clarify rate\t%s\t%d of %d questions got a choice of articles\n", pct(r.ClarifyRate), r.Clarified, r.Questions)
+	fmt.Fprintf(tw, "answered or offered\t%s\t%d of %d in-scope questions answered with their article or offered it among choices\n", pct(r.AnsweredOrOffered), r.AnsweredRight+r.offered, r.InScope)
+	fmt.Fprintf(tw, "wrong answers\t%s\t%d of %d questions answered with the wrong article (%d) or answered when none applies (%d)\n", pct(r.WrongAnswerRate), r.AnsweredWrong+r.OutOfScopeAnswered, r.Questions-r.HumanQuestions, r.AnsweredWrong, r.OutOfScopeAnswered)
+	if r.InScopeEscalated > 0 {
+		fmt.Fprintf(tw, "handed to a person\t%d\tin-scope questions escalated instead of answered\n", r.InScopeEscalated)
+	}
+	if r.HumanQuestions > 0 {
+		fmt.Fprintf(tw, "escalated\t%s\t%d of %d questions labelled %q handed to a person\n", pct(r.EscalationRate), r.Escalated, r.HumanQuestions, wantHuman)
+	}
 	fmt.Fprintf(tw, "time per question\tp50 %.3f ms\tp99 %.3f ms\n", r.P50MS, r.P99MS)
 	tw.Flush()
+	if len(r.Reliability) > 0 {
+		fmt.Fprintf(w, "\nreliability (best hit's confidence against how often it is the wanted article), ECE %.3f:\n", r.ECE)
+		for _, b := range r.Reliability {
+			fmt.Fprintf(w, "  %.1f–%.1f  %4d questions  mean confidence %.2f  right %5.1f%%\n", b.Low, b.High, b.Questions, b.Confidence, 100*b.Accuracy)
+		}
+	}
 	if len(r.Confusions) > 0 {
 		fmt.Fprintln(w, "\nworst confusions (questions for WANT answered with GOT):")
 		for _, c := range r.Confusions {
