@@ -54,7 +54,7 @@ func foldStops(tm analysis.TokenMap) {
 			tm.AddToken(f)
 		}
 	}
-	for _, w := range []string{"hola", "buenas", "buenos", "dias", "tardes", "gracias", "porfa", "favor", "xfa", "pf", "oye", "tio", "tia", "vale", "ok", "q", "k", "xq", "pq", "d", "x", "tb", "tmb", "tambien", "ahi", "alli", "aqui", "aca", "alla", "algo", "poder", "puedo", "puede", "pueden", "podeis", "podria", "quiero", "queria", "quisiera", "necesito", "saber", "hacer", "hago", "hay", "tengo", "tiene", "tienen", "teneis", "tienes", "mas", "bien", "ya", "asi", "entonces", "pues", "igual", "cosa", "eso", "esto"} {
+	for _, w := range []string{"hola", "buenas", "buenos", "dias", "tardes", "gracias", "porfa", "favor", "xfa", "pf", "oye", "tio", "tia", "vale", "ok", "q", "k", "xq", "pq", "d", "x", "tb", "tmb", "tambien", "ahi", "alli", "aqui", "aca", "alla", "algo", "poder", "puedo", "puede", "pueden", "podeis", "podria", "quiero", "queria", "quisiera", "necesito", "saber", "hacer", "hago", "hay", "tengo", "tiene", "tienen", "teneis", "tienes", "mas", "bien", "ya", "asi", "entonces", "pues", "igual", "cosa", "eso", "esto", "partir"} {
 		tm.AddToken(w)
 	}
 }

@@ -61,7 +61,7 @@ var defaultTraining = trainOptions{
 	Seed:      7,
 	MinDF:     1,
 	Holdout:   5,
-	MaxWeight: 40 << 20,
+	MaxWeight: 48 << 20,
 	Prior:     10,
 }
 

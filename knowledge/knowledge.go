@@ -425,7 +425,11 @@ func (x *Index) Search(ctx context.Context, q Query) ([]Hit, error) {
 			return nil, fmt.Errorf("knowledge: unsupported language %q", lang)
 		}
 		best := map[string]int{}
+		whole := 0.0
 		for pi, part := range parts {
+			if pi > 0 && whole >= partsBelow {
+				break // the whole message is clear enough
+			}
 			pq := q
 			pq.Text = part
 			h, err := s.search(ctx, pq, lang)
@@ -433,6 +437,9 @@ func (x *Index) Search(ctx context.Context, q Query) ([]Hit, error) {
 				return nil, err
 			}
 			for _, hit := range h {
+				if pi == 0 {
+					whole = max(whole, hit.Confidence)
+				}
 				if pi > 0 {
 					// A part says less than the whole message: what it
 					// matches is a little less likely to be the answer.
@@ -461,6 +468,10 @@ func (x *Index) Search(ctx context.Context, q Query) ([]Hit, error) {
 	}
 	return hits, nil
 }
+
+// partsBelow is the confidence under which a long message's parts are
+// searched too: a message the whole of which is clear is not cut up.
+const partsBelow = 0.5
 
 // minPart is the fewest words a part of a message has: a shorter one
 // matches some article too easily.

@@ -566,12 +566,15 @@ func cmdKB(ctx context.Context, e *env, args []string) error {
 	if len(rest) > 1 {
 		cfg.Articles = rest[1]
 	}
-	problems, n, err := lint(ctx, cfg)
+	problems, notes, n, err := lint(ctx, cfg)
 	if err != nil {
 		return err
 	}
 	for _, p := range problems {
 		fmt.Fprintln(e.stdout, p)
+	}
+	for _, n := range notes {
+		fmt.Fprintln(e.stdout, "note: "+n)
 	}
 	where := cfg.Articles
 	if where == "" {
@@ -584,15 +587,17 @@ func cmdKB(ctx context.Context, e *env, args []string) error {
 	return nil
 }
 
-// lint lists every problem with a set of articles: format errors, then
-// example questions whose best match is another article.
-func lint(ctx context.Context, cfg *Config) ([]string, int, error) {
+// lint lists every problem with a set of articles: format errors, a
+// synonyms.yaml that cannot be read, then example questions whose best
+// match is another article. Notes say which parts of the method the
+// articles leave unused, and why; they are not problems.
+func lint(ctx context.Context, cfg *Config) ([]string, []string, int, error) {
 	var entries []faq.Entry
 	var problems []string
 	if cfg.Articles == "" {
 		var err error
 		if entries, err = faq.Builtin(); err != nil {
-			return nil, 0, err
+			return nil, nil, 0, err
 		}
 	} else {
 		var err error
@@ -604,7 +609,7 @@ func lint(ctx context.Context, cfg *Config) ([]string, int, error) {
 				problems = append(problems, e.Error())
 			}
 		case err != nil:
-			return nil, 0, err
+			return nil, nil, 0, err
 		}
 	}
 	// A duplicate was reported above; index the first of each id only.
@@ -622,9 +627,13 @@ func lint(ctx context.Context, cfg *Config) ([]string, int, error) {
 			problems = append(problems, fmt.Sprintf("%s: no example questions: add some ways people ask this", e.Source))
 		}
 	}
-	idx, err := knowledge.New(entries)
+	syn, err := loadSynonyms(cfg)
 	if err != nil {
-		return nil, 0, err
+		problems = append(problems, err.Error())
+	}
+	idx, err := knowledge.Open(entries, knowledge.Options{Synonyms: syn})
+	if err != nil {
+		return nil, nil, 0, err
 	}
 	defer idx.Close()
 	for _, e := range entries {
@@ -634,7 +643,7 @@ func lint(ctx context.Context, cfg *Config) ([]string, int, error) {
 		for _, q := range e.Questions {
 			hits, err := idx.Search(ctx, knowledge.Query{Text: q, Lang: e.Lang, Internal: true, Limit: 2})
 			if err != nil && !errors.Is(err, knowledge.ErrEmpty) {
-				return nil, 0, err
+				return nil, nil, 0, err
 			}
 			if len(hits) == 0 {
 				problems = append(problems, fmt.Sprintf("%s: question %q finds no article at all", e.Source, q))
@@ -645,5 +654,5 @@ func lint(ctx context.Context, cfg *Config) ([]string, int, error) {
 			}
 		}
 	}
-	return problems, len(entries), nil
+	return problems, idx.Notes(), len(entries), nil
 }

@@ -148,13 +148,15 @@ type frontMatter struct {
 	Lang      string   `yaml:"lang"`
 	Title     string   `yaml:"title,omitempty"`
 	Questions []string `yaml:"questions"`
+	Tags      []string `yaml:"tags,omitempty,flow"`
 	Audience  string   `yaml:"audience,omitempty"`
+	Type      string   `yaml:"type,omitempty"`
 }
 
 // articleFile renders an entry as an article file: Markdown with YAML
 // front matter.
 func articleFile(e faq.Entry) ([]byte, error) {
-	fm := frontMatter{ID: e.ID, Lang: e.Lang, Title: e.Title, Questions: e.Questions, Audience: e.Audience}
+	fm := frontMatter{ID: e.ID, Lang: e.Lang, Title: e.Title, Questions: e.Questions, Tags: e.Tags, Audience: e.Audience, Type: e.Type}
 	y, err := yaml.Marshal(fm)
 	if err != nil {
 		return nil, err
@@ -297,6 +299,8 @@ func cmdKBTools(ctx context.Context, e *env, args []string) error {
 		return cmdKBImport(e, args[1:])
 	case "report":
 		return cmdKBReport(ctx, e, args[1:])
+	case "suggest":
+		return cmdKBSuggest(ctx, e, args[1:])
 	}
 	return fmt.Errorf("kb: unknown action %q", args[0])
 }
@@ -378,26 +382,26 @@ const wantHuman = "human"
 
 // evalResult is what `ayuda eval --json` prints. Fractions are in [0,1].
 type evalResult struct {
-	Articles             int         `json:"articles"`
-	OutOfScopeExamples   int         `json:"out_of_scope_examples"`
-	BuildMS              float64     `json:"build_ms"`
-	Questions            int         `json:"questions"`
-	InScope              int         `json:"in_scope"`
-	OutOfScope           int         `json:"out_of_scope"`
-	InScopeAccuracy      float64     `json:"in_scope_accuracy"`
-	OutOfScopeRecall     float64     `json:"out_of_scope_recall"`
-	OutOfScopePrecision  float64     `json:"out_of_scope_precision"`
-	ClarifyRate          float64     `json:"clarify_rate"`
-	AnsweredRight        int         `json:"answered_right"`
-	AnsweredWrong        int         `json:"answered_wrong"`
-	OutOfScopeAnswered   int         `json:"out_of_scope_answered"`
-	Clarified            int         `json:"clarified"`
-	P50MS                float64     `json:"p50_ms"`
-	P99MS                float64     `json:"p99_ms"`
-	Confusions           []confusion `json:"confusions"`
-	AnswerThreshold      float64     `json:"answer_threshold,omitempty"`
-	ClarifyThreshold     float64     `json:"clarify_threshold,omitempty"`
-	Margin               float64     `json:"margin,omitempty"`
+	Articles            int         `json:"articles"`
+	OutOfScopeExamples  int         `json:"out_of_scope_examples"`
+	BuildMS             float64     `json:"build_ms"`
+	Questions           int         `json:"questions"`
+	InScope             int         `json:"in_scope"`
+	OutOfScope          int         `json:"out_of_scope"`
+	InScopeAccuracy     float64     `json:"in_scope_accuracy"`
+	OutOfScopeRecall    float64     `json:"out_of_scope_recall"`
+	OutOfScopePrecision float64     `json:"out_of_scope_precision"`
+	ClarifyRate         float64     `json:"clarify_rate"`
+	AnsweredRight       int         `json:"answered_right"`
+	AnsweredWrong       int         `json:"answered_wrong"`
+	OutOfScopeAnswered  int         `json:"out_of_scope_answered"`
+	Clarified           int         `json:"clarified"`
+	P50MS               float64     `json:"p50_ms"`
+	P99MS               float64     `json:"p99_ms"`
+	Confusions          []confusion `json:"confusions"`
+	AnswerThreshold     float64     `json:"answer_threshold,omitempty"`
+	ClarifyThreshold    float64     `json:"clarify_threshold,omitempty"`
+	Margin              float64     `json:"margin,omitempty"`
 	// AnsweredOrOffered is the share of in-scope questions answered with
 	// their article or offered it among the choices.
 	AnsweredOrOffered float64 `json:"answered_or_offered"`
@@ -414,9 +418,9 @@ type evalResult struct {
 	// Reliability bins the best hit's confidence against how often that
 	// hit is the wanted article (never, for out-of-scope questions); ECE
 	// is the expected calibration error over those bins.
-	Reliability []reliabilityBin `json:"reliability"`
-	ECE         float64          `json:"ece"`
-	offered     int
+	Reliability          []reliabilityBin `json:"reliability"`
+	ECE                  float64          `json:"ece"`
+	offered              int
 	declinedInScope      int
 	declinedOutOfScope   int
 	sourceArticles       string

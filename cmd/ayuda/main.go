@@ -110,7 +110,7 @@ func run(ctx context.Context, e *env) error {
 	case "ask":
 		return cmdAsk(ctx, e, args)
 	case "kb":
-		if len(args) > 0 && (args[0] == "import" || args[0] == "report") {
+		if len(args) > 0 && (args[0] == "import" || args[0] == "report" || args[0] == "suggest") {
 			return cmdKBTools(ctx, e, args)
 		}
 		return cmdKB(ctx, e, args)

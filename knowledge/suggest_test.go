@@ -1,0 +1,51 @@
+package knowledge
+
+import (
+	"context"
+	"slices"
+	"testing"
+
+	"ayuda/faq"
+)
+
+func TestSuggest(t *testing.T) {
+	entries, err := faq.Builtin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	x, err := New(entries)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer x.Close()
+	asked := []Asked{
+		{Question: "a que hora contestais los sabados por la tarde", Lang: "es"},
+		{Question: "¿hacéis tarjetas regalo?", Lang: "es"},
+		{Question: "quiero comprar una tarjeta regalo", Lang: "es", Reply: "Sí: tarjetas regalo de 10 a 200 € en cualquier tienda."},
+		{Question: "¿quién ganó el partido?", Lang: "es"},
+	}
+	sugg, err := x.Suggest(context.Background(), asked)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var added, created bool
+	for _, s := range sugg {
+		switch {
+		case !s.New && s.Entry.ID == "horario-atencion":
+			added = slices.Contains(s.Added, "a que hora contestais los sabados por la tarde") && len(s.Entry.Questions) > len(s.Added)
+		case s.New && slices.Contains(s.Entry.Questions, "¿hacéis tarjetas regalo?"):
+			created = s.Entry.Body == "Sí: tarjetas regalo de 10 a 200 € en cualquier tienda." && len(s.Entry.Questions) == 2
+			if err := faq.Validate([]faq.Entry{s.Entry}); len(err) > 0 {
+				t.Errorf("the suggested article is not valid: %v", err)
+			}
+		case s.New:
+			t.Errorf("a question asked once with no answer made an article: %+v", s.Entry)
+		}
+	}
+	if !added {
+		t.Errorf("the near miss did not become an example question of horario-atencion: %+v", sugg)
+	}
+	if !created {
+		t.Errorf("the gift card questions did not become one new article with the agent's answer: %+v", sugg)
+	}
+}
