@@ -60,11 +60,11 @@ type Config struct {
 	Queue Queue
 	// AnswerThreshold is the confidence (knowledge.Hit.Confidence, a
 	// calibrated probability) at or above which the bot answers with the
-	// best article; zero means 0.4, chosen on the labelled questions the
+	// best article; zero means 0.6, chosen on the labelled questions the
 	// decision was fitted on (docs/quality.md).
 	AnswerThreshold float64
 	// ClarifyThreshold is the confidence at or above which the bot offers
-	// the closest articles as choices; zero means 0.2.
+	// the closest articles as choices; zero means 0.25.
 	ClarifyThreshold float64
 	// Margin: when the runner-up article is itself likely enough to be
 	// answered, the best one is answered only if it leads by at least this
@@ -106,10 +106,10 @@ func New(cfg Config) (*Engine, error) {
 		return nil, errors.New("dialog: Config.Search is required")
 	}
 	if cfg.AnswerThreshold == 0 {
-		cfg.AnswerThreshold = 0.4
+		cfg.AnswerThreshold = 0.6
 	}
 	if cfg.ClarifyThreshold == 0 {
-		cfg.ClarifyThreshold = 0.2
+		cfg.ClarifyThreshold = 0.25
 	}
 	if cfg.Margin == 0 {
 		cfg.Margin = 0.1

@@ -892,7 +892,7 @@ func (e *Engine) decide(ctx context.Context, text, lang string, internal bool) (
 	}
 	// A short question two articles both fit well says too little to pick
 	// one ("el pedido": cancel it, or where is it?): the customer chooses.
-	contested := len(strings.Fields(fold(text))) <= 3 && second >= max(e.cfg.AnswerThreshold, 0.6) && top.Confidence-second < 2*e.cfg.Margin
+	contested := len(strings.Fields(fold(text))) <= 3 && second >= e.cfg.AnswerThreshold*2/3 && top.Confidence-second < 3*e.cfg.Margin
 	switch {
 	case top.Confidence >= e.cfg.AnswerThreshold && !contested:
 		d.Decision, d.Article = Answer, top.ID

@@ -29,33 +29,28 @@ type signals [nSignals]float64
 const (
 	sCover = iota
 	sExample
+	sTitle
+	sGrams
+	sBody
 	sCoverLead
 	sExampleLead
-	sBody
+	sRank
 	sClf
-	sClfLead
 	sClfRel
-	sClfLeadRel
+	sClfLead
+	sHasClf
 	sReject
+	sUnknown
 	sBias
 	nSignals
 )
 
-var signalNames = [nSignals]string{"cover", "example", "cover_lead", "example_lead", "body", "clf", "clf_lead", "clf_rel", "clf_lead_rel", "reject", "bias"}
+var signalNames = [nSignals]string{"sCover", "sExample", "sTitle", "sGrams", "sBody", "sCoverLead", "sExampleLead", "sRank", "sClf", "sClfRel", "sClfLead", "sHasClf", "sReject", "sUnknown", "sBias"}
 
-// decisionWeights are the logistic function's weights (fit_test.go).
+// decisionWeights are the weights of the decision (fit_test.go).
 var decisionWeights = signals{
-	sCover:       1.755,
-	sExample:     1.360,
-	sCoverLead:   3.083,
-	sExampleLead: 1.979,
-	sBody:        1.584,
-	sClf:         1.301,
-	sClfLead:     3.103,
-	sClfRel:      0.119,
-	sClfLeadRel:  2.082,
-	sReject:      -0.959,
-	sBias:        -2.841,
+	sCover: 1.951, sExample: 1.643, sTitle: 0.753, sGrams: 2.480, sBody: 4.620, sCoverLead: 0.359, sExampleLead: -0.046, sRank: 0.921,
+	sClf: 0.929, sClfRel: 5.182, sClfLead: 0.321, sHasClf: -0.119, sReject: -2.776, sUnknown: -1.700, sBias: -0.119,
 }
 
 // reliability is how much a classifier learned from perArticle examples
@@ -67,11 +62,22 @@ func reliability(perArticle float64) float64 {
 	return min(1, math.Log(perArticle)/math.Log(100))
 }
 
-// signalsOf computes every candidate's signals.
-func (s *snapshot) signalsOf(cs []cand, lang string, hasClf bool, reject float64) []signals {
+// logit of a probability, bounded.
+func logit(p float64) float64 {
+	p = min(max(p, 1e-4), 1-1e-4)
+	return math.Log(p / (1 - p))
+}
+
+// signalsOf computes every candidate's signals. unknown is the share of
+// the question's weight in words no article uses.
+func (s *snapshot) signalsOf(cs []cand, lang string, hasClf bool, reject, unknown float64) []signals {
 	rel := 0.0
 	if hasClf {
 		rel = reliability(s.perArticle[lang])
+	}
+	var topScore float64
+	for _, c := range cs {
+		topScore = max(topScore, c.score)
 	}
 	out := make([]signals, len(cs))
 	for i, c := range cs {
@@ -86,33 +92,67 @@ func (s *snapshot) signalsOf(cs []cand, lang string, hasClf bool, reject float64
 		x := &out[i]
 		x[sCover] = c.lex.cover
 		x[sExample] = c.lex.example
+		x[sTitle] = c.lex.title
+		x[sGrams] = c.lex.grams
+		x[sBody] = c.lex.body
 		x[sCoverLead] = c.lex.cover - otherCover
 		x[sExampleLead] = c.lex.example - otherEx
-		x[sBody] = c.lex.body
-		x[sClf] = c.clf
-		x[sClfLead] = c.clf - otherClf
-		x[sClfRel] = c.clf * rel
-		x[sClfLeadRel] = (c.clf - otherClf) * rel
+		if topScore > 0 {
+			x[sRank] = c.score / topScore
+		}
+		if hasClf {
+			x[sClf] = logit(c.clf) / 8
+			x[sClfRel] = x[sClf] * rel
+			x[sClfLead] = c.clf - otherClf
+			x[sHasClf] = 1
+		}
 		x[sReject] = reject
+		x[sUnknown] = unknown
 		x[sBias] = 1
 	}
 	return out
 }
 
-// decide sets every candidate's probability. blend is how much of it is
-// the classifier's own calibrated probability (see blendWeight).
-func decide(cs []cand, xs []signals, blend float64) {
-	for i, x := range xs {
-		cs[i].p = combine(decisionWeights, x, cs[i].clf, blend)
+// decide sets every candidate's probability: a choice among the
+// candidates and "none of them" (whose score is 0), so the probabilities
+// of a question's candidates add up to at most 1. blend is how much of
+// it is the classifier's own calibrated probability (see blendWeight).
+func decide(cs []cand, xs []signals, blend, rel float64) {
+	ps := choiceProbs(decisionWeights, xs)
+	for i := range cs {
+		cs[i].p = calibrate(calibration, blend*cs[i].clf+(1-blend)*ps[i], rel)
 	}
 }
 
-func combine(w, x signals, clf, blend float64) float64 {
-	var z float64
-	for j, v := range x {
-		z += w[j] * v
+// calibration maps the choice's probability to the probability that the
+// best candidate is right, by how much the knowledge base had to learn from
+// (reliability): P = sigmoid((a + c·rel)·logit(p) + b + d·rel). The same
+// map for every knowledge base; fitted with the weights (fit_test.go).
+var calibration = [4]float64{0.794, 0.211, 0.286, -0.225}
+
+func calibrate(k [4]float64, p, rel float64) float64 {
+	return sigmoid((k[0]+k[1]*rel)*logit(p) + k[2] + k[3]*rel)
+}
+
+// choiceProbs is the softmax of the candidates' scores against "none".
+func choiceProbs(w signals, xs []signals) []float64 {
+	zs := make([]float64, len(xs))
+	top := 0.0 // the score of "none"
+	for i, x := range xs {
+		for j, v := range x {
+			zs[i] += w[j] * v
+		}
+		top = max(top, zs[i])
 	}
-	return blend*clf + (1-blend)*sigmoid(z)
+	sum := math.Exp(-top)
+	for i := range zs {
+		zs[i] = math.Exp(zs[i] - top)
+		sum += zs[i]
+	}
+	for i := range zs {
+		zs[i] /= sum
+	}
+	return zs
 }
 
 // blendWeight is how much a classifier calibrated on held-out example

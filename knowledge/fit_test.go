@@ -42,6 +42,7 @@ type fitSet struct {
 type fitRow struct {
 	set   int
 	blend float64
+	rel   float64
 	clf   []float64
 	xs    []signals
 	right []bool
@@ -136,7 +137,7 @@ func collect(tb testing.TB, set int, f fitSet) []fitRow {
 		if err != nil {
 			tb.Fatal(err)
 		}
-		r := fitRow{set: set, xs: xs, oos: q.Want == faq.OutOfScope, blend: s.blend(q.Lang)}
+		r := fitRow{set: set, xs: xs, oos: q.Want == faq.OutOfScope, blend: s.blend(q.Lang), rel: s.rel(q.Lang)}
 		for _, c := range cs {
 			r.right = append(r.right, c.key == q.Want+"/"+q.Lang)
 			r.clf = append(r.clf, c.clf)
@@ -146,56 +147,99 @@ func collect(tb testing.TB, set int, f fitSet) []fitRow {
 	return rows
 }
 
-// fitLogistic fits weights by Newton's method on the log loss of every
-// candidate, each set weighing the same in total, with an L2 penalty.
-func fitLogistic(rows []fitRow, sets int, l2 float64) signals {
+// fitChoice fits the weights of the choice among candidates and "none"
+// (decide) by Newton's method on the log likelihood of the right choice:
+// the wanted article when it is a candidate, "none" otherwise (an
+// out-of-scope question, or one whose article was not found). Each set
+// weighs the same in total; an L2 penalty keeps the weights small.
+func fitChoice(rows []fitRow, sets int, l2 float64, start signals) signals {
 	perSet := make([]float64, sets)
 	for _, r := range rows {
-		perSet[r.set] += float64(len(r.xs))
+		perSet[r.set]++
 	}
-	var w signals
-	for iter := 0; iter < 30; iter++ {
+	w := start
+	for iter := 0; iter < 40; iter++ {
 		var g [nSignals]float64
 		var h [nSignals][nSignals]float64
 		for _, r := range rows {
 			sw := 1000 / perSet[r.set]
+			ps := choiceProbs(w, r.xs)
+			var mean [nSignals]float64
 			for i, x := range r.xs {
-				var z float64
 				for j := range x {
-					z += w[j] * x[j]
+					mean[j] += ps[i] * x[j]
 				}
-				p := sigmoid(z)
-				y := 0.0
+			}
+			for i, x := range r.xs {
 				if r.right[i] {
-					y = 1
+					for j := range x {
+						g[j] += sw * x[j]
+					}
 				}
 				for j := range x {
-					g[j] += sw * (p - y) * x[j]
 					for k := range x {
-						h[j][k] += sw * p * (1 - p) * x[j] * x[k]
+						h[j][k] += sw * ps[i] * x[j] * x[k]
 					}
+				}
+			}
+			for j := range mean {
+				g[j] -= sw * mean[j]
+				for k := range mean {
+					h[j][k] -= sw * mean[j] * mean[k]
 				}
 			}
 		}
 		for j := 0; j < nSignals; j++ {
-			if j != sBias {
-				g[j] += l2 * w[j]
-				h[j][j] += l2
-			} else {
-				h[j][j] += 1e-6
-			}
+			g[j] -= l2 * w[j]
+			h[j][j] += l2
 		}
 		step := solveN(h, g)
+		// Backtrack until the likelihood improves: Newton's full step can
+		// overshoot where the data are nearly separable.
+		base := choiceLL(rows, perSet, l2, w)
+		var next signals
+		f := 1.0
+		for try := 0; try < 20; try++ {
+			for j := range w {
+				next[j] = w[j] + f*step[j]
+			}
+			if choiceLL(rows, perSet, l2, next) >= base {
+				break
+			}
+			f /= 2
+		}
 		var moved float64
 		for j := range w {
-			w[j] -= step[j]
-			moved = max(moved, math.Abs(step[j]))
+			moved = max(moved, math.Abs(next[j]-w[j]))
 		}
+		w = next
 		if moved < 1e-6 {
 			break
 		}
 	}
 	return w
+}
+
+// choiceLL is the penalised log likelihood that fitChoice maximises.
+func choiceLL(rows []fitRow, perSet []float64, l2 float64, w signals) float64 {
+	var ll float64
+	for _, r := range rows {
+		ps := choiceProbs(w, r.xs)
+		pRight := 1.0
+		for _, p := range ps {
+			pRight -= p
+		}
+		for i, right := range r.right {
+			if right {
+				pRight = ps[i]
+			}
+		}
+		ll += 1000 / perSet[r.set] * math.Log(max(pRight, 1e-300))
+	}
+	for _, v := range w {
+		ll -= l2 / 2 * v * v
+	}
+	return ll
 }
 
 func solveN(h [nSignals][nSignals]float64, g [nSignals]float64) [nSignals]float64 {
@@ -237,13 +281,14 @@ func solveN(h [nSignals][nSignals]float64, g [nSignals]float64) [nSignals]float6
 // report prints, for weights w and an answer threshold, each set's share
 // of in-scope questions whose best candidate is right (rank), answered
 // right, answered wrong, and out-of-scope questions answered.
-func report(tb testing.TB, rows []fitRow, sets []fitSet, w signals, threshold float64) {
+func report(tb testing.TB, rows []fitRow, sets []fitSet, w signals, k [4]float64, threshold float64) {
 	type stat struct{ in, rank, right, wrong, oos, oosAns int }
 	st := make([]stat, len(sets))
 	for _, r := range rows {
 		best, bp := -1, 0.0
-		for i, x := range r.xs {
-			if p := combine(w, x, r.clf[i], r.blend); best < 0 || p > bp {
+		ps := choiceProbs(w, r.xs)
+		for i := range r.xs {
+			if p := calibrate(k, r.blend*r.clf[i]+(1-r.blend)*ps[i], r.rel); best < 0 || p > bp {
 				best, bp = i, p
 			}
 		}
@@ -298,12 +343,14 @@ func TestFitDecision(t *testing.T) {
 	}
 	t.Log("current weights:")
 	for _, th := range []float64{0.5} {
-		report(t, rows, sets, decisionWeights, th)
+		report(t, rows, sets, decisionWeights, calibration, th)
 	}
-	w := fitLogistic(rows, len(sets), 1)
-	for _, th := range []float64{0.2, 0.25, 0.3, 0.35, 0.4, 0.5} {
-		report(t, rows, sets, w, th)
+	w := fitChoice(rows, len(sets), 1, signals{})
+	k := fitCalibration(rows, len(sets), w)
+	for _, th := range []float64{0.3, 0.4, 0.5, 0.6, 0.7} {
+		report(t, rows, sets, w, k, th)
 	}
+	t.Logf("calibration: %.3f, %.3f, %.3f, %.3f", k[0], k[1], k[2], k[3])
 	var b strings.Builder
 	names := make([]int, nSignals)
 	for i := range names {
@@ -313,6 +360,7 @@ func TestFitDecision(t *testing.T) {
 	for _, i := range names {
 		fmt.Fprintf(&b, "\t%s: %.3f,\n", signalNames[i], w[i])
 	}
+	t.Logf("Go: %s", goWeights(w))
 	t.Logf("fitted weights:\n%s", b.String())
 }
 
@@ -332,7 +380,7 @@ func TestDumpMisses(t *testing.T) {
 		}
 		for _, q := range qs {
 			cs, xs, _ := s.candidates(context.Background(), Query{Text: searchable(q.Q), Lang: q.Lang}, q.Lang)
-			decide(cs, xs, s.blend(q.Lang))
+			decide(cs, xs, s.blend(q.Lang), s.rel(q.Lang))
 			sort.Slice(cs, func(i, j int) bool { return cs[i].p > cs[j].p })
 			got := "-"
 			if len(cs) > 0 {
@@ -362,4 +410,114 @@ func TestDumpMisses(t *testing.T) {
 			t.Logf("%-22s got %-22s %s wantrank %d | %s | %v", q.Want, got, top, wantRank, q.Q, us)
 		}
 	}
+}
+
+func goWeights(w signals) string {
+	var parts []string
+	for i, v := range w {
+		parts = append(parts, fmt.Sprintf("%s: %.3f", signalNames[i], v))
+	}
+	return strings.Join(parts, ", ")
+}
+
+// fitCalibration fits the map from the best candidate's probability to
+// the chance that it is right (calibrate), on every question's best
+// candidate, each set weighing the same.
+func fitCalibration(rows []fitRow, sets int, w signals) [4]float64 {
+	perSet := make([]float64, sets)
+	for _, r := range rows {
+		perSet[r.set]++
+	}
+	type obs struct {
+		x     [4]float64
+		right bool
+		sw    float64
+	}
+	var os []obs
+	for _, r := range rows {
+		ps := choiceProbs(w, r.xs)
+		best, bp := -1, 0.0
+		for i := range r.xs {
+			if p := r.blend*r.clf[i] + (1-r.blend)*ps[i]; best < 0 || p > bp {
+				best, bp = i, p
+			}
+		}
+		if best < 0 {
+			continue
+		}
+		z := logit(bp)
+		os = append(os, obs{x: [4]float64{z, z * r.rel, 1, r.rel}, right: r.right[best], sw: 1000 / perSet[r.set]})
+	}
+	k := [4]float64{1, 0, 0, 0}
+	for iter := 0; iter < 50; iter++ {
+		var g [4]float64
+		var h [4][4]float64
+		for _, o := range os {
+			var z float64
+			for j := range k {
+				z += k[j] * o.x[j]
+			}
+			p := sigmoid(z)
+			y := 0.0
+			if o.right {
+				y = 1
+			}
+			for j := range k {
+				g[j] += o.sw * (y - p) * o.x[j]
+				for l := range k {
+					h[j][l] += o.sw * p * (1 - p) * o.x[j] * o.x[l]
+				}
+			}
+		}
+		for j := range k {
+			g[j] -= 0.1 * (k[j] - [4]float64{1, 0, 0, 0}[j])
+			h[j][j] += 0.1
+		}
+		step, ok := solve4(h, g)
+		if !ok {
+			break
+		}
+		var moved float64
+		for j := range k {
+			k[j] += step[j]
+			moved = max(moved, math.Abs(step[j]))
+		}
+		if moved < 1e-7 {
+			break
+		}
+	}
+	return k
+}
+
+func solve4(h [4][4]float64, g [4]float64) ([4]float64, bool) {
+	n := 4
+	for col := 0; col < n; col++ {
+		piv := col
+		for r := col + 1; r < n; r++ {
+			if math.Abs(h[r][col]) > math.Abs(h[piv][col]) {
+				piv = r
+			}
+		}
+		if math.Abs(h[piv][col]) < 1e-12 {
+			return g, false
+		}
+		h[col], h[piv] = h[piv], h[col]
+		g[col], g[piv] = g[piv], g[col]
+		for r := col + 1; r < n; r++ {
+			f := h[r][col] / h[col][col]
+			for c := col; c < n; c++ {
+				h[r][c] -= f * h[col][c]
+			}
+			g[r] -= f * g[col]
+		}
+	}
+	var x [4]float64
+	for r := n - 1; r >= 0; r-- {
+		sum := g[r]
+		for c := r + 1; c < n; c++ {
+			sum -= h[r][c] * x[c]
+		}
+		x[r] = sum / h[r][r]
+	}
+	return x, true
 }

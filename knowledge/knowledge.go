@@ -550,7 +550,7 @@ func (s *snapshot) search(ctx context.Context, q Query, lang string) ([]Hit, err
 	if err != nil {
 		return nil, err
 	}
-	decide(cs, xs, s.blend(lang))
+	decide(cs, xs, s.blend(lang), s.rel(lang))
 	hits := make([]Hit, 0, len(cs))
 	for _, c := range cs {
 		a := s.entries[c.key]
@@ -592,8 +592,9 @@ func (s *snapshot) candidates(ctx context.Context, q Query, lang string) ([]cand
 		}
 	}
 	cs := make([]cand, 0, len(scores))
+	qg := grams(q.Text)
 	for key, score := range scores {
-		c := cand{key: key, score: score, lex: l.score(us, l.docs[key])}
+		c := cand{key: key, score: score, lex: l.score(us, qg, l.docs[key])}
 		if m != nil {
 			c.clf = probs[m.class[key]]
 		}
@@ -604,8 +605,23 @@ func (s *snapshot) candidates(ctx context.Context, q Query, lang string) ([]cand
 	if m != nil && m.clf.reject >= 0 {
 		reject = probs[m.clf.reject]
 	}
-	return cs, s.signalsOf(cs, lang, m != nil, reject), nil
+	var total, unknown float64
+	for _, u := range us {
+		total += u.weight
+		if !u.known {
+			unknown += u.weight
+		}
+	}
+	if total > 0 {
+		unknown /= total
+	} else {
+		unknown = 1
+	}
+	return cs, s.signalsOf(cs, lang, m != nil, reject, unknown), nil
 }
+
+// rel is how much lang's knowledge base had to learn from (reliability).
+func (s *snapshot) rel(lang string) float64 { return reliability(s.perArticle[lang]) }
 
 // blend is the weight of the classifier's own probability in lang.
 func (s *snapshot) blend(lang string) float64 {

@@ -2,8 +2,6 @@ package knowledge
 
 import (
 	"math"
-	"slices"
-	"sort"
 
 	"ayuda/faq"
 )
@@ -50,6 +48,8 @@ type lexLang struct {
 type lexDoc struct {
 	fields   [nFields]map[string]bool
 	examples []lexExample // title and example questions
+	title    map[string]bool
+	grams    map[string]bool // letter 4-grams of the title and example questions
 }
 
 type lexExample struct {
@@ -63,6 +63,16 @@ type unit struct {
 	alts   []alt
 	weight float64 // idf of what it asks for; unknown words weigh most
 	known  bool    // some alternative is in the articles
+}
+
+// has reports whether term stands for the unit.
+func (u unit) has(term string) bool {
+	for _, a := range u.alts {
+		if a.term == term {
+			return true
+		}
+	}
+	return false
 }
 
 type alt struct {
@@ -92,7 +102,15 @@ func (l *lexLang) add(e faq.Entry) {
 			}
 		}
 	}
+	d.title = map[string]bool{}
+	for _, t := range l.an.terms(e.Title) {
+		d.title[t] = true
+	}
+	d.grams = map[string]bool{}
 	for _, text := range append([]string{e.Title}, e.Questions...) {
+		for _, g := range grams(text) {
+			d.grams[g] = true
+		}
 		ex := lexExample{text: text, terms: map[string]bool{}}
 		for _, t := range l.textTerms(text) {
 			ex.terms[t] = true
@@ -272,10 +290,31 @@ type lexScore struct {
 	body    float64 // share found only in the body
 	// exampleText is the title or example question that matched best.
 	exampleText string
+	title       float64 // share of the title's weight the question has
+	grams       float64 // share of the question's letter 4-grams in the title and questions
 }
 
-// score compares a question's units with one article.
-func (l *lexLang) score(us []unit, d *lexDoc) lexScore {
+// grams returns the distinct letter 4-grams of a text's words, with their
+// edges: "pago" → "<pag", "pago", "ago>".
+func grams(text string) []string {
+	var out []string
+	seen := map[string]bool{}
+	for _, w := range wordsOf(text) {
+		r := []rune("<" + w + ">")
+		for i := 0; i+4 <= len(r); i++ {
+			g := string(r[i : i+4])
+			if !seen[g] {
+				seen[g] = true
+				out = append(out, g)
+			}
+		}
+	}
+	return out
+}
+
+// score compares a question's units (and its letter 4-grams) with one
+// article.
+func (l *lexLang) score(us []unit, qgrams []string, d *lexDoc) lexScore {
 	var total, got, bodyOnly float64
 	for _, u := range us {
 		total += u.weight
@@ -299,6 +338,29 @@ func (l *lexLang) score(us []unit, d *lexDoc) lexScore {
 	if total > 0 {
 		s.cover = got / total
 		s.body = bodyOnly / total
+	}
+	if len(qgrams) > 0 {
+		n := 0
+		for _, g := range qgrams {
+			if d.grams[g] {
+				n++
+			}
+		}
+		s.grams = float64(n) / float64(len(qgrams))
+	}
+	var tw, tgot float64
+	for t := range d.title {
+		w := l.idf(t)
+		tw += w
+		for _, u := range us {
+			if u.has(t) {
+				tgot += w
+				break
+			}
+		}
+	}
+	if tw > 0 {
+		s.title = tgot / tw
 	}
 	var qnorm float64
 	for _, u := range us {
@@ -324,37 +386,4 @@ func (l *lexLang) score(us []unit, d *lexDoc) lexScore {
 		}
 	}
 	return s
-}
-
-// candidates returns the keys of the articles that share a term with the
-// question, best covered first, at most n.
-func (l *lexLang) rank(us []unit, keys []string, n int) []string {
-	type kv struct {
-		k string
-		v float64
-	}
-	var out []kv
-	for _, k := range keys {
-		d := l.docs[k]
-		if d == nil {
-			continue
-		}
-		if s := l.score(us, d); s.cover > 0 {
-			out = append(out, kv{k, s.cover + 0.5*s.example})
-		}
-	}
-	sort.Slice(out, func(i, j int) bool {
-		if out[i].v != out[j].v {
-			return out[i].v > out[j].v
-		}
-		return out[i].k < out[j].k
-	})
-	if len(out) > n {
-		out = out[:n]
-	}
-	res := make([]string, len(out))
-	for i, x := range out {
-		res[i] = x.k
-	}
-	return slices.Clip(res)
 }

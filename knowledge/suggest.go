@@ -33,7 +33,7 @@ type Suggestion struct {
 
 // near is the confidence from which a question the bot did not answer is
 // taken as another way to ask the article it nearly found.
-const near = 0.3
+const near = 0.45
 
 // Suggest proposes, from questions asked, new example questions for the
 // articles they nearly matched, and new articles for the topics that no
