@@ -3,6 +3,7 @@ package dialog
 import (
 	"regexp"
 	"strings"
+	"unicode"
 
 	"ayuda/escalation"
 )
@@ -27,42 +28,81 @@ var urgentKinds = []urgentKind{
 		"desmayado", "desmayada", "se ha desmayado", "se desmayo", "inconsciente", "no respira", "ambulancia", "llamar al 112", "llamad al 112", "al 911",
 		"fuga de gas", "huele a gas", "olor a gas", "incendio", "esta ardiendo", "hay humo", "electrocutado", "descarga electrica", "infarto",
 		"fainted", "unconscious", "not breathing", "ambulance", "gas leak", "smell gas", "smells of gas", "on fire", "electrocuted", "heart attack", "collapsed",
+		"sale humo", "saliendo humo", "salia humo", "fuego", "llamas", "exploto", "exploto y", "se quemo el", "se incendio", "incendiado", "no se levanta", "no reacciona", "estamos en urgencias", "en urgencias", "se trago", "se ha tragado", "fallaron los frenos", "tuve un accidente", "choque con",
+		"caught fire", "exploded", "smoke coming", "in a e", "in the er", "swallowed", "brakes failed", "crashed", "gas smell", "strong smell of gas",
 	}},
 	{name: "injury", typ: escalation.Reclamo, urgent: true, phrases: []string{
 		"me he hecho dano", "me hice dano", "me he lastimado", "me lastime", "me he lesionado en", "me lesione en", "me he caido", "me cai", "se me ha caido un", "se me cayo un",
 		"me he dado un golpe", "me di un golpe", "lo tengo hinchado", "la tengo hinchada", "estoy sangrando", "esta sangrando", "me he cortado", "me corte con", "herido", "herida",
 		"i got hurt", "i hurt myself", "i was injured", "i fell", "i slipped", "im bleeding", "i m bleeding", "cut myself",
+		"se cayo en", "se ha caido en", "se corto con", "se ha cortado con", "se lastimo con", "se quemo con", "mi hijo se", "mi hija se",
+		"got injured", "was hurt", "my son cut", "my daughter cut", "hurt by",
 	}},
 	{name: "fraud", typ: escalation.Denuncia, urgent: true, asked: true, phrases: []string{
 		"fraude", "fraudulento", "fraudulenta", "estafa", "estafaron", "me han estafado", "me estafaron", "timo", "me timaron", "suplantacion", "phishing", "clonaron", "clonada", "clonado",
 		"no reconozco", "no lo reconozco", "no los reconozco", "sin mi autorizacion", "sin autorizacion", "no autorice", "yo no hice", "que no hice", "que yo no hice", "que no he hecho", "que no realice",
 		"me vaciaron", "me han vaciado", "me robaron dinero", "me han robado dinero", "me robaron la plata", "me han quitado dinero",
 		"fraud", "fraudulent", "scam", "scammed", "unauthorized charge", "unauthorised charge", "unauthorized transaction", "didn t make", "did not make", "don t recognize", "don t recognise", "do not recognize", "someone used my card", "stolen money", "emptied my account",
+		"no fui yo", "no he sido yo", "nunca pedi", "nunca solicite", "sin mi permiso", "sin mi consentimiento", "alguien compro", "alguien saco", "alguien uso mi", "alguien ha usado mi", "usaron mi tarjeta", "desaparecio plata", "desaparecio dinero", "desaparecio la plata", "desaparecio el dinero", "desaparecieron", "duplicaron el chip", "duplicado de mi chip", "a mi nombre",
+		"wasn t me", "wasnt me", "it wasn t me", "not me", "without my permission", "without my consent", "never authorized", "never authorised", "money disappeared", "money is missing", "missing from my account", "never had an account with you", "sim swap", "ported my number", "in my name",
 	}},
 	{name: "takeover", typ: escalation.Denuncia, urgent: true, asked: true, phrases: []string{
 		"hackearon", "hackeado", "hackeada", "me han hackeado", "jaquearon", "hackeo", "me robaron la cuenta", "me han robado la cuenta", "entraron en mi cuenta", "entro en mi cuenta", "han entrado en mi cuenta",
 		"alguien entro", "alguien ha entrado", "alguien accedio", "accedieron a mi cuenta", "cambiaron mi contrasena", "me cambiaron la contrasena",
 		"hacked", "got hacked", "logged into our account", "logged into my account", "took over my account", "taken over", "account was compromised", "account is compromised", "someone accessed", "someone changed my password", "unauthorized access", "unauthorised access",
+		"inicio de sesion desde", "me entraron", "entraron a mi", "alguien esta usando mi cuenta", "alguien esta usando la cuenta", "cambiaron el correo", "me cambiaron el correo", "me cambiaron el numero", "nadie de nosotros",
+		"someone is using my account", "someone is using our account", "email was changed", "changed my email", "none of us added", "none of us", "login from", "sign in from",
 	}},
-	{name: "legal", typ: escalation.Denuncia, phrases: []string{
+	{name: "legal", typ: escalation.Denuncia, asked: true, phrases: []string{
 		"abogado", "abogada", "abogados", "mi abogado", "demanda", "demandar", "demandare", "os voy a demandar", "denunciar", "denunciaros", "denunciarlos", "os voy a denunciar", "voy a denunciar", "poner una denuncia", "juicio", "juzgado", "tribunales", "via judicial", "accion legal", "acciones legales",
-		"ocu", "facua", "a consumo", "en consumo", "oficina de consumo", "del consumidor", "aepd", "agencia de proteccion de datos", "profeco", "condusef", "sernac", "superintendencia", "indecopi",
+		"ocu", "facua", "a consumo", "en consumo", "oficina de consumo", "del consumidor", "aepd", "agencia de proteccion de datos", "profeco", "condusef", "sernac", "superintendencia", "indecopi", "ante la sic", "a la sic",
 		"lawyer", "attorney", "sue you", "i will sue", "i ll sue", "suing", "lawsuit", "legal action", "small claims", "court", "trading standards", "ombudsman", "regulator", "better business bureau",
 	}},
 	{name: "formal-complaint", typ: escalation.Reclamo, phrases: []string{
 		"hoja de reclamaciones", "hojas de reclamaciones", "libro de reclamaciones", "libro de quejas", "reclamacion oficial", "reclamacion formal", "queja formal", "queja oficial", "que conste por escrito", "quiero que conste",
-		"formal complaint", "official complaint", "complaint in writing",
+		"formal complaint", "official complaint", "complaint in writing", "radicar queja", "radicar una queja", "radicar un reclamo", "radicar una reclamacion",
 	}},
 	{name: "abuse", typ: escalation.Queja, phrases: []string{
 		"estafadores", "ladrones", "sinverguenzas", "sois unos", "son unos", "me habeis robado", "nadie me hace caso", "nadie da la cara", "nadie me responde", "nadie me contesta", "nadie me ayuda",
 		"faltado al respeto", "me ha insultado", "me trataron fatal", "me ha tratado fatal", "acoso", "acosado", "acosada", "discriminacion", "me discrimino",
 		"scammers", "thieves", "nobody answers", "nobody helps", "no one answers", "no one helps", "harassed", "harassment", "discrimination", "was rude to me",
+		"mierda", "inutiles", "inutil", "boludos", "pelotudos", "weon", "weones", "pinches", "rateros", "idiotas", "incompetentes", "ya me canse", "estoy harto", "estoy harta", "en twitter", "en redes", "en las redes",
+		"useless", "crooks", "idiots", "incompetent", "fucking", "f ing", "i m done", "im done", "nobody reads", "all over twitter", "on twitter", "on social media", "this is a joke",
+		"racista", "racismo", "machista", "me acosa", "me toca", "sin permiso y", "se burlo", "se burlaron", "me da miedo", "me incomoda", "mensajes raros",
+		"racist", "sexist", "hitting on me", "mocked", "i m scared", "im scared", "makes me uncomfortable", "creepy",
+	}},
+	{name: "data-breach", typ: escalation.Denuncia, urgent: true, phrases: []string{
+		"datos de otra persona", "pedidos de otra persona", "de otro cliente", "de otros clientes", "filtraron", "filtracion", "filtrado mis datos", "a la vista", "con copia a todos",
+		"someone else s account", "someone elses account", "someone else s details", "another customer s", "every customer s", "cc field", "leaked", "leak my data", "data breach", "data leak",
 	}},
 }
 
 // repeated contact: "es la cuarta vez que escribo", "llevo tres meses
 // reclamando", "third time I write".
-var repeatedContact = regexp.MustCompile(`\b(es la (segunda|tercera|cuarta|quinta|enesima|\d+a?) vez|llevo (\w+ ){0,2}(dias|semanas|meses|anos) (reclamando|esperando|escribiendo|llamando|sin)|(second|third|fourth|fifth|\d+(st|nd|rd|th)) time (i|that i|im|i m)|for (weeks|months) now)\b`)
+var repeatedContact = regexp.MustCompile(`\b(es la (segunda|tercera|cuarta|quinta|enesima|\d+a?) vez|llevo (\w+ ){0,2}(dias|semanas|meses|anos) (reclamando|esperando|escribiendo|llamando|sin)|(ya te|ya les|ya os|te|les|os) (he )?(dije|dicho|explique|explicado) (\w+ ){0,3}(\d+|dos|tres|cuatro|cinco|mil) veces|(\d+|dos|tres|cuatro|cinco|mil) veces (que|lo)|(second|third|fourth|fifth|\d+(st|nd|rd|th)) time (i|that i|im|i m)|(explained|told you|asked) (it |this )?(\d+|two|three|four|five) times|for (weeks|months) now)\b`)
+
+func abuse() *urgentKind {
+	for i := range urgentKinds {
+		if urgentKinds[i].name == "abuse" {
+			return &urgentKinds[i]
+		}
+	}
+	panic("dialog: no abuse kind")
+}
+
+// capitalWords counts the words of three letters or more written in capitals.
+func capitalWords(text string) int {
+	n := 0
+	for _, w := range strings.FieldsFunc(text, func(r rune) bool { return !unicode.IsLetter(r) }) {
+		if len([]rune(w)) >= 3 && strings.ToUpper(w) == w {
+			n++
+		}
+	}
+	return n
+}
+
+// gasSmell: "huele muchísimo a gas", "a strong smell of gas".
+var gasSmell = regexp.MustCompile(`\b(huele|olor|fuga|smell|smells|leak|leaking)( \w+){0,3} (a |de |of )?gas\b|\bgas( \w+){0,2} (smell|leak)\b`)
 
 // urgentCase returns the kind of case a message reports that needs a
 // person at once, with the words that say so, or nil.
@@ -76,11 +116,14 @@ func urgentCase(text string) (*urgentKind, string) {
 			}
 		}
 	}
-	if m := repeatedContact.FindString(f); m != "" {
-		return &urgentKinds[len(urgentKinds)-1], strings.TrimSpace(m)
+	if m := gasSmell.FindString(f); m != "" {
+		return &urgentKinds[0], strings.TrimSpace(m)
 	}
-	if shouting(text) && found(text, angerWords) != "" {
-		return &urgentKinds[len(urgentKinds)-1], "capitals"
+	if m := repeatedContact.FindString(f); m != "" {
+		return abuse(), strings.TrimSpace(m)
+	}
+	if shouting(text) && (found(text, angerWords) != "" || strings.Contains(text, "!") || capitalWords(text) >= 5) {
+		return abuse(), "capitals"
 	}
 	return nil, ""
 }
@@ -91,18 +134,27 @@ func urgentCase(text string) (*urgentKind, string) {
 func howTo(text string) bool {
 	f := fold(text)
 	starts := false
-	for _, q := range []string{"como", "donde", "cual es el proceso", "cual es el procedimiento", "que tengo que hacer para", "que hago para", "se puede", "puedo", "hay forma de", "hay manera de", "how do", "how can", "how to", "where do", "where can", "can i", "what is the process", "is there a way"} {
+	for _, q := range []string{"como", "donde", "cual", "cuales", "cuando", "cuanto", "que", "incluye", "cubre", "tiene", "teneis", "tienen", "ofrecen", "ofreceis", "existe", "se puede", "puedo", "para", "hay forma de", "hay manera de",
+		"how", "where", "what", "which", "when", "does", "do", "is", "are", "can", "could", "should", "if", "si"} {
 		if f == q || strings.HasPrefix(f, q+" ") {
 			starts = true
 			break
 		}
 	}
-	if !starts {
+	// A question mark ends a question too ("el seguro incluye abogado?").
+	starts = starts || strings.Contains(text, "?")
+	prevention := false
+	for _, w := range []string{"para que no", "evitar", "proteger", "proteccion", "prevenir", "so it doesn t", "so it doesnt", "so i don t", "so i dont", "prevent", "protect", "protection", "avoid"} {
+		if strings.Contains(" "+f+" ", " "+w+" ") {
+			prevention = true
+		}
+	}
+	if !starts && !prevention {
 		return false
 	}
 	// A question that tells a case is not about the process: "cómo puede
 	// ser que me hayan vaciado la cuenta".
-	for _, w := range []string{"me han", "me ha", "me hicieron", "me robaron", "me vaciaron", "me cobraron", "alguien", "ser que", "someone", "somebody", "they", "you charged"} {
+	for _, w := range []string{"me han", "me ha", "me hicieron", "me robaron", "me vaciaron", "me cobraron", "me entraron", "alguien", "ser que", "voy a", "vamos a", "os voy", "les voy", "lo tiene mi", "someone", "somebody", "they", "you charged", "i will", "i m going", "im going", "we will"} {
 		if strings.Contains(" "+f+" ", " "+w+" ") {
 			return false
 		}
@@ -117,7 +169,8 @@ func howTo(text string) bool {
 func contactQuestion(text string) bool {
 	f := " " + fold(text) + " "
 	for _, w := range []string{" horario", " a que hora", " en que hora", " que horas", " cuando puedo", " cuando se puede", " que dias", " telefono", " numero", " email", " correo", " whatsapp", " por donde", " que canal",
-		" what time", " what hours", " which hours", " opening hours", " when can", " what number", " phone number", " which number", " email address", " what days"} {
+		" fines de semana", " domingos", " sabados", " festivos", " de noche", " 24 horas", " disponible",
+		" what time", " what hours", " which hours", " opening hours", " when can", " what number", " phone number", " which number", " email address", " what days", " available", " sundays", " saturdays", " weekends", " overnight", " 24 7", " fee"} {
 		if strings.Contains(f, w+" ") {
 			return true
 		}
@@ -129,7 +182,7 @@ func contactQuestion(text string) bool {
 // opposed to chatter): "quiero que me devolváis el dinero".
 func isRequest(text string) bool {
 	f := " " + fold(text) + " "
-	if len(strings.Fields(f)) < 4 {
+	if len(strings.Fields(f)) < 4 || strings.Contains(text, "?") || howTo(text) {
 		return false
 	}
 	for _, w := range []string{" quiero ", " queria ", " necesito ", " exijo ", " solicito ", " me urge ", " por favor ", " i want ", " i need ", " i d like ", " please ", " i demand "} {

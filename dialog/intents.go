@@ -109,13 +109,17 @@ var phrases = map[Intent][]string{
 		"hablar con una persona", "hablar con alguien", "hablar con un humano", "hablar con un agente", "hablar con un asesor",
 		"con un humano", "con una persona", "quiero un humano", "quiero un agente",
 		"pasame con", "pasadme con", "paseme con", "comunicarme con un", "atencion humana", "atencion al cliente humana",
-		"operador", "operadora", "un agente", "agente humano", "agente por favor", "un asesor", "asesor por favor",
+		"operador", "operadora", "agente humano", "agente por favor", "un asesor", "asesor por favor",
 		"talk to a human", "talk to a person", "talk to someone", "speak with someone", "talk with someone", "speak with somebody", "speak to a human", "speak to a person", "speak to someone",
-		"human agent", "live agent", "an agent", "customer service agent",
+		"human agent", "live agent", "customer service agent",
 		"representative", "a human please", "human please", "get me a person", "let me talk",
 		"alguien de verdad", "alguien real", "persona real", "persona de verdad", "ser humano", "hay algun humano", "hay alguien ahi", "alguien del equipo", "alguien de atencion",
 		"con el encargado", "con la encargada", "con el responsable", "con la responsable", "con el gerente", "con un supervisor", "con un ejecutivo", "con una ejecutiva", "con un asesor", "con una asesora",
 		"que me llame alguien", "que me llamen", "llamenme", "llamadme", "que me atienda", "que me atiendan", "no quiero hablar con un bot", "no con un robot", "no con una maquina", "respuestas automaticas", "mensajes automaticos",
+		"me pueden llamar", "me podeis llamar", "me puedes llamar", "me podrian llamar", "pueden llamarme", "podeis llamarme", "llamarme", "pasas con", "me pasan con", "comunicame con", "me comunicas con", "con un agent", "con un agente", "con una agente",
+		"quiero un humano", "quiero una persona", "quiero un asesor", "quiero una asesora", "necesito una persona", "necesito un agente", "necesito un asesor", "necesito una asesora", "necesito hablar con", "no un bot", "no con un bot",
+		"get me a human", "get me an agent", "get me someone", "not a bot", "ayuda de una persona", "ayuda de un humano", "ayuda de alguien", "ayuda de un asesor", "help from a person", "help from a human", "help from someone",
+		"i want a human", "i need a human", "i want a person", "i need a person", "i want an agent", "i need an agent", "want a real person", "need a real person", "ring me", "call me", "give me a call", "phone me", "escalate this", "escalate my", "live chat with a human", "chat with a human",
 		"a real person", "real human", "live person", "someone from your team", "someone on your team", "anyone there", "anybody there", "is there a human", "is there anyone", "your manager", "speak to a manager", "talk to a manager", "speak to a supervisor", "talk to a supervisor", "a rep", "support rep", "transfer me", "put me through", "connect me to", "call me back", "not a bot", "not a robot",
 	},
 }
@@ -124,14 +128,15 @@ var phrases = map[Intent][]string{
 // a person: "necesito ayuda de una persona", "can I get a human?".
 var (
 	personWords  = set("persona humano humana agente asesor asesora operador operadora empleado ejecutivo ejecutiva encargado encargada responsable gerente supervisor supervisora representante human person agent representative operator rep")
-	requestWords = set("hablar habla hablame quiero queria necesito pasame pasadme paseme ponme ponedme ponganme pongame pasar comunicar comunicarme contactar llamar llame llamen atienda atiendan atender responda talk speak want need get connect transfer contact reach help call")
+	requestWords = set("hablar habla hablame pasame pasadme paseme ponme ponedme ponganme pongame pasar comunicar comunicarme contactar llamar llame llamen atienda atiendan atender responda talk speak connect transfer contact reach call")
 	notPerson    = set("transporte transportista mensajero courier delivery shipping")
 )
 
 // alone are single words that ask for a person when they are (almost) the
 // whole message.
 var alone = map[string]Intent{"humano": Human, "persona": Human, "agente": Human, "asesor": Human, "asesora": Human, "ejecutivo": Human, "ejecutiva": Human, "operador": Human, "operadora": Human, "encargado": Human, "representante": Human,
-	"human": Human, "agent": Human, "person": Human, "operator": Human, "rep": Human, "representative": Human}
+	"supervisor": Human, "supervisora": Human, "gerente": Human, "responsable": Human,
+	"human": Human, "agent": Human, "person": Human, "operator": Human, "rep": Human, "representative": Human, "manager": Human, "escalate": Human}
 
 // detectIntent finds the intent of a message, or None.
 func detectIntent(text string) Intent {
@@ -161,6 +166,15 @@ func detectIntent(text string) Intent {
 		for _, w := range words {
 			if in, ok := alone[w]; ok {
 				return in
+			}
+		}
+		// "aseosr", "representitive": one typo in a word of five letters
+		// or more.
+		for _, w := range words {
+			for a, in := range alone {
+				if len(w) >= 5 && len(a) >= 5 && w[0] == a[0] && typo(w, a) {
+					return in
+				}
 			}
 		}
 	}
@@ -238,4 +252,30 @@ func describesProblem(text string) bool {
 		}
 	}
 	return n >= 3
+}
+
+// typo reports whether a and b differ by one edit (insert, delete,
+// substitute) or one swap of neighbouring letters.
+func typo(a, b string) bool {
+	if a == b {
+		return false
+	}
+	ra, rb := []rune(a), []rune(b)
+	if len(ra) < len(rb) {
+		ra, rb = rb, ra
+	}
+	if len(ra)-len(rb) > 1 {
+		return false
+	}
+	i := 0
+	for i < len(rb) && ra[i] == rb[i] {
+		i++
+	}
+	if len(ra) == len(rb) {
+		if string(ra[i+1:]) == string(rb[i+1:]) {
+			return true
+		}
+		return i+1 < len(ra) && ra[i] == rb[i+1] && ra[i+1] == rb[i] && string(ra[i+2:]) == string(rb[i+2:])
+	}
+	return string(ra[i+1:]) == string(rb[i:])
 }

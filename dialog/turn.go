@@ -130,9 +130,7 @@ func (t *turn) run(ctx context.Context) (bots.Reply, error) {
 				c.Question = m.Text
 				return t.escalate(ctx, escalation.ReasonSensitive, k.typ)
 			}
-			return t.searchOr(ctx, func() (bots.Reply, error) {
-				return t.escalate(ctx, escalation.ReasonSensitive, k.typ)
-			})
+			return t.search(ctx)
 		}
 	}
 
@@ -188,7 +186,7 @@ func (t *turn) run(ctx context.Context) (bots.Reply, error) {
 
 	// A complaint or a claim is answered when an article covers it ("the
 	// showers are filthy, where do I say so?"); otherwise a person takes it.
-	if typ, question := sensitiveType(m.Text); typ != "" && !question {
+	if typ, question := sensitiveType(m.Text); typ != "" && !question && !howTo(m.Text) && !strings.Contains(m.Text, "?") {
 		if isRequest(m.Text) { // "quiero poner una queja: …"
 			c.Question = m.Text
 			return t.escalate(ctx, escalation.ReasonSensitive, typ)
@@ -835,7 +833,7 @@ func (e *Engine) Ask(ctx context.Context, text, lang string, internal bool) (Dec
 		if k, w := urgentCase(text); k != nil {
 			why := k.name + ": «" + w + "»"
 			if k.asked && howTo(text) {
-				return orEscalate(why)
+				return e.decide(ctx, text, lang, internal)
 			}
 			return escalate(why)
 		}
@@ -846,7 +844,7 @@ func (e *Engine) Ask(ctx context.Context, text, lang string, internal bool) (Dec
 		}
 		return escalate("requested")
 	}
-	if typ, question := sensitiveType(text); typ != "" && !question {
+	if typ, question := sensitiveType(text); typ != "" && !question && !howTo(text) && !strings.Contains(text, "?") {
 		if isRequest(text) {
 			return escalate(string(typ))
 		}

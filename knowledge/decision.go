@@ -49,8 +49,8 @@ var signalNames = [nSignals]string{"sCover", "sExample", "sTitle", "sGrams", "sB
 
 // decisionWeights are the weights of the decision (fit_test.go).
 var decisionWeights = signals{
-	sCover: 1.951, sExample: 1.643, sTitle: 0.753, sGrams: 2.480, sBody: 4.620, sCoverLead: 0.359, sExampleLead: -0.046, sRank: 0.921,
-	sClf: 0.929, sClfRel: 5.182, sClfLead: 0.321, sHasClf: -0.119, sReject: -2.776, sUnknown: -1.700, sBias: -0.119,
+	sCover: 0.909, sExample: 0.656, sTitle: 1.161, sGrams: 2.644, sBody: 3.129, sCoverLead: -0.225, sExampleLead: 0.263, sRank: 1.896,
+	sClf: 0.946, sClfRel: 4.976, sClfLead: 0.226, sHasClf: -0.219, sReject: -2.602, sUnknown: -2.098, sBias: -0.219,
 }
 
 // reliability is how much a classifier learned from perArticle examples
@@ -128,7 +128,7 @@ func decide(cs []cand, xs []signals, blend, rel float64) {
 // best candidate is right, by how much the knowledge base had to learn from
 // (reliability): P = sigmoid((a + c·rel)·logit(p) + b + d·rel). The same
 // map for every knowledge base; fitted with the weights (fit_test.go).
-var calibration = [4]float64{0.794, 0.211, 0.286, -0.225}
+var calibration = [4]float64{0.876, 0.144, 0.329, -0.318}
 
 func calibrate(k [4]float64, p, rel float64) float64 {
 	return sigmoid((k[0]+k[1]*rel)*logit(p) + k[2] + k[3]*rel)

@@ -106,21 +106,46 @@ type article struct {
 	entry faq.Entry
 }
 
-// document is what Bleve stores for an article in one language: each field
-// holds the text's analysed terms (stems and lexicon concepts, from
-// analysis.go and lexicon.go), separated by spaces.
+// document is what Bleve stores for an article: one field, named after
+// its language and audience ("es_public"), holding the analysed terms
+// (stems and lexicon concepts, from analysis.go and lexicon.go) of its
+// title and example questions twice and of its tags and body once,
+// separated by spaces. One field and no filters keep a search to one pass
+// over the postings of the question's terms; the lexical scorer weighs
+// the fields afterwards.
 type document struct {
-	Lang      string `json:"lang"`
-	Audience  string `json:"audience"`
-	Title     string `json:"title"`
-	Questions string `json:"questions"`
-	Tags      string `json:"tags"`
-	Body      string `json:"body"`
+	EsPublic   string `json:"es_public,omitempty"`
+	EsInternal string `json:"es_internal,omitempty"`
+	EnPublic   string `json:"en_public,omitempty"`
+	EnInternal string `json:"en_internal,omitempty"`
 }
 
 // BleveType makes Bleve pick the document mapping (Bleve looks the type
 // field up by Go name, not JSON tag; PLATFORMS.md).
 func (d document) BleveType() string { return "article" }
+
+// docField is the field of lang and audience.
+func docField(lang string, internal bool) string {
+	if internal {
+		return lang + "_internal"
+	}
+	return lang + "_public"
+}
+
+func newDocument(lang string, internal bool, terms string) document {
+	var d document
+	switch docField(lang, internal) {
+	case "es_public":
+		d.EsPublic = terms
+	case "es_internal":
+		d.EsInternal = terms
+	case "en_public":
+		d.EnPublic = terms
+	default:
+		d.EnInternal = terms
+	}
+	return d
+}
 
 // Options are what an index is built with besides the articles.
 type Options struct {
@@ -213,17 +238,18 @@ func newMapping() (mapping.IndexMapping, error) {
 	if err := im.AddCustomAnalyzer(termsAnalyzer, map[string]any{"type": custom.Name, "tokenizer": whitespace.Name}); err != nil {
 		return nil, err
 	}
-	keyword := bleve.NewKeywordFieldMapping()
 	text := bleve.NewTextFieldMapping()
 	text.Analyzer = termsAnalyzer
 	text.Store = false
 	text.IncludeTermVectors = false
+	text.IncludeInAll = false
+	text.DocValues = false
 	dm := bleve.NewDocumentMapping()
-	for _, f := range []string{"title", "questions", "tags", "body"} {
-		dm.AddFieldMappingsAt(f, text)
+	for _, lang := range faq.Languages {
+		for _, internal := range []bool{false, true} {
+			dm.AddFieldMappingsAt(docField(lang, internal), text)
+		}
 	}
-	dm.AddFieldMappingsAt("lang", keyword)
-	dm.AddFieldMappingsAt("audience", keyword)
 	im.AddDocumentMapping("article", dm)
 	im.DefaultMapping.Enabled = false
 	im.ScoringModel = index.BM25Scoring
@@ -279,7 +305,8 @@ func build(entries []faq.Entry, opt Options) (*snapshot, error) {
 			}
 			return strings.Join(out, " ")
 		}
-		doc := document{Lang: e.Lang, Audience: e.Audience, Title: join(e.Title), Questions: join(e.Questions...), Tags: join(e.Tags...), Body: join(e.Body)}
+		tq := join(append([]string{e.Title}, e.Questions...)...)
+		doc := newDocument(e.Lang, e.IsInternal(), strings.Join([]string{tq, tq, join(e.Tags...), join(e.Body)}, " "))
 		if err := b.Index(e.Key(), doc); err != nil {
 			idx.Close()
 			return nil, fmt.Errorf("knowledge: index %s: %w", e.Source, err)
@@ -303,6 +330,9 @@ func build(entries []faq.Entry, opt Options) (*snapshot, error) {
 		}
 	}
 	s.models, s.notes = s.train(outOfScope, defaultTraining)
+	for _, l := range s.lex {
+		l.memo = nil // searches must not grow it, nor race on it
+	}
 	return s, nil
 }
 
@@ -319,7 +349,18 @@ func (s *snapshot) train(outOfScope []faq.Entry, opt trainOptions) (map[string]*
 	examples := map[string][][]string{}
 	labels := map[string][]int{}
 	trainOnly := map[string][]bool{}
+	// A language whose model would be too large is not trained at all:
+	// features are counted as they are made, and making them stops there.
+	classes := map[string]int{}
+	for _, k := range keys {
+		classes[s.entries[k].entry.Lang]++
+	}
+	seenFeatures := map[string]map[string]struct{}{}
+	tooLarge := map[string]bool{}
 	add := func(lang, key string, texts []string, only bool) {
+		if tooLarge[lang] {
+			return
+		}
 		m := byLang[lang]
 		if m == nil {
 			m = &model{class: map[string]int{}}
@@ -331,10 +372,22 @@ func (s *snapshot) train(outOfScope []faq.Entry, opt trainOptions) (map[string]*
 			m.classes = append(m.classes, key)
 			m.class[key] = c
 		}
+		seen := seenFeatures[lang]
+		if seen == nil {
+			seen = map[string]struct{}{}
+			seenFeatures[lang] = seen
+		}
 		for _, text := range texts {
 			fs := features(text, s.lex[lang].textTerms(text))
 			if len(fs) == 0 {
 				continue
+			}
+			for _, f := range fs {
+				seen[f] = struct{}{}
+			}
+			if len(seen)*(classes[lang]+1) > opt.MaxWeight {
+				tooLarge[lang] = true
+				return
 			}
 			examples[lang] = append(examples[lang], fs)
 			labels[lang] = append(labels[lang], c)
@@ -370,6 +423,11 @@ func (s *snapshot) train(outOfScope []faq.Entry, opt trainOptions) (map[string]*
 		articles := len(m.classes)
 		if reject >= 0 {
 			articles--
+		}
+		if tooLarge[lang] {
+			articles = classes[lang]
+			notes = append(notes, fmt.Sprintf("%s: the question classifier was not trained: %d articles would need more than %d MB of weights; answers come from the words each article's title, questions and body share with the question (fewer articles per language bring it back)", lang, articles, 4*opt.MaxWeight>>20))
+			continue
 		}
 		if articles < 2 {
 			notes = append(notes, fmt.Sprintf("%s: only %d article, so there is nothing to tell apart: answers come from matching words alone", lang, articles))
@@ -540,6 +598,10 @@ func searchable(text string) string {
 	return strings.Join(out, " ")
 }
 
+// commonDF: a term in more articles than this (or a twentieth of them)
+// is not searched with Bleve on its own.
+const commonDF = 50
+
 // candidates is how many Bleve hits are scored per language.
 const candidates = 30
 
@@ -634,37 +696,58 @@ func (s *snapshot) blend(lang string) float64 {
 
 // retrieve asks Bleve for the articles that share a term with the
 // question: each of its words, the words it may be a typo of and their
-// synonyms, in any field, weighed by field.
+// synonyms, in the field of its language and audience.
 func (s *snapshot) retrieve(ctx context.Context, q Query, lang string, us []unit) (*bleve.SearchResult, error) {
-	var clauses []query.Query
-	fields := [nFields]string{fTitle: "title", fQuestions: "questions", fTags: "tags", fBody: "body"}
+	fields := []string{docField(lang, false)}
+	if q.Internal {
+		fields = append(fields, docField(lang, true))
+	}
+	// Terms most articles have find nothing in particular and cost most
+	// (their postings are long): on a large knowledge base they are left
+	// to the scorer, unless the question has nothing else.
+	l := s.lex[lang]
+	common := max(commonDF, l.n/20)
+	var terms []string
+	seen := map[string]bool{}
 	for _, u := range us {
 		for _, a := range u.alts {
-			if s.lex[lang].df[a.term] == 0 {
+			if l.df[a.term] == 0 || seen[a.term] {
 				continue
 			}
-			for f, name := range fields {
-				// A term query takes the term as it is: user text is never
-				// parsed as query syntax (PLATFORMS.md).
-				t := bleve.NewTermQuery(a.term)
-				t.SetField(name)
-				t.SetBoost(fieldWeight[f] * a.credit)
-				clauses = append(clauses, t)
-			}
+			seen[a.term] = true
+			terms = append(terms, a.term)
+		}
+	}
+	rare := terms[:0:0]
+	for _, t := range terms {
+		if l.df[t] <= common {
+			rare = append(rare, t)
+		}
+	}
+	if len(rare) > 0 {
+		terms = rare
+	}
+	credit := map[string]float64{}
+	for _, u := range us {
+		for _, a := range u.alts {
+			credit[a.term] = max(credit[a.term], a.credit)
+		}
+	}
+	var clauses []query.Query
+	for _, term := range terms {
+		for _, f := range fields {
+			// A term query takes the term as it is: user text is never
+			// parsed as query syntax (PLATFORMS.md).
+			t := bleve.NewTermQuery(term)
+			t.SetField(f)
+			t.SetBoost(credit[term])
+			clauses = append(clauses, t)
 		}
 	}
 	if len(clauses) == 0 {
 		return &bleve.SearchResult{}, nil
 	}
-	langQ := bleve.NewTermQuery(lang)
-	langQ.SetField("lang")
-	must := []query.Query{bleve.NewDisjunctionQuery(clauses...), langQ}
-	if !q.Internal {
-		aud := bleve.NewTermQuery(faq.Public)
-		aud.SetField("audience")
-		must = append(must, aud)
-	}
-	req := bleve.NewSearchRequestOptions(bleve.NewConjunctionQuery(must...), candidates, 0, false)
+	req := bleve.NewSearchRequestOptions(bleve.NewDisjunctionQuery(clauses...), candidates, 0, false)
 	res, err := s.idx.SearchInContext(ctx, req)
 	if err != nil {
 		return nil, fmt.Errorf("knowledge: search: %w", err)

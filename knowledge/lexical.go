@@ -42,6 +42,10 @@ type lexLang struct {
 	vocab   map[string]int     // folded word → articles that use it
 	deletes map[string][]string
 	maxIDF  float64
+	// memo holds the terms of the texts seen while the index is built,
+	// which are analysed several times (fields, examples, Bleve, the
+	// classifier); nil once it is built.
+	memo map[string][]string
 }
 
 // lexDoc is one article as the lexical scorer sees it.
@@ -50,6 +54,7 @@ type lexDoc struct {
 	examples []lexExample // title and example questions
 	title    map[string]bool
 	grams    map[string]bool // letter 4-grams of the title and example questions
+	byTerm   map[string][]int32 // term → the examples that have it
 }
 
 type lexExample struct {
@@ -81,7 +86,7 @@ type alt struct {
 }
 
 func newLexLang(lang string, lex *lexicon) *lexLang {
-	return &lexLang{an: newTextAnalyzer(lang), lex: lex, docs: map[string]*lexDoc{}, df: map[string]int{}, vocab: map[string]int{}, deletes: map[string][]string{}}
+	return &lexLang{an: newTextAnalyzer(lang), lex: lex, docs: map[string]*lexDoc{}, df: map[string]int{}, vocab: map[string]int{}, deletes: map[string][]string{}, memo: map[string][]string{}}
 }
 
 // add indexes one article.
@@ -117,6 +122,12 @@ func (l *lexLang) add(e faq.Entry) {
 		}
 		if len(ex.terms) > 0 {
 			d.examples = append(d.examples, ex)
+		}
+	}
+	d.byTerm = map[string][]int32{}
+	for i, ex := range d.examples {
+		for t := range ex.terms {
+			d.byTerm[t] = append(d.byTerm[t], int32(i))
 		}
 	}
 	for t := range seen {
@@ -173,8 +184,15 @@ func (l *lexLang) idf(t string) float64 {
 
 // textTerms are a text's stems followed by its lexicon concepts.
 func (l *lexLang) textTerms(text string) []string {
+	if t, ok := l.memo[text]; ok {
+		return t
+	}
 	stems := l.an.terms(text)
-	return append(stems, l.lex.concepts(l.an, stems)...)
+	t := append(stems, l.lex.concepts(l.an, stems)...)
+	if l.memo != nil {
+		l.memo[text] = t
+	}
+	return t
 }
 
 // deletions returns w with each one of its letters removed.
@@ -367,21 +385,31 @@ func (l *lexLang) score(us []unit, qgrams []string, d *lexDoc) lexScore {
 		qnorm += u.weight * u.weight
 	}
 	qnorm = math.Sqrt(qnorm)
-	for _, ex := range d.examples {
-		if ex.norm == 0 || qnorm == 0 {
+	if qnorm == 0 {
+		return s
+	}
+	// The cosine with each example, over the examples that share a term
+	// with the question only: an article may have a hundred.
+	dots := make(map[int32]float64, 8)
+	best := make(map[int32]float64, 8)
+	for _, u := range us {
+		clear(best)
+		for _, a := range u.alts {
+			w := a.credit * l.idf(a.term)
+			for _, ei := range d.byTerm[a.term] {
+				best[ei] = max(best[ei], w)
+			}
+		}
+		for ei, b := range best {
+			dots[ei] += b * min(b, u.weight)
+		}
+	}
+	for ei, dot := range dots {
+		ex := d.examples[ei]
+		if ex.norm == 0 {
 			continue
 		}
-		var dot float64
-		for _, u := range us {
-			best := 0.0
-			for _, a := range u.alts {
-				if ex.terms[a.term] {
-					best = max(best, a.credit*l.idf(a.term))
-				}
-			}
-			dot += best * min(best, u.weight)
-		}
-		if cos := dot / (qnorm * ex.norm); cos > s.example {
+		if cos := dot / (qnorm * ex.norm); cos > s.example || (cos == s.example && ex.text < s.exampleText) {
 			s.example, s.exampleText = cos, ex.text
 		}
 	}
