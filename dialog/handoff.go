@@ -68,7 +68,7 @@ var urgentKinds = []urgentKind{
 		"scammers", "thieves", "nobody answers", "nobody helps", "no one answers", "no one helps", "harassed", "harassment", "discrimination", "was rude to me",
 		"mierda", "inutiles", "inutil", "boludos", "pelotudos", "weon", "weones", "pinches", "rateros", "idiotas", "incompetentes", "ya me canse", "estoy harto", "estoy harta", "en twitter", "en redes", "en las redes",
 		"useless", "crooks", "idiots", "incompetent", "fucking", "f ing", "i m done", "im done", "nobody reads", "all over twitter", "on twitter", "on social media", "this is a joke",
-		"racista", "racismo", "machista", "me acosa", "me toca", "sin permiso y", "se burlo", "se burlaron", "me da miedo", "me incomoda", "mensajes raros",
+		"racista", "racismo", "machista", "me acosa", "me toca sin permiso", "me toco sin permiso", "me manosea", "sin permiso y", "se burlo", "se burlaron", "me da miedo", "me incomoda", "mensajes raros",
 		"racist", "sexist", "hitting on me", "mocked", "i m scared", "im scared", "makes me uncomfortable", "creepy",
 	}},
 	{name: "data-breach", typ: escalation.Denuncia, urgent: true, phrases: []string{

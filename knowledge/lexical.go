@@ -53,7 +53,7 @@ type lexDoc struct {
 	fields   [nFields]map[string]bool
 	examples []lexExample // title and example questions
 	title    map[string]bool
-	grams    map[string]bool // letter 4-grams of the title and example questions
+	grams    map[string]bool    // letter 4-grams of the title and example questions
 	byTerm   map[string][]int32 // term → the examples that have it
 }
 
