@@ -21,6 +21,10 @@ type textAnalyzer struct {
 	stops analysis.TokenMap
 	stop  *stop.StopTokensFilter
 	stem  analysis.TokenFilter
+	// accents puts back the accents of the suffixes the stemmer knows
+	// only with them ("cancelacion" → "cancelación"): text is folded
+	// first, because customers often type without accents.
+	accents func(string) string
 }
 
 func newTextAnalyzer(lang string) *textAnalyzer {
@@ -31,7 +35,7 @@ func newTextAnalyzer(lang string) *textAnalyzer {
 			panic(err) // a list compiled into Bleve
 		}
 		foldStops(tm)
-		return &textAnalyzer{stops: tm, stop: stop.NewStopTokensFilter(tm), stem: es.NewSpanishStemmerFilter()}
+		return &textAnalyzer{stops: tm, stop: stop.NewStopTokensFilter(tm), stem: es.NewSpanishStemmerFilter(), accents: spanishSuffixAccents}
 	default:
 		tm := analysis.NewTokenMap()
 		if err := tm.LoadBytes(en.EnglishStopWords); err != nil {
@@ -70,14 +74,34 @@ func (a *textAnalyzer) terms(text string) []string {
 		ts = append(ts, &analysis.Token{Term: []byte(w), Position: i + 1, Type: analysis.AlphaNumeric})
 	}
 	ts = a.stop.Filter(ts)
+	if a.accents != nil {
+		for _, t := range ts {
+			t.Term = []byte(a.accents(string(t.Term)))
+		}
+	}
 	ts = a.stem.Filter(ts)
 	out := make([]string, 0, len(ts))
 	for _, t := range ts {
 		if len(t.Term) > 0 {
-			out = append(out, string(t.Term))
+			term := string(t.Term)
+			if a.accents != nil {
+				term = fold(term)
+			}
+			out = append(out, term)
 		}
 	}
 	return out
+}
+
+// spanishSuffixAccents restores the accent of the suffixes Snowball's
+// Spanish stemmer lists only accented: -ción, -sión, -áis, -éis, -ía(n).
+func spanishSuffixAccents(w string) string {
+	for _, r := range [][2]string{{"cion", "ción"}, {"sion", "sión"}, {"ciones", "ciones"}, {"ais", "áis"}, {"eis", "éis"}, {"iais", "íais"}, {"rian", "rían"}, {"ria", "ría"}} {
+		if len(w) > len(r[0])+2 && strings.HasSuffix(w, r[0]) {
+			return w[:len(w)-len(r[0])] + r[1]
+		}
+	}
+	return w
 }
 
 // isStop reports whether a folded word is a stop word.

@@ -31,6 +31,7 @@ const (
 	sExample
 	sTitle
 	sGrams
+	sAllGrams
 	sBody
 	sCoverLead
 	sExampleLead
@@ -45,12 +46,12 @@ const (
 	nSignals
 )
 
-var signalNames = [nSignals]string{"sCover", "sExample", "sTitle", "sGrams", "sBody", "sCoverLead", "sExampleLead", "sRank", "sClf", "sClfRel", "sClfLead", "sHasClf", "sReject", "sUnknown", "sBias"}
+var signalNames = [nSignals]string{"sCover", "sExample", "sTitle", "sGrams", "sAllGrams", "sBody", "sCoverLead", "sExampleLead", "sRank", "sClf", "sClfRel", "sClfLead", "sHasClf", "sReject", "sUnknown", "sBias"}
 
 // decisionWeights are the weights of the decision (fit_test.go).
 var decisionWeights = signals{
-	sCover: 0.909, sExample: 0.656, sTitle: 1.161, sGrams: 2.644, sBody: 3.129, sCoverLead: -0.225, sExampleLead: 0.263, sRank: 1.896,
-	sClf: 0.946, sClfRel: 4.976, sClfLead: 0.226, sHasClf: -0.219, sReject: -2.602, sUnknown: -2.098, sBias: -0.219,
+	sCover: 0.790, sExample: 0.831, sTitle: 1.208, sGrams: 1.347, sAllGrams: 1.762, sBody: 2.098, sCoverLead: -0.336, sExampleLead: 0.288, sRank: 1.884,
+	sClf: 1.043, sClfRel: 4.654, sClfLead: 0.248, sHasClf: -0.394, sReject: -2.627, sUnknown: -2.190, sBias: -0.394,
 }
 
 // reliability is how much a classifier learned from perArticle examples
@@ -94,6 +95,7 @@ func (s *snapshot) signalsOf(cs []cand, lang string, hasClf bool, reject, unknow
 		x[sExample] = c.lex.example
 		x[sTitle] = c.lex.title
 		x[sGrams] = c.lex.grams
+		x[sAllGrams] = c.lex.allGrams
 		x[sBody] = c.lex.body
 		x[sCoverLead] = c.lex.cover - otherCover
 		x[sExampleLead] = c.lex.example - otherEx
@@ -128,7 +130,7 @@ func decide(cs []cand, xs []signals, blend, rel float64) {
 // best candidate is right, by how much the knowledge base had to learn from
 // (reliability): P = sigmoid((a + c·rel)·logit(p) + b + d·rel). The same
 // map for every knowledge base; fitted with the weights (fit_test.go).
-var calibration = [4]float64{0.876, 0.144, 0.329, -0.318}
+var calibration = [4]float64{0.776, 0.255, 0.382, -0.381}
 
 func calibrate(k [4]float64, p, rel float64) float64 {
 	return sigmoid((k[0]+k[1]*rel)*logit(p) + k[2] + k[3]*rel)

@@ -54,6 +54,7 @@ type lexDoc struct {
 	examples []lexExample // title and example questions
 	title    map[string]bool
 	grams    map[string]bool    // letter 4-grams of the title and example questions
+	allGrams map[string]bool    // and of the tags and body too
 	byTerm   map[string][]int32 // term → the examples that have it
 }
 
@@ -112,9 +113,16 @@ func (l *lexLang) add(e faq.Entry) {
 		d.title[t] = true
 	}
 	d.grams = map[string]bool{}
+	d.allGrams = map[string]bool{}
+	for _, text := range append(append([]string{e.Body}, e.Tags...), e.Title) {
+		for _, g := range grams(text) {
+			d.allGrams[g] = true
+		}
+	}
 	for _, text := range append([]string{e.Title}, e.Questions...) {
 		for _, g := range grams(text) {
 			d.grams[g] = true
+			d.allGrams[g] = true
 		}
 		ex := lexExample{text: text, terms: map[string]bool{}}
 		for _, t := range l.textTerms(text) {
@@ -310,6 +318,7 @@ type lexScore struct {
 	exampleText string
 	title       float64 // share of the title's weight the question has
 	grams       float64 // share of the question's letter 4-grams in the title and questions
+	allGrams    float64 // in the whole article
 }
 
 // grams returns the distinct letter 4-grams of a text's words, with their
@@ -358,13 +367,17 @@ func (l *lexLang) score(us []unit, qgrams []string, d *lexDoc) lexScore {
 		s.body = bodyOnly / total
 	}
 	if len(qgrams) > 0 {
-		n := 0
+		n, all := 0, 0
 		for _, g := range qgrams {
 			if d.grams[g] {
 				n++
 			}
+			if d.allGrams[g] {
+				all++
+			}
 		}
 		s.grams = float64(n) / float64(len(qgrams))
+		s.allGrams = float64(all) / float64(len(qgrams))
 	}
 	var tw, tgot float64
 	for t := range d.title {
