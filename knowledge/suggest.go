@@ -33,11 +33,11 @@ type Suggestion struct {
 
 // near is the confidence from which a question the bot did not answer is
 // taken as another way to ask the article it nearly found.
-const near = 0.45
+const near = 0.5
 
 // Suggest proposes, from questions asked, new example questions for the
 // articles they nearly matched, and new articles for the topics that no
-// article covers (questions that share most of their words go together).
+// article covers (questions that share half their terms or more go together).
 // Internal articles are never proposed for customers' questions.
 func (x *Index) Suggest(ctx context.Context, asked []Asked) ([]Suggestion, error) {
 	x.mu.RLock()
@@ -89,11 +89,11 @@ func (x *Index) Suggest(ctx context.Context, asked []Asked) ([]Suggestion, error
 			if tp.lang != a.Lang {
 				continue
 			}
-			if sim := jaccard(terms, tp.terms); sim > bestSim {
+			if sim := overlap(terms, tp.terms); sim > bestSim {
 				best, bestSim = tp, sim
 			}
 		}
-		if best == nil || bestSim < 0.3 {
+		if best == nil || bestSim < 0.5 {
 			best = &topic{lang: a.Lang, terms: map[string]bool{}}
 			topics = append(topics, best)
 		}
@@ -139,18 +139,18 @@ func (x *Index) Suggest(ctx context.Context, asked []Asked) ([]Suggestion, error
 	return out, nil
 }
 
-func jaccard(a, b map[string]bool) float64 {
+// overlap is the share of the smaller set's terms the other has.
+func overlap(a, b map[string]bool) float64 {
 	var inter int
 	for t := range a {
 		if b[t] {
 			inter++
 		}
 	}
-	union := len(a) + len(b) - inter
-	if union == 0 {
-		return 0
+	if n := min(len(a), len(b)); n > 0 {
+		return float64(inter) / float64(n)
 	}
-	return float64(inter) / float64(union)
+	return 0
 }
 
 func containsFold(list []string, s string) bool {
