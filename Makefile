@@ -20,16 +20,17 @@ test:
 	$(MAKE) --no-print-directory fuzz
 
 # Answer quality on the labelled questions of ../shared/eval (CLINC150 and
-# Banking77 validation sets, docs/quality.md), with bars just under the
-# measured figures so that a regression fails. About a minute on 2 cores.
+# Banking77 validation sets, kb-gym-es with its requests for a person;
+# docs/quality.md), with bars just under the measured figures so that a
+# regression fails. About a minute on 2 cores.
 EVAL ?= ../shared/eval
 eval-check:
 	@if [ ! -d "$(EVAL)/clinc150" ]; then echo "eval-check: $(EVAL) is absent, skipped"; exit 0; fi; \
 	  set -e; \
-	  $(GO) run ./cmd/ayuda eval --articles $(EVAL)/clinc150/articles.jsonl $(EVAL)/clinc150/val.jsonl --min-accuracy 0.91 --min-oos-recall 0.70; \
-	  $(GO) run ./cmd/ayuda eval --articles $(EVAL)/banking77/articles.jsonl $(EVAL)/banking77/val.jsonl --min-accuracy 0.88; \
+	  $(GO) run ./cmd/ayuda eval --articles $(EVAL)/clinc150/articles.jsonl $(EVAL)/clinc150/val.jsonl --min-accuracy 0.885 --min-oos-recall 0.80; \
+	  $(GO) run ./cmd/ayuda eval --articles $(EVAL)/banking77/articles.jsonl $(EVAL)/banking77/val.jsonl --min-accuracy 0.875; \
 	  cat $(EVAL)/kb-gym-es/questions.jsonl $(EVAL)/kb-gym-es/escalate.jsonl > $${TMPDIR:-/tmp}/ayuda-kb-gym-es.jsonl; \
-	  $(GO) run ./cmd/ayuda eval --articles $(EVAL)/kb-gym-es/articles $${TMPDIR:-/tmp}/ayuda-kb-gym-es.jsonl --min-accuracy 0.36 --max-wrong 0.07 --min-oos-recall 0.9 --min-escalation 0.95
+	  $(GO) run ./cmd/ayuda eval --articles $(EVAL)/kb-gym-es/articles $${TMPDIR:-/tmp}/ayuda-kb-gym-es.jsonl --min-accuracy 0.52 --max-wrong 0.075 --min-oos-recall 0.85 --min-escalation 0.95
 
 # Each fuzz target for FUZZTIME, on top of its corpus in testdata/fuzz (which
 # plain `go test` replays too). Longer: make fuzz FUZZTIME=10m.

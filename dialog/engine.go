@@ -66,12 +66,11 @@ type Config struct {
 	// ClarifyThreshold is the confidence at or above which the bot offers
 	// the closest articles as choices; zero means 0.25.
 	ClarifyThreshold float64
-	// Margin: when the runner-up article is itself likely enough to be
-	// answered, the best one is answered only if it leads by at least this
-	// much; otherwise the customer chooses between them ("el pedido":
-	// cancel it, or where is it?). Each confidence is the article's own
-	// probability, so two can be near 1 at once. Zero means 0.1; a
-	// negative value turns the check off.
+	// Margin: a question of three words or fewer whose runner-up article
+	// is itself likely (at two thirds of AnswerThreshold) and within three
+	// margins of the best is answered with a choice between them ("el
+	// pedido": cancel it, or where is it?). Zero means 0.1; a negative
+	// value turns the check off.
 	Margin float64
 	// DefaultLang is the language until a person's words say otherwise;
 	// empty means "es".

@@ -243,39 +243,59 @@ func choiceLL(rows []fitRow, perSet []float64, l2 float64, w signals) float64 {
 }
 
 func solveN(h [nSignals][nSignals]float64, g [nSignals]float64) [nSignals]float64 {
-	n := nSignals
+	hs := make([][]float64, nSignals)
+	for i := range hs {
+		hs[i] = h[i][:]
+	}
+	x, _ := solveSlices(hs, g[:])
+	var out [nSignals]float64
+	copy(out[:], x)
+	return out
+}
+
+// solveSlices solves h·x = g by Gaussian elimination with partial
+// pivoting, on copies; a column with no pivot leaves its unknown at 0.
+func solveSlices(h [][]float64, g []float64) ([]float64, bool) {
+	n := len(g)
+	a := make([][]float64, n)
+	for i := range a {
+		a[i] = append([]float64(nil), h[i]...)
+	}
+	b := append([]float64(nil), g...)
+	ok := true
 	for col := 0; col < n; col++ {
 		piv := col
 		for r := col + 1; r < n; r++ {
-			if math.Abs(h[r][col]) > math.Abs(h[piv][col]) {
+			if math.Abs(a[r][col]) > math.Abs(a[piv][col]) {
 				piv = r
 			}
 		}
-		h[col], h[piv] = h[piv], h[col]
-		g[col], g[piv] = g[piv], g[col]
-		if math.Abs(h[col][col]) < 1e-12 {
+		a[col], a[piv] = a[piv], a[col]
+		b[col], b[piv] = b[piv], b[col]
+		if math.Abs(a[col][col]) < 1e-12 {
+			ok = false
 			continue
 		}
 		for r := col + 1; r < n; r++ {
-			f := h[r][col] / h[col][col]
+			f := a[r][col] / a[col][col]
 			for k := col; k < n; k++ {
-				h[r][k] -= f * h[col][k]
+				a[r][k] -= f * a[col][k]
 			}
-			g[r] -= f * g[col]
+			b[r] -= f * b[col]
 		}
 	}
-	var x [nSignals]float64
+	x := make([]float64, n)
 	for r := n - 1; r >= 0; r-- {
-		if math.Abs(h[r][r]) < 1e-12 {
+		if math.Abs(a[r][r]) < 1e-12 {
 			continue
 		}
-		sum := g[r]
+		sum := b[r]
 		for k := r + 1; k < n; k++ {
-			sum -= h[r][k] * x[k]
+			sum -= a[r][k] * x[k]
 		}
-		x[r] = sum / h[r][r]
+		x[r] = sum / a[r][r]
 	}
-	return x
+	return x, ok
 }
 
 // report prints, for weights w and an answer threshold, each set's share
@@ -490,34 +510,12 @@ func fitCalibration(rows []fitRow, sets int, w signals) [4]float64 {
 }
 
 func solve4(h [4][4]float64, g [4]float64) ([4]float64, bool) {
-	n := 4
-	for col := 0; col < n; col++ {
-		piv := col
-		for r := col + 1; r < n; r++ {
-			if math.Abs(h[r][col]) > math.Abs(h[piv][col]) {
-				piv = r
-			}
-		}
-		if math.Abs(h[piv][col]) < 1e-12 {
-			return g, false
-		}
-		h[col], h[piv] = h[piv], h[col]
-		g[col], g[piv] = g[piv], g[col]
-		for r := col + 1; r < n; r++ {
-			f := h[r][col] / h[col][col]
-			for c := col; c < n; c++ {
-				h[r][c] -= f * h[col][c]
-			}
-			g[r] -= f * g[col]
-		}
+	hs := make([][]float64, 4)
+	for i := range hs {
+		hs[i] = h[i][:]
 	}
-	var x [4]float64
-	for r := n - 1; r >= 0; r-- {
-		sum := g[r]
-		for c := r + 1; c < n; c++ {
-			sum -= h[r][c] * x[c]
-		}
-		x[r] = sum / h[r][r]
-	}
-	return x, true
+	x, ok := solveSlices(hs, g[:])
+	var out [4]float64
+	copy(out[:], x)
+	return out, ok
 }

@@ -3,6 +3,7 @@ package knowledge
 import (
 	_ "embed"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 
@@ -89,7 +90,7 @@ func newLexicon(an *textAnalyzer, groups Synonyms) *lexicon {
 			case 0:
 				continue
 			case 1:
-				if !containsInt(l.single[stems[0]], g) {
+				if !slices.Contains(l.single[stems[0]], g) {
 					l.single[stems[0]] = append(l.single[stems[0]], g)
 				}
 			default:
@@ -103,15 +104,6 @@ func newLexicon(an *textAnalyzer, groups Synonyms) *lexicon {
 		}
 	}
 	return l
-}
-
-func containsInt(s []int, v int) bool {
-	for _, x := range s {
-		if x == v {
-			return true
-		}
-	}
-	return false
 }
 
 // concepts returns the concept terms of a text's stems: one per group
@@ -151,7 +143,7 @@ func (l *lexicon) phraseConcepts(stems []string) []int {
 					break
 				}
 			}
-			if match && !containsInt(out, p.group) {
+			if match && !slices.Contains(out, p.group) {
 				out = append(out, p.group)
 			}
 		}

@@ -9,15 +9,7 @@ import (
 )
 
 func TestSuggest(t *testing.T) {
-	entries, err := faq.Builtin()
-	if err != nil {
-		t.Fatal(err)
-	}
-	x, err := New(entries)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer x.Close()
+	x := builtin(t)
 	asked := []Asked{
 		{Question: "a que hora contestais los sabados por la tarde", Lang: "es"},
 		{Question: "¿organizáis catas de vino?", Lang: "es"},

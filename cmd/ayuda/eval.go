@@ -810,15 +810,9 @@ func cmdKBReport(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return fmt.Errorf("kb report: %w", err)
 	}
-	path := filepath.Join(cfg.Data, "ayuda.db")
-	if _, err := os.Stat(path); err != nil {
-		return fmt.Errorf("kb report: there is no store at %s yet: feedback is recorded as customers answer \"did this solve it?\"", path)
-	}
-	qc := cfg.queueConfig()
-	qc.Notify = dialog.Notifier()
-	q, err := escalation.Open(path, qc)
+	q, err := openExistingStore(cfg, "kb report", "feedback is recorded as customers answer \"did this solve it?\"")
 	if err != nil {
-		return fmt.Errorf("kb report: %w", err)
+		return err
 	}
 	defer q.Close()
 	f, err := q.FeedbackStats(ctx, start, end)
@@ -871,4 +865,20 @@ func printFeedback(w io.Writer, f *escalation.Feedback, loc *time.Location) {
 		}
 		fmt.Fprintln(w, ")")
 	}
+}
+
+// openExistingStore opens the store for a command that reads what
+// customers did; with no store yet it says why there is nothing to read.
+func openExistingStore(cfg *Config, cmd, why string) (*escalation.Queue, error) {
+	path := filepath.Join(cfg.Data, "ayuda.db")
+	if _, err := os.Stat(path); err != nil {
+		return nil, fmt.Errorf("%s: there is no store at %s yet: %s", cmd, path, why)
+	}
+	qc := cfg.queueConfig()
+	qc.Notify = dialog.Notifier()
+	q, err := escalation.Open(path, qc)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", cmd, err)
+	}
+	return q, nil
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -230,8 +231,8 @@ func TestQualityHeldOut(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Logf("answered right %.3f, answered or offered %.3f, wrong %.3f, out-of-scope recall %.3f, escalated %.3f, ECE %.3f", r.InScopeAccuracy, r.AnsweredOrOffered, r.WrongAnswerRate, r.OutOfScopeRecall, r.EscalationRate, r.ECE)
-	if r.InScopeAccuracy < 0.48 || r.AnsweredOrOffered < 0.72 || r.WrongAnswerRate > 0.045 || r.OutOfScopeRecall < 0.9 || r.EscalationRate < 0.6 {
-		t.Errorf("below the bars (answered 0.48, answered or offered 0.72, wrong at most 0.045, out-of-scope recall 0.9, escalated 0.6)")
+	if r.InScopeAccuracy < 0.52 || r.AnsweredOrOffered < 0.76 || r.WrongAnswerRate > 0.03 || r.OutOfScopeRecall < 0.9 || r.EscalationRate < 0.65 {
+		t.Errorf("below the bars (answered 0.52, answered or offered 0.76, wrong at most 0.03, out-of-scope recall 0.9, escalated 0.65)")
 	}
 	if len(r.Reliability) == 0 || r.ECE <= 0 || r.ECE > 0.3 {
 		t.Errorf("reliability table %+v, ECE %.3f", r.Reliability, r.ECE)
@@ -278,5 +279,42 @@ func TestSynonymsFile(t *testing.T) {
 	got, err := cli(t, dir, "", "kb", "lint", arts)
 	if err == nil || !strings.Contains(got, "synonyms") {
 		t.Errorf("a group of one word is not reported: %v\n%s", err, got)
+	}
+}
+
+// kb suggest reads what customers asked from the store and writes article
+// files: unanswered questions on one topic become a new article with the
+// agent's reply; an accepted file is a valid article.
+func TestKBSuggest(t *testing.T) {
+	dir := t.TempDir()
+	if _, err := cli(t, dir, "", "kb", "suggest", "--out", filepath.Join(dir, "out")); err == nil {
+		t.Error("no store yet: want an error")
+	}
+	cfg, err := loadConfig("", func(string) string { return "" })
+	if err != nil {
+		t.Fatal(err)
+	}
+	qc := cfg.queueConfig()
+	qc.Notify = dialog.Notifier()
+	q, err := escalation.Open(filepath.Join(dir, "ayuda.db"), qc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := t.Context()
+	now := time.Now()
+	for i, text := range []string{"¿organizáis catas de vino?", "¿cuándo es la próxima cata de vino?"} {
+		if err := q.RecordAnswer(ctx, escalation.Answer{Customer: fmt.Sprint("c", i), Question: text, Lang: "es", At: now.Add(-time.Duration(i+1) * time.Minute)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	q.Close()
+	out := filepath.Join(dir, "out")
+	got, err := cli(t, dir, "", "kb", "suggest", "--out", out)
+	if err != nil || !strings.Contains(got, "new article") {
+		t.Fatalf("%v\n%s", err, got)
+	}
+	entries, err := faq.Load(os.DirFS(out))
+	if err != nil || len(entries) != 1 || len(entries[0].Questions) != 2 {
+		t.Fatalf("suggested articles: %v %+v", err, entries)
 	}
 }

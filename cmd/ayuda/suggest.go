@@ -10,7 +10,6 @@ import (
 	"path/filepath"
 	"time"
 
-	"ayuda/dialog"
 	"ayuda/escalation"
 	"ayuda/knowledge"
 )
@@ -42,15 +41,9 @@ func cmdKBSuggest(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return fmt.Errorf("kb suggest: %w", err)
 	}
-	path := filepath.Join(cfg.Data, "ayuda.db")
-	if _, err := os.Stat(path); err != nil {
-		return fmt.Errorf("kb suggest: there is no store at %s yet: suggestions come from what customers asked", path)
-	}
-	qc := cfg.queueConfig()
-	qc.Notify = dialog.Notifier()
-	q, err := escalation.Open(path, qc)
+	q, err := openExistingStore(cfg, "kb suggest", "suggestions come from what customers asked")
 	if err != nil {
-		return fmt.Errorf("kb suggest: %w", err)
+		return err
 	}
 	defer q.Close()
 	asked, err := askedFromStore(ctx, q, start, end)
