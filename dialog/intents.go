@@ -112,7 +112,7 @@ var phrases = map[Intent][]string{
 		"operador", "operadora", "agente humano", "agente por favor", "un asesor", "asesor por favor",
 		"talk to a human", "talk to a person", "talk to someone", "speak with someone", "talk with someone", "speak with somebody", "speak to a human", "speak to a person", "speak to someone",
 		"human agent", "live agent", "customer service agent",
-		"representative", "a human please", "human please", "get me a person", "let me talk",
+		"a human please", "human please", "get me a person", "let me talk",
 		"alguien de verdad", "alguien real", "persona real", "persona de verdad", "ser humano", "hay algun humano", "hay alguien ahi", "alguien del equipo", "alguien de atencion",
 		"con el encargado", "con la encargada", "con el responsable", "con la responsable", "con el gerente", "con un supervisor", "con un ejecutivo", "con una ejecutiva", "con un asesor", "con una asesora",
 		"que me llame alguien", "que me llamen", "llamenme", "llamadme", "que me atienda", "que me atiendan", "no quiero hablar con un bot", "no con un robot", "no con una maquina", "respuestas automaticas", "mensajes automaticos",
@@ -120,6 +120,8 @@ var phrases = map[Intent][]string{
 		"quiero un humano", "quiero una persona", "quiero un asesor", "quiero una asesora", "necesito una persona", "necesito un agente", "necesito un asesor", "necesito una asesora", "necesito hablar con", "no un bot", "no con un bot",
 		"get me a human", "get me an agent", "get me someone", "not a bot", "ayuda de una persona", "ayuda de un humano", "ayuda de alguien", "ayuda de un asesor", "help from a person", "help from a human", "help from someone",
 		"i want a human", "i need a human", "i want a person", "i need a person", "i want an agent", "i need an agent", "want a real person", "need a real person", "ring me", "call me", "give me a call", "phone me", "escalate this", "escalate my", "live chat with a human", "chat with a human",
+		"me comunica con", "comuniqueme con", "comunicarme con alguien", "de carne y hueso", "hay alguien q", "hay alguien que me", "que alguien me", "quisiera que alguien", "una llamada de alguien", "atencion personalizada", "atencion personal", "me atiende una persona", "me atienda una persona", "puedo hablar con", "ya no quiero hablar con", "me devuelva la llamada", "me devuelvan la llamada",
+		"speak to somebody", "talk to somebody", "speak with somebody", "i need someone", "need someone to", "someone get in touch", "get in touch with me", "contact me", "reach out to me", "arrange a call", "a call from", "callback", "call back", "put me on to", "on the line", "support staff", "actual human", "human being", "talk con alguien", "hablar con alguien",
 		"a real person", "real human", "live person", "someone from your team", "someone on your team", "anyone there", "anybody there", "is there a human", "is there anyone", "your manager", "speak to a manager", "talk to a manager", "speak to a supervisor", "talk to a supervisor", "a rep", "support rep", "transfer me", "put me through", "connect me to", "call me back", "not a bot", "not a robot",
 	},
 }

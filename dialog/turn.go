@@ -156,10 +156,8 @@ func (t *turn) run(ctx context.Context) (bots.Reply, error) {
 		}
 		if pressed == "" && contactQuestion(m.Text) {
 			// "¿En qué horario puedo hablar con una persona?" is a question
-			// the articles may answer; if they cannot, a person it is.
-			return t.searchOr(ctx, func() (bots.Reply, error) {
-				return t.escalate(ctx, escalation.ReasonRequested, "")
-			})
+			// for the articles; the reply offers a person either way.
+			return t.search(ctx)
 		}
 		return t.escalate(ctx, escalation.ReasonRequested, "")
 	case StatusReq:
@@ -186,7 +184,7 @@ func (t *turn) run(ctx context.Context) (bots.Reply, error) {
 
 	// A complaint or a claim is answered when an article covers it ("the
 	// showers are filthy, where do I say so?"); otherwise a person takes it.
-	if typ, question := sensitiveType(m.Text); typ != "" && !question && !howTo(m.Text) && !strings.Contains(m.Text, "?") {
+	if typ, question := sensitiveType(m.Text); typ != "" && !question && !asks(m.Text) {
 		if isRequest(m.Text) { // "quiero poner una queja: …"
 			c.Question = m.Text
 			return t.escalate(ctx, escalation.ReasonSensitive, typ)
@@ -840,11 +838,11 @@ func (e *Engine) Ask(ctx context.Context, text, lang string, internal bool) (Dec
 	}
 	if in == Human {
 		if contactQuestion(text) {
-			return orEscalate("requested")
+			return e.decide(ctx, text, lang, internal)
 		}
 		return escalate("requested")
 	}
-	if typ, question := sensitiveType(text); typ != "" && !question && !howTo(text) && !strings.Contains(text, "?") {
+	if typ, question := sensitiveType(text); typ != "" && !question && !asks(text) {
 		if isRequest(text) {
 			return escalate(string(typ))
 		}
