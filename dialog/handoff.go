@@ -30,7 +30,7 @@ var urgentKinds = []urgentKind{
 		"fainted", "unconscious", "not breathing", "ambulance", "gas leak", "smell gas", "smells of gas", "on fire", "electrocuted", "heart attack", "collapsed",
 		"sale humo", "saliendo humo", "salia humo", "fuego", "llamas", "exploto", "exploto y", "se quemo el", "se incendio", "incendiado", "no se levanta", "no reacciona", "estamos en urgencias", "en urgencias", "se trago", "se ha tragado", "fallaron los frenos", "tuve un accidente", "choque con",
 		"caught fire", "exploded", "smoke coming", "in a e", "in the er", "swallowed", "brakes failed", "crashed", "gas smell", "strong smell of gas",
-			"chispas", "echando chispas", "cable pelado", "me dio corriente", "cable de luz caido", "se esta inundando", "inundando", "inundacion", "amenazando", "con un arma", "cuchillo", "pistola", "se me perdio mi hijo", "se me perdio mi hija", "perdio mi hijo", "perdio mi hija", "no lo encuentran", "no la encuentran", "reaccion alergica", "intoxicacion", "intoxicado", "vomitando", "camara oculta", "pipe burst", "burst pipe", "water is pouring", "flooding", "there s a fire", "theres a fire", "a fire in", "fire in the", "alarm didn t go off", "allergic reaction", "swelling", "food poisoning", "in hospital", "threatening", "with a bat", "knife", "gun", "is lost in", "son is lost", "daughter is lost", "hidden camera", "electric shock",
+		"chispas", "echando chispas", "cable pelado", "me dio corriente", "cable de luz caido", "se esta inundando", "inundando", "inundacion", "amenazando", "con un arma", "cuchillo", "pistola", "se me perdio mi hijo", "se me perdio mi hija", "perdio mi hijo", "perdio mi hija", "no lo encuentran", "no la encuentran", "reaccion alergica", "intoxicacion", "intoxicado", "vomitando", "camara oculta", "pipe burst", "burst pipe", "water is pouring", "flooding", "there s a fire", "theres a fire", "a fire in", "fire in the", "alarm didn t go off", "allergic reaction", "swelling", "food poisoning", "in hospital", "threatening", "with a bat", "knife", "gun", "is lost in", "son is lost", "daughter is lost", "hidden camera", "electric shock",
 	}},
 	{name: "injury", typ: escalation.Reclamo, urgent: true, phrases: []string{
 		"me he hecho dano", "me hice dano", "me he lastimado", "me lastime", "me he lesionado en", "me lesione en", "me he caido", "me cai", "se me ha caido un", "se me cayo un",
@@ -38,7 +38,7 @@ var urgentKinds = []urgentKind{
 		"i got hurt", "i hurt myself", "i was injured", "i fell", "i slipped", "im bleeding", "i m bleeding", "cut myself",
 		"se cayo en", "se ha caido en", "se corto con", "se ha cortado con", "se lastimo con", "se quemo con", "mi hijo se", "mi hija se",
 		"got injured", "was hurt", "my son cut", "my daughter cut", "hurt by",
-			"se propaso", "se propaso conmigo", "asked my", "pidio fotos", "pictures of my",
+		"se propaso", "se propaso conmigo", "asked my", "pidio fotos", "pictures of my",
 	}},
 	{name: "fraud", typ: escalation.Denuncia, urgent: true, asked: true, phrases: []string{
 		"fraude", "fraudulento", "fraudulenta", "estafa", "estafaron", "me han estafado", "me estafaron", "timo", "me timaron", "suplantacion", "phishing", "clonaron", "clonada", "clonado",
@@ -47,7 +47,7 @@ var urgentKinds = []urgentKind{
 		"fraud", "fraudulent", "scam", "scammed", "unauthorized charge", "unauthorised charge", "unauthorized transaction", "didn t make", "did not make", "don t recognize", "don t recognise", "do not recognize", "someone used my card", "stolen money", "emptied my account",
 		"no fui yo", "no he sido yo", "nunca pedi", "nunca solicite", "sin mi permiso", "sin mi consentimiento", "alguien compro", "alguien saco", "alguien uso mi", "alguien ha usado mi", "usaron mi tarjeta", "desaparecio plata", "desaparecio dinero", "desaparecio la plata", "desaparecio el dinero", "desaparecieron", "duplicaron el chip", "duplicado de mi chip", "a mi nombre",
 		"wasn t me", "wasnt me", "it wasn t me", "not me", "without my permission", "without my consent", "never authorized", "never authorised", "money disappeared", "money is missing", "missing from my account", "never had an account with you", "sim swap", "ported my number", "in my name",
-			"never made", "i never made", "nunca hice", "nunca realice", "me sacaron", "me descontaron", "di mis datos", "le di mis datos", "entered my details", "gave my details", "clicked a link", "hice click en un link", "di click", "unauthorised debit", "unauthorized debit", "money is gone", "money gone", "quid is gone", "pounds is gone", "dollars is gone", "is gone from my account",
+		"never made", "i never made", "nunca hice", "nunca realice", "me sacaron", "me descontaron", "di mis datos", "le di mis datos", "entered my details", "gave my details", "clicked a link", "hice click en un link", "di click", "unauthorised debit", "unauthorized debit", "money is gone", "money gone", "quid is gone", "pounds is gone", "dollars is gone", "is gone from my account",
 	}},
 	{name: "takeover", typ: escalation.Denuncia, urgent: true, asked: true, phrases: []string{
 		"hackearon", "hackeado", "hackeada", "me han hackeado", "jaquearon", "hackeo", "me robaron la cuenta", "me han robado la cuenta", "entraron en mi cuenta", "entro en mi cuenta", "han entrado en mi cuenta",
@@ -60,12 +60,12 @@ var urgentKinds = []urgentKind{
 		"abogado", "abogada", "abogados", "mi abogado", "demanda", "demandar", "demandare", "os voy a demandar", "denunciar", "denunciaros", "denunciarlos", "os voy a denunciar", "voy a denunciar", "poner una denuncia", "juicio", "juzgado", "tribunales", "via judicial", "accion legal", "acciones legales",
 		"ocu", "facua", "a consumo", "en consumo", "oficina de consumo", "del consumidor", "aepd", "agencia de proteccion de datos", "profeco", "condusef", "sernac", "superintendencia", "indecopi", "ante la sic", "a la sic",
 		"lawyer", "attorney", "sue you", "i will sue", "i ll sue", "suing", "lawsuit", "legal action", "small claims", "court", "trading standards", "ombudsman", "regulator", "better business bureau",
-			"proceder legalmente", "legalmente", "carta documento", "un licenciado", "solicitor", "tio", "fca", "ftc", "cfpb", "ofcom", "ofgem", "nodal officer", "reporting you", "report you to", "chargeback", "contracargo",
+		"proceder legalmente", "legalmente", "carta documento", "un licenciado", "solicitor", "tio", "fca", "ftc", "cfpb", "ofcom", "ofgem", "nodal officer", "reporting you", "report you to", "chargeback", "contracargo",
 	}},
 	{name: "formal-complaint", typ: escalation.Reclamo, phrases: []string{
 		"hoja de reclamaciones", "hojas de reclamaciones", "libro de reclamaciones", "libro de quejas", "reclamacion oficial", "reclamacion formal", "queja formal", "queja oficial", "que conste por escrito", "quiero que conste",
 		"formal complaint", "official complaint", "complaint in writing", "radicar queja", "radicar una queja", "radicar un reclamo", "radicar una reclamacion",
-			"pqr", "un pqr", "grievance", "raise a grievance",
+		"pqr", "un pqr", "grievance", "raise a grievance",
 	}},
 	{name: "abuse", typ: escalation.Queja, phrases: []string{
 		"estafadores", "ladrones", "sinverguenzas", "sois unos", "son unos", "me habeis robado", "nadie me hace caso", "nadie da la cara", "nadie me responde", "nadie me contesta", "nadie me ayuda",
@@ -75,12 +75,12 @@ var urgentKinds = []urgentKind{
 		"useless", "crooks", "idiots", "incompetent", "fucking", "f ing", "i m done", "im done", "nobody reads", "all over twitter", "on twitter", "on social media", "this is a joke",
 		"racista", "racismo", "machista", "me acosa", "me toca sin permiso", "me toco sin permiso", "me manosea", "sin permiso y", "se burlo", "se burlaron", "me da miedo", "me incomoda", "mensajes raros",
 		"racist", "sexist", "hitting on me", "mocked", "i m scared", "im scared", "makes me uncomfortable", "creepy",
-			"twitter", "tiktok", "reddit", "google reviews", "a los medios", "al noticiero", "noticiero", "the press", "the media", "screaming at", "me grito", "nos grito", "gritando", "drunk", "borracho", "because i wear", "por ser mujer", "por mi color", "refused to serve",
+		"twitter", "tiktok", "reddit", "google reviews", "a los medios", "al noticiero", "noticiero", "the press", "the media", "screaming at", "me grito", "nos grito", "gritando", "drunk", "borracho", "because i wear", "por ser mujer", "por mi color", "refused to serve",
 	}},
 	{name: "data-breach", typ: escalation.Denuncia, urgent: true, phrases: []string{
 		"datos de otra persona", "pedidos de otra persona", "de otro cliente", "de otros clientes", "filtraron", "filtracion", "filtrado mis datos", "a la vista", "con copia a todos",
 		"someone else s account", "someone elses account", "someone else s details", "another customer s", "every customer s", "cc field", "leaked", "leak my data", "data breach", "data leak",
-			"de otro paciente", "con todos sus datos", "another customers", "another customer", "medical records were", "a total stranger", "foto de mi pasaporte", "account details to", "gave my account", "subio a sus redes", "a mi ex", "to my ex",
+		"de otro paciente", "con todos sus datos", "another customers", "another customer", "medical records were", "a total stranger", "foto de mi pasaporte", "account details to", "gave my account", "subio a sus redes", "a mi ex", "to my ex",
 	}},
 }
 
