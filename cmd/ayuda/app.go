@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"strings"
 	"time"
 
@@ -95,6 +96,9 @@ func openIndex(cfg *Config, log *slog.Logger) (*knowledge.Index, error) {
 	if err != nil {
 		return nil, err
 	}
+	// Training leaves hundreds of MB of garbage on a large knowledge base;
+	// give it back now rather than whenever the scavenger gets to it.
+	debug.FreeOSMemory()
 	for _, n := range idx.Notes() {
 		log.Warn("articles: "+n, "part", "knowledge")
 	}
@@ -179,6 +183,7 @@ func (w *watcher) check(ctx context.Context) (bool, error) {
 	entries, opt, err := loadKnowledge(a.cfg)
 	if err == nil {
 		err = a.index.Replace(entries, opt)
+		debug.FreeOSMemory()
 	}
 	if err != nil {
 		a.log.WarnContext(ctx, "articles changed but were not reloaded; the previous ones stay in service", "err", err)
