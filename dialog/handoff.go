@@ -28,9 +28,10 @@ var urgentKinds = []urgentKind{
 		"desmayado", "desmayada", "se ha desmayado", "se desmayo", "inconsciente", "no respira", "ambulancia", "llamar al 112", "llamad al 112", "al 911",
 		"fuga de gas", "huele a gas", "olor a gas", "incendio", "esta ardiendo", "hay humo", "electrocutado", "descarga electrica", "infarto",
 		"fainted", "unconscious", "not breathing", "ambulance", "gas leak", "smell gas", "smells of gas", "on fire", "electrocuted", "heart attack", "collapsed",
-		"sale humo", "saliendo humo", "salia humo", "fuego", "llamas", "exploto", "exploto y", "se quemo el", "se incendio", "incendiado", "no se levanta", "no reacciona", "estamos en urgencias", "en urgencias", "se trago", "se ha tragado", "fallaron los frenos", "tuve un accidente", "choque con",
+		"sale humo", "saliendo humo", "salia humo", "fuego", "llamas", "exploto", "exploto y", "se quemo el", "se incendio", "incendiado", "no se levanta", "no reacciona", "estamos en urgencias", "en urgencias", "se trago un", "se trago una", "se ha tragado un", "se ha tragado una", "fallaron los frenos", "tuve un accidente", "choque con",
 		"caught fire", "exploded", "smoke coming", "in a e", "in the er", "swallowed", "brakes failed", "crashed", "gas smell", "strong smell of gas",
-		"chispas", "echando chispas", "cable pelado", "me dio corriente", "cable de luz caido", "se esta inundando", "inundando", "inundacion", "amenazando", "con un arma", "cuchillo", "pistola", "se me perdio mi hijo", "se me perdio mi hija", "perdio mi hijo", "perdio mi hija", "no lo encuentran", "no la encuentran", "reaccion alergica", "intoxicacion", "intoxicado", "vomitando", "camara oculta", "pipe burst", "burst pipe", "water is pouring", "flooding", "there s a fire", "theres a fire", "a fire in", "fire in the", "alarm didn t go off", "allergic reaction", "swelling", "food poisoning", "in hospital", "threatening", "with a bat", "knife", "gun", "is lost in", "son is lost", "daughter is lost", "hidden camera", "electric shock",
+		"me amenazo", "nos amenazo", "tengo miedo", "chispas", "echando chispas", "cable pelado", "me dio corriente", "cable de luz caido", "se esta inundando", "inundando", "inundacion", "amenazando", "con un arma", "cuchillo", "pistola", "se me perdio mi hijo", "se me perdio mi hija", "perdio mi hijo", "perdio mi hija", "no lo encuentran", "no la encuentran", "reaccion alergica", "intoxicacion", "intoxicado", "vomitando", "camara oculta", "pipe burst", "burst pipe", "water is pouring", "flooding", "there s a fire", "theres a fire", "a fire in", "fire in the", "alarm didn t go off", "allergic reaction", "swelling", "food poisoning", "in hospital", "threatening", "with a bat", "knife", "gun", "is lost in", "son is lost", "daughter is lost", "hidden camera", "electric shock",
+		"medicamento que no era", "dolor en el pecho", "chest pain", "chest pains", "power lines are down", "lines are down", "cables caidos", "cable caido", "changing the locks", "cambiar la cerradura",
 	}},
 	{name: "injury", typ: escalation.Reclamo, urgent: true, phrases: []string{
 		"me he hecho dano", "me hice dano", "me he lastimado", "me lastime", "me he lesionado en", "me lesione en", "me he caido", "me cai", "se me ha caido un", "se me cayo un",
@@ -39,15 +40,17 @@ var urgentKinds = []urgentKind{
 		"se cayo en", "se ha caido en", "se corto con", "se ha cortado con", "se lastimo con", "se quemo con", "mi hijo se", "mi hija se",
 		"got injured", "was hurt", "my son cut", "my daughter cut", "hurt by",
 		"se propaso", "se propaso conmigo", "asked my", "pidio fotos", "pictures of my",
+		"se me vino encima", "me cayo encima", "fell on me", "broke her", "broke his", "broke my", "se rompio el brazo", "se rompio la pierna", "slipped on", "se resbalo", "reversed into my car", "choco mi auto", "choco mi carro", "drove off", "tiene reaccion",
 	}},
 	{name: "fraud", typ: escalation.Denuncia, urgent: true, asked: true, phrases: []string{
 		"fraude", "fraudulento", "fraudulenta", "estafa", "estafaron", "me han estafado", "me estafaron", "timo", "me timaron", "suplantacion", "phishing", "clonaron", "clonada", "clonado",
 		"no reconozco", "no lo reconozco", "no los reconozco", "sin mi autorizacion", "sin autorizacion", "no autorice", "yo no hice", "que no hice", "que yo no hice", "que no he hecho", "que no realice",
 		"me vaciaron", "me han vaciado", "me robaron dinero", "me han robado dinero", "me robaron la plata", "me han quitado dinero",
 		"fraud", "fraudulent", "scam", "scammed", "unauthorized charge", "unauthorised charge", "unauthorized transaction", "didn t make", "did not make", "don t recognize", "don t recognise", "do not recognize", "someone used my card", "stolen money", "emptied my account",
-		"no fui yo", "no he sido yo", "nunca pedi", "nunca solicite", "sin mi permiso", "sin mi consentimiento", "alguien compro", "alguien saco", "alguien uso mi", "alguien ha usado mi", "usaron mi tarjeta", "desaparecio plata", "desaparecio dinero", "desaparecio la plata", "desaparecio el dinero", "desaparecieron", "duplicaron el chip", "duplicado de mi chip", "a mi nombre",
+		"no fui yo", "no he sido yo", "nunca pedi", "nunca solicite", "sin mi permiso", "sin mi consentimiento", "alguien compro", "alguien saco", "alguien uso mi", "alguien ha usado mi", "usaron mi tarjeta", "desaparecio plata", "desaparecio dinero", "desaparecio la plata", "desaparecio el dinero", "desaparecieron", "duplicaron el chip", "duplicaron mi chip", "duplicado de mi chip", "prestamo a mi nombre", "credito a mi nombre", "linea a mi nombre", "tarjeta a mi nombre",
 		"wasn t me", "wasnt me", "it wasn t me", "not me", "without my permission", "without my consent", "never authorized", "never authorised", "money disappeared", "money is missing", "missing from my account", "never had an account with you", "sim swap", "ported my number", "in my name",
 		"never made", "i never made", "nunca hice", "nunca realice", "me sacaron", "me descontaron", "di mis datos", "le di mis datos", "entered my details", "gave my details", "clicked a link", "hice click en un link", "di click", "unauthorised debit", "unauthorized debit", "money is gone", "money gone", "quid is gone", "pounds is gone", "dollars is gone", "is gone from my account",
+		"skimmer", "skimmed", "skimming", "retiros en otra ciudad", "retiros que no", "de otro pais y yo", "never applied", "used my card", "pretending to be from", "haciendose pasar", "se hizo pasar", "were emptied", "was emptied", "cambio la direccion de entrega", "redirected to another address", "without me doing anything", "sin que yo hiciera nada", "yo no toque nada", "que yo no pedi", "que no pedi",
 	}},
 	{name: "takeover", typ: escalation.Denuncia, urgent: true, asked: true, phrases: []string{
 		"hackearon", "hackeado", "hackeada", "me han hackeado", "jaquearon", "hackeo", "me robaron la cuenta", "me han robado la cuenta", "entraron en mi cuenta", "entro en mi cuenta", "han entrado en mi cuenta",
@@ -55,17 +58,20 @@ var urgentKinds = []urgentKind{
 		"hacked", "got hacked", "logged into our account", "logged into my account", "took over my account", "taken over", "account was compromised", "account is compromised", "someone accessed", "someone changed my password", "unauthorized access", "unauthorised access",
 		"inicio de sesion desde", "me entraron", "entraron a mi", "alguien esta usando mi cuenta", "alguien esta usando la cuenta", "cambiaron el correo", "me cambiaron el correo", "me cambiaron el numero", "nadie de nosotros",
 		"someone is using my account", "someone is using our account", "email was changed", "changed my email", "none of us added", "none of us", "login from", "sign in from",
+		"se metieron a mi cuenta", "se metieron en mi cuenta", "celular que no es mio", "numero que no es mio", "number that isn t mine", "phone that isn t mine",
 	}},
 	{name: "legal", typ: escalation.Denuncia, asked: true, phrases: []string{
 		"abogado", "abogada", "abogados", "mi abogado", "demanda", "demandar", "demandare", "os voy a demandar", "denunciar", "denunciaros", "denunciarlos", "os voy a denunciar", "voy a denunciar", "poner una denuncia", "juicio", "juzgado", "tribunales", "via judicial", "accion legal", "acciones legales",
 		"ocu", "facua", "a consumo", "en consumo", "oficina de consumo", "del consumidor", "aepd", "agencia de proteccion de datos", "profeco", "condusef", "sernac", "superintendencia", "indecopi", "ante la sic", "a la sic",
 		"lawyer", "attorney", "sue you", "i will sue", "i ll sue", "suing", "lawsuit", "legal action", "small claims", "court", "trading standards", "ombudsman", "regulator", "better business bureau",
 		"proceder legalmente", "legalmente", "carta documento", "un licenciado", "solicitor", "tio", "fca", "ftc", "cfpb", "ofcom", "ofgem", "nodal officer", "reporting you", "report you to", "chargeback", "contracargo",
+		"pro consumidor", "proconsumidor", "see you in court", "in court",
 	}},
 	{name: "formal-complaint", typ: escalation.Reclamo, phrases: []string{
 		"hoja de reclamaciones", "hojas de reclamaciones", "libro de reclamaciones", "libro de quejas", "reclamacion oficial", "reclamacion formal", "queja formal", "queja oficial", "que conste por escrito", "quiero que conste",
 		"formal complaint", "official complaint", "complaint in writing", "radicar queja", "radicar una queja", "radicar un reclamo", "radicar una reclamacion",
 		"pqr", "un pqr", "grievance", "raise a grievance",
+		"presento formalmente", "formalmente una", "de forma formal", "lodge a formal", "lodge a complaint",
 	}},
 	{name: "abuse", typ: escalation.Queja, phrases: []string{
 		"estafadores", "ladrones", "sinverguenzas", "sois unos", "son unos", "me habeis robado", "nadie me hace caso", "nadie da la cara", "nadie me responde", "nadie me contesta", "nadie me ayuda",
@@ -76,17 +82,19 @@ var urgentKinds = []urgentKind{
 		"racista", "racismo", "machista", "me acosa", "me toca sin permiso", "me toco sin permiso", "me manosea", "sin permiso y", "se burlo", "se burlaron", "me da miedo", "me incomoda", "mensajes raros",
 		"racist", "sexist", "hitting on me", "mocked", "i m scared", "im scared", "makes me uncomfortable", "creepy",
 		"twitter", "tiktok", "reddit", "google reviews", "a los medios", "al noticiero", "noticiero", "the press", "the media", "screaming at", "me grito", "nos grito", "gritando", "drunk", "borracho", "because i wear", "por ser mujer", "por mi color", "refused to serve",
+		"so done with", "done with you people", "you people", "llevo desde", "inapropiada", "inapropiado", "inappropriately", "humillaron", "me humillo", "slur", "comments about my body", "really uncomfortable", "outside my house", "knows where i live", "sabe donde vivo", "took photos inside", "fotos dentro de mi casa", "entro sin avisar", "entro al depto", "entro a mi casa", "le dicen maricon", "maricon",
 	}},
 	{name: "data-breach", typ: escalation.Denuncia, urgent: true, phrases: []string{
 		"datos de otra persona", "pedidos de otra persona", "de otro cliente", "de otros clientes", "filtraron", "filtracion", "filtrado mis datos", "a la vista", "con copia a todos",
 		"someone else s account", "someone elses account", "someone else s details", "another customer s", "every customer s", "cc field", "leaked", "leak my data", "data breach", "data leak",
 		"de otro paciente", "con todos sus datos", "another customers", "another customer", "medical records were", "a total stranger", "foto de mi pasaporte", "account details to", "gave my account", "subio a sus redes", "a mi ex", "to my ex",
+		"resultados de laboratorio de otra", "de otra senora", "de otro senor", "someone else s policy", "someone elses policy", "se entero toda la oficina", "carta a mi trabajo",
 	}},
 }
 
 // repeated contact: "es la cuarta vez que escribo", "llevo tres meses
 // reclamando", "third time I write".
-var repeatedContact = regexp.MustCompile(`\b(es la (segunda|tercera|cuarta|quinta|enesima|\d+a?) vez|llevo (\w+ ){0,2}(dias|semanas|meses|anos) (reclamando|esperando|escribiendo|llamando|sin)|(ya te|ya les|ya os|te|les|os) (he )?(dije|dicho|explique|explicado) (\w+ ){0,3}(\d+|dos|tres|cuatro|cinco|mil) veces|(\d+|dos|tres|cuatro|cinco|mil) veces (que|lo)|(second|third|fourth|fifth|\d+(st|nd|rd|th)) time (i|that i|im|i m|contacting|writing|calling|asking)|(second|third|fourth|\d+(st|nd|rd|th)) reminder|(explained|told you|asked) (it |this )?(\d+|two|three|four|five) times|for (weeks|months) now)\b`)
+var repeatedContact = regexp.MustCompile(`\b(es la (segunda|tercera|cuarta|quinta|enesima|\d+a?) vez|llevo (\w+ ){0,2}(dias|semanas|meses|anos) (reclamando|esperando|escribiendo|llamando|sin)|(ya te|ya les|ya os|te|les|os) (he )?(dije|dicho|explique|explicado) (\w+ ){0,3}(\d+|dos|tres|cuatro|cinco|mil) veces|(\d+|dos|tres|cuatro|cinco|mil) veces (que|lo)|(second|third|fourth|fifth|\d+(st|nd|rd|th)) time (i|that i|im|i m|contacting|writing|calling|asking)|(second|third|fourth|\d+(st|nd|rd|th)) reminder|(explained|told you|asked) (it |this )?(\d+|two|three|four|five) times|for (weeks|months) now|(\d+|dos|tres|cuatro|cinco|seis|siete|ocho|nueve|diez) veces (he|que|lo|ya)|(second|third|fourth|fifth|\d+(st|nd|rd|th)) (email|call|message|mail|correo|llamada|mensaje)|(\d+|two|three|four|five|six|seven|eight|nine|ten) times|van (\d+|dos|tres|cuatro|cinco) (correos|mails|llamadas|mensajes))\b`)
 
 func abuse() *urgentKind {
 	for i := range urgentKinds {
@@ -139,6 +147,17 @@ func urgentCase(text string) (*urgentKind, string) {
 	return nil, ""
 }
 
+// asksAbout reports whether a message that names an urgent kind is a
+// question about it rather than a case: a question about the process, or
+// for the law one that ends in a question mark ("¿el seguro incluye
+// abogado?"); "i never applied for any loan??" still tells a case.
+func asksAbout(k *urgentKind, text string) bool {
+	if !k.asked {
+		return false
+	}
+	return howTo(text) || k.name == "legal" && strings.Contains(text, "?") && !tellsCase(text)
+}
+
 // howTo reports whether a message asks how a process goes ("¿cómo pongo
 // una reclamación?", "how do I report fraud?") rather than reporting a case
 // ("hay un fraude con mi tarjeta", "que sepáis que voy a denunciaros").
@@ -146,14 +165,12 @@ func howTo(text string) bool {
 	f := fold(text)
 	starts := false
 	for _, q := range []string{"como", "donde", "cual", "cuales", "cuando", "cuanto", "que", "incluye", "cubre", "tiene", "teneis", "tienen", "ofrecen", "ofreceis", "existe", "se puede", "puedo", "para", "hay forma de", "hay manera de",
-		"cuantos", "cuantas", "cuanta", "how", "where", "what", "which", "when", "does", "do", "is", "are", "can", "could", "should"} {
+		"cuantos", "cuantas", "cuanta", "a que", "en que", "a quien", "con quien", "a donde", "how", "where", "what", "whats", "which", "when", "does", "do", "is", "are", "can", "could", "should"} {
 		if f == q || strings.HasPrefix(f, q+" ") {
 			starts = true
 			break
 		}
 	}
-	// A question mark ends a question too ("el seguro incluye abogado?").
-	starts = starts || strings.Contains(text, "?")
 	prevention := false
 	for _, w := range []string{"para que no", "evitar", "proteger", "proteccion", "prevenir", "so it doesn t", "so it doesnt", "so i don t", "so i dont", "prevent", "protect", "protection", "avoid"} {
 		if strings.Contains(" "+f+" ", " "+w+" ") {
@@ -165,12 +182,19 @@ func howTo(text string) bool {
 	}
 	// A question that tells a case is not about the process: "cómo puede
 	// ser que me hayan vaciado la cuenta".
-	for _, w := range []string{"me han", "me ha", "me hicieron", "me robaron", "me vaciaron", "me cobraron", "me entraron", "alguien", "ser que", "voy", "vamos", "os voy", "les voy", "lo tiene mi", "someone", "somebody", "they", "you charged", "i will", "i ll", "i m going", "im going", "going to", "will be", "we will"} {
-		if strings.Contains(" "+f+" ", " "+w+" ") {
-			return false
+	return !tellsCase(text)
+}
+
+// tellsCase reports whether a message tells what happened to the
+// customer or what they will do, rather than asking in general.
+func tellsCase(text string) bool {
+	f := " " + fold(text) + " "
+	for _, w := range []string{"me han", "me ha", "me hicieron", "me robaron", "me vaciaron", "me cobraron", "me entraron", "alguien", "ser que", "voy", "vamos", "os voy", "les voy", "lo tiene mi", "someone", "somebody", "they", "you charged", "i will", "i ll", "i m going", "im going", "going to", "will be", "we will", "i never", "nunca"} {
+		if strings.Contains(f, " "+w+" ") {
+			return true
 		}
 	}
-	return true
+	return false
 }
 
 // coverQuestion reports whether a question is about what a product covers
@@ -181,7 +205,7 @@ func coverQuestion(text string) bool {
 		return false
 	}
 	f := " " + fold(text) + " "
-	for _, w := range []string{" cubre ", " cobertura ", " incluye ", " include ", " includes ", " cover ", " covers ", " prevencion ", " prevention ", " curso ", " course ", " seguro ", " poliza ", " policy ", " aviso ", " warning ", " puedo cambiar ", " can i change "} {
+	for _, w := range []string{" cubre ", " cobertura ", " incluye ", " include ", " includes ", " cover ", " covers ", " prevencion ", " prevention ", " curso ", " course ", " seguro ", " poliza ", " policy ", " aviso ", " warning ", " puedo cambiar ", " can i change ", " in case ", " en caso de ", " number ", " numero "} {
 		if strings.Contains(f, w) {
 			return true
 		}

@@ -43,7 +43,7 @@ func TestHandoffRules(t *testing.T) {
 		}
 		t.Logf("want %s, got %s %s: %s", q.Want, d.Decision, d.Reason, q.Q)
 	}
-	if n != 470 || float64(right) < 0.97*float64(n) {
+	if n != 670 || float64(right) < 0.97*float64(n) {
 		t.Errorf("%d of %d handled as labelled; want at least 97%%", right, n)
 	}
 }

@@ -126,7 +126,7 @@ func (t *turn) run(ctx context.Context) (bots.Reply, error) {
 	// they are phrased; a question about the process is searched first.
 	if pressed == "" && (in == None || in == Human) {
 		if k, _ := urgentCase(m.Text); k != nil {
-			if !k.asked || !howTo(m.Text) {
+			if !asksAbout(k, m.Text) {
 				c.Question = m.Text
 				return t.escalate(ctx, escalation.ReasonSensitive, k.typ)
 			}
@@ -830,7 +830,7 @@ func (e *Engine) Ask(ctx context.Context, text, lang string, internal bool) (Dec
 	if in == None || in == Human {
 		if k, w := urgentCase(text); k != nil {
 			why := k.name + ": «" + w + "»"
-			if k.asked && howTo(text) {
+			if asksAbout(k, text) {
 				return e.decide(ctx, text, lang, internal)
 			}
 			return escalate(why)
