@@ -3,15 +3,18 @@ package knowledge
 import "math"
 
 // How a candidate's confidence is computed. Every candidate article gets
-// a few signals that mean the same on any knowledge base (how much of the
-// question the article's words cover, how close the closest example
-// question is, what the classifier says and how much it had to learn
-// from, and how far each leads the runner-up), and one logistic function
-// of them gives the probability that the article is the answer. Its
-// weights were fitted once, on labelled questions of knowledge bases of
-// every size (fit_test.go says which, and reproduces them), not on the
-// knowledge base at hand: with three example questions per article there
-// is nothing to hold out, and a confidence must still mean the same.
+// signals that mean the same on any knowledge base (how much of the
+// question the article's words and letter pieces cover, how close the
+// closest example question is, what the classifier says and how much it
+// had to learn from, how far each leads the runner-up), and the decision
+// is a choice among the candidates and "none of them": a softmax whose
+// "none" scores 0. A calibration map by how much the knowledge base had to
+// learn from turns the choice's probability into the chance that the
+// article is right. The weights were fitted once, on labelled questions of
+// knowledge bases of every size (fit_test.go says which, and reproduces
+// them), not on the knowledge base at hand: with three example questions
+// per article there is nothing to hold out, and a confidence must still
+// mean the same.
 
 // cand is one candidate article for a question.
 type cand struct {

@@ -1,25 +1,22 @@
 // Package knowledge indexes faq entries with Bleve and answers questions
 // with scored hits.
 //
-// Search runs in two stages. Bleve finds candidates: a match query over the
-// title, example questions and body, analysed with the article language's
-// analyzer, typo tolerant, and filtered by language and audience. The
-// candidates are then scored by a classifier trained when the index is
-// built, one per language: a multinomial logistic regression over the
-// words, word pairs and letter pieces of every article's title and example
-// questions (classifier.go), whose articles with the best probability join
-// Bleve's candidates. A hit's Confidence is that probability, calibrated on
-// held-out example questions so that 0.6 means about 60% of such answers
-// are right, for a knowledge base of 10 articles or of 500. Out-of-scope
-// examples (the faq.OutOfScope article) are a class of their own: a
-// question like them takes probability away from every article.
+// Text is analysed once, by analysis.go: accents folded, stop words
+// dropped, Snowball (es) or Porter (en) stems, and the concepts of the
+// lexicon (lexicon.yaml and the author's synonyms.yaml) that a word or
+// phrase stands for. Bleve indexes those terms, one field per language and
+// audience, and finds a question's candidates from its terms, the words its
+// typos stand for and their synonyms; a classifier trained from the example
+// questions when the index is built (classifier.go) proposes its best
+// articles too.
 //
-// Each candidate is also compared with every one of its example questions
-// and its title (an IDF-weighted cosine between analysed words, where a
-// word one typo away counts almost as much): that gives the Example that
-// matched, and it is the Confidence itself when there is no classifier
-// (fewer than two classes in a language, or a knowledge base too large
-// for one; see trainOptions.MaxWeight).
+// Every candidate is then scored against everything its author wrote
+// (lexical.go: title, example questions, tags and body), and decision.go
+// turns those signals and the classifier's into the probability that the
+// article is the answer, the same function for 3 example questions per
+// article or a hundred, and for 10 articles or 10,000. A hit's Confidence
+// is that probability. When a part of the method cannot be used on a set of
+// articles, Notes says which and why.
 //
 // An Index is safe for concurrent use. Replace swaps in a new set of
 // entries atomically, for hot reload.
@@ -53,9 +50,9 @@ type Hit struct {
 	// Score is Bleve's raw score, comparable only within one query; 0 for
 	// an article only the classifier proposed.
 	Score float64 `json:"score"`
-	// Confidence in [0,1]: the calibrated probability that the article is
-	// the answer (see the package comment). Comparable between queries and
-	// between knowledge bases.
+	// Confidence in [0,1]: the probability that the article is the answer
+	// (decision.go). Comparable between queries and between knowledge
+	// bases.
 	Confidence float64 `json:"confidence"`
 	// Example is the title or example question that matched best.
 	Example string `json:"example,omitempty"`
