@@ -410,6 +410,11 @@ func (t *turn) searchOr(ctx context.Context, fallback func() (bots.Reply, error)
 	case Answer:
 		t.lastHit = d.hits[0]
 		r, _ := t.answerArticle(d.Article)
+		if d.Also != "" {
+			if en, ok := t.e.entry(d.Also, c.Lang, t.m.Internal); ok {
+				r.Choices = append(r.Choices, bots.Choice{ID: "kb:" + en.ID, Label: en.Title})
+			}
+		}
 		return r, nil
 	case Clarify:
 		c.State = stateClarify
@@ -800,8 +805,12 @@ type Decision struct {
 	// type, or the kind of urgent case and the words that say so.
 	Reason  string `json:"reason,omitempty"`
 	Article string `json:"article"`
-	Lang    string `json:"lang"`
-	Hits    []Hit  `json:"hits"`
+	// Also is the article of a second question in the same message,
+	// offered with the answer ("¿cuánto tarda el envío? y otra cosa, ¿cómo
+	// cambio la contraseña?").
+	Also string `json:"also,omitempty"`
+	Lang string `json:"lang"`
+	Hits []Hit  `json:"hits"`
 
 	hits []knowledge.Hit
 }
@@ -892,11 +901,22 @@ func (e *Engine) decide(ctx context.Context, text, lang string, internal bool) (
 	switch {
 	case top.Confidence >= e.cfg.AnswerThreshold && !contested:
 		d.Decision, d.Article = Answer, top.ID
+		for _, h := range hits[1:] {
+			if h.ID != top.ID && h.Part != top.Part && h.Confidence >= e.cfg.AnswerThreshold*partOffer {
+				d.Also = h.ID
+				break
+			}
+		}
 	case top.Confidence >= e.cfg.ClarifyThreshold:
 		d.Decision = Clarify
 	}
 	return d, nil
 }
+
+// partOffer: a second question's article is offered with the answer
+// from this share of the answer threshold (its part's confidence is
+// already discounted).
+const partOffer = 0.75
 
 // entry finds an article for the engine's own use, in lang or else the
 // other language, never an internal one unless internal is allowed.

@@ -482,9 +482,6 @@ func (x *Index) Search(ctx context.Context, q Query) ([]Hit, error) {
 		best := map[string]int{}
 		whole := 0.0
 		for pi, part := range parts {
-			if pi > 0 && whole >= partsBelow {
-				break // the whole message is clear enough
-			}
 			pq := q
 			pq.Text = part
 			h, err := s.search(ctx, pq, lang)
@@ -495,11 +492,17 @@ func (x *Index) Search(ctx context.Context, q Query) ([]Hit, error) {
 				if pi == 0 {
 					whole = max(whole, hit.Confidence)
 				}
+				clear := pi > 0 && whole >= partsBelow
 				if pi > 0 {
 					// A part says less than the whole message: what it
 					// matches is a little less likely to be the answer.
 					hit.Confidence *= partCredit
 					hit.Part = part
+				}
+				if clear {
+					// The whole is clear: its parts may add what else the
+					// message asks (a second question), never outrank it.
+					hit.Confidence = min(hit.Confidence, whole-0.01)
 				}
 				if i, ok := best[hit.ID]; ok {
 					if hit.Confidence > hits[i].Confidence {
@@ -524,8 +527,9 @@ func (x *Index) Search(ctx context.Context, q Query) ([]Hit, error) {
 	return hits, nil
 }
 
-// partsBelow is the confidence under which a long message's parts are
-// searched too: a message the whole of which is clear is not cut up.
+// partsBelow is the confidence under which what a long message's parts
+// match may outrank what the whole matches: above it, parts only add the
+// articles of other questions the message asks.
 const partsBelow = 0.5
 
 // minPart is the fewest words a part of a message has: a shorter one
