@@ -162,16 +162,7 @@ func TestKBReport(t *testing.T) {
 	if _, err := cli(t, dir, "", "kb", "report"); err == nil {
 		t.Error("no store yet: want an error")
 	}
-	cfg, err := loadConfig("", func(string) string { return "" })
-	if err != nil {
-		t.Fatal(err)
-	}
-	qc := cfg.queueConfig()
-	qc.Notify = dialog.Notifier()
-	q, err := escalation.Open(filepath.Join(dir, "ayuda.db"), qc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	q := openTestStore(t, dir)
 	ctx := t.Context()
 	now := time.Now()
 	for i, fb := range []string{"no", "no", "yes"} {
@@ -290,16 +281,7 @@ func TestKBSuggest(t *testing.T) {
 	if _, err := cli(t, dir, "", "kb", "suggest", "--out", filepath.Join(dir, "out")); err == nil {
 		t.Error("no store yet: want an error")
 	}
-	cfg, err := loadConfig("", func(string) string { return "" })
-	if err != nil {
-		t.Fatal(err)
-	}
-	qc := cfg.queueConfig()
-	qc.Notify = dialog.Notifier()
-	q, err := escalation.Open(filepath.Join(dir, "ayuda.db"), qc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	q := openTestStore(t, dir)
 	ctx := t.Context()
 	now := time.Now()
 	for i, text := range []string{"¿organizáis catas de vino?", "¿cuándo es la próxima cata de vino?"} {
@@ -317,4 +299,20 @@ func TestKBSuggest(t *testing.T) {
 	if err != nil || len(entries) != 1 || len(entries[0].Questions) != 2 {
 		t.Fatalf("suggested articles: %v %+v", err, entries)
 	}
+}
+
+// openTestStore opens the store in dir as the commands would.
+func openTestStore(t *testing.T, dir string) *escalation.Queue {
+	t.Helper()
+	cfg, err := loadConfig("", func(string) string { return "" })
+	if err != nil {
+		t.Fatal(err)
+	}
+	qc := cfg.queueConfig()
+	qc.Notify = dialog.Notifier()
+	q, err := escalation.Open(filepath.Join(dir, "ayuda.db"), qc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return q
 }
