@@ -10,6 +10,7 @@ import (
 	"golang.org/x/text/unicode/norm"
 
 	"ayuda/escalation"
+	"ayuda/knowledge"
 )
 
 // fold lowercases s, strips accents (keeping ñ), turns punctuation into
@@ -176,7 +177,7 @@ func detectIntent(text string) Intent {
 		// or more.
 		for _, w := range words {
 			for a, in := range alone {
-				if len(w) >= 5 && len(a) >= 5 && w[0] == a[0] && typo(w, a) {
+				if len(w) >= 5 && len(a) >= 5 && w[0] == a[0] && knowledge.OneEdit(w, a) {
 					return in
 				}
 			}
@@ -256,30 +257,4 @@ func describesProblem(text string) bool {
 		}
 	}
 	return n >= 3
-}
-
-// typo reports whether a and b differ by one edit (insert, delete,
-// substitute) or one swap of neighbouring letters.
-func typo(a, b string) bool {
-	if a == b {
-		return false
-	}
-	ra, rb := []rune(a), []rune(b)
-	if len(ra) < len(rb) {
-		ra, rb = rb, ra
-	}
-	if len(ra)-len(rb) > 1 {
-		return false
-	}
-	i := 0
-	for i < len(rb) && ra[i] == rb[i] {
-		i++
-	}
-	if len(ra) == len(rb) {
-		if string(ra[i+1:]) == string(rb[i+1:]) {
-			return true
-		}
-		return i+1 < len(ra) && ra[i] == rb[i+1] && ra[i+1] == rb[i] && string(ra[i+2:]) == string(rb[i+2:])
-	}
-	return string(ra[i+1:]) == string(rb[i:])
 }

@@ -96,7 +96,7 @@ func (a *textAnalyzer) terms(text string) []string {
 // spanishSuffixAccents restores the accent of the suffixes Snowball's
 // Spanish stemmer lists only accented: -ción, -sión, -áis, -éis, -ía(n).
 func spanishSuffixAccents(w string) string {
-	for _, r := range [][2]string{{"cion", "ción"}, {"sion", "sión"}, {"ciones", "ciones"}, {"ais", "áis"}, {"eis", "éis"}, {"iais", "íais"}, {"rian", "rían"}, {"ria", "ría"}} {
+	for _, r := range [][2]string{{"cion", "ción"}, {"sion", "sión"}, {"ais", "áis"}, {"eis", "éis"}, {"iais", "íais"}, {"rian", "rían"}, {"ria", "ría"}} {
 		if len(w) > len(r[0])+2 && strings.HasSuffix(w, r[0]) {
 			return w[:len(w)-len(r[0])] + r[1]
 		}

@@ -275,9 +275,7 @@ func build(entries []faq.Entry, opt Options) (*snapshot, error) {
 	}
 	for _, lang := range faq.Languages {
 		an := newTextAnalyzer(lang)
-		l := newLexLang(lang, newLexicon(an, groups))
-		l.an = an
-		s.lex[lang] = l
+		s.lex[lang] = newLexLang(an, newLexicon(an, groups))
 	}
 	b := idx.NewBatch()
 	var outOfScope []faq.Entry
@@ -574,7 +572,7 @@ func segments(text string) []string {
 }
 
 // splitters are the words that start another clause of a message.
-var splitters = map[string]bool{"pero": true, "aunque": true, "ademas": true, "además": true, "tambien": true, "también": true, "but": true, "also": true, "although": true, "otra": true, "y": false}
+var splitters = map[string]bool{"pero": true, "aunque": true, "ademas": true, "además": true, "tambien": true, "también": true, "but": true, "also": true, "although": true, "otra": true}
 
 // Bounds on what of a question is searched: no word is longer than
 // maxWord (a longer "word" is noise), and a question is its first
@@ -709,14 +707,16 @@ func (s *snapshot) retrieve(ctx context.Context, q Query, lang string, us []unit
 	l := s.lex[lang]
 	common := max(commonDF, l.n/20)
 	var terms []string
-	seen := map[string]bool{}
+	credit := map[string]float64{} // a term's best credit among the units
 	for _, u := range us {
 		for _, a := range u.alts {
-			if l.df[a.term] == 0 || seen[a.term] {
+			if l.df[a.term] == 0 {
 				continue
 			}
-			seen[a.term] = true
-			terms = append(terms, a.term)
+			if _, ok := credit[a.term]; !ok {
+				terms = append(terms, a.term)
+			}
+			credit[a.term] = max(credit[a.term], a.credit)
 		}
 	}
 	rare := terms[:0:0]
@@ -727,12 +727,6 @@ func (s *snapshot) retrieve(ctx context.Context, q Query, lang string, us []unit
 	}
 	if len(rare) > 0 {
 		terms = rare
-	}
-	credit := map[string]float64{}
-	for _, u := range us {
-		for _, a := range u.alts {
-			credit[a.term] = max(credit[a.term], a.credit)
-		}
 	}
 	var clauses []query.Query
 	for _, term := range terms {
@@ -775,9 +769,9 @@ func topClasses(v []float64, n int) []int {
 	return out
 }
 
-// oneEdit reports whether a and b differ by exactly one insertion, deletion,
+// OneEdit reports whether a and b differ by exactly one insertion, deletion,
 // substitution or adjacent transposition.
-func oneEdit(a, b string) bool {
+func OneEdit(a, b string) bool {
 	ra, rb := []rune(a), []rune(b)
 	la, lb := len(ra), len(rb)
 	if la-lb > 1 || lb-la > 1 {

@@ -145,8 +145,8 @@ func TestOneEdit(t *testing.T) {
 		{"pasword", "password", true}, {"password", "pasword", true}, {"contrasena", "contrasela", true},
 		{"recieve", "receive", true}, {"same", "same", false}, {"abc", "xyz", false}, {"pedid", "partid", false},
 	} {
-		if got := oneEdit(tc.a, tc.b); got != tc.want {
-			t.Errorf("oneEdit(%q, %q) = %v, want %v", tc.a, tc.b, got, tc.want)
+		if got := OneEdit(tc.a, tc.b); got != tc.want {
+			t.Errorf("OneEdit(%q, %q) = %v, want %v", tc.a, tc.b, got, tc.want)
 		}
 	}
 }

@@ -86,8 +86,8 @@ type alt struct {
 	credit float64
 }
 
-func newLexLang(lang string, lex *lexicon) *lexLang {
-	return &lexLang{an: newTextAnalyzer(lang), lex: lex, docs: map[string]*lexDoc{}, df: map[string]int{}, vocab: map[string]int{}, deletes: map[string][]string{}, memo: map[string][]string{}}
+func newLexLang(an *textAnalyzer, lex *lexicon) *lexLang {
+	return &lexLang{an: an, lex: lex, docs: map[string]*lexDoc{}, df: map[string]int{}, vocab: map[string]int{}, deletes: map[string][]string{}, memo: map[string][]string{}}
 }
 
 // add indexes one article.
@@ -171,8 +171,10 @@ func (l *lexLang) finish() {
 			l.vocab[w] = 0
 		}
 	}
+	// correct looks at words of six letters or more, so only words of
+	// five or more can be one edit from them.
 	for w := range l.vocab {
-		if len(w) < 4 {
+		if len([]rune(w)) < 5 {
 			continue
 		}
 		for _, d := range deletions(w) {
@@ -196,7 +198,7 @@ func (l *lexLang) textTerms(text string) []string {
 		return t
 	}
 	stems := l.an.terms(text)
-	t := append(stems, l.lex.concepts(l.an, stems)...)
+	t := append(stems, l.lex.concepts(stems)...)
 	if l.memo != nil {
 		l.memo[text] = t
 	}
@@ -236,7 +238,7 @@ func (l *lexLang) correct(w string) string {
 	}
 	best, bestN := "", -1
 	for v := range cands {
-		if v == w || v[0] != w[0] || !oneEdit(w, v) {
+		if v == w || v[0] != w[0] || !OneEdit(w, v) {
 			continue
 		}
 		if n := l.vocab[v]; n > bestN || (n == bestN && v < best) {

@@ -108,7 +108,7 @@ func newLexicon(an *textAnalyzer, groups Synonyms) *lexicon {
 
 // concepts returns the concept terms of a text's stems: one per group
 // that one of its stems or runs of stems belongs to.
-func (l *lexicon) concepts(an *textAnalyzer, stems []string) []string {
+func (l *lexicon) concepts(stems []string) []string {
 	var out []string
 	seen := map[int]bool{}
 	for _, s := range stems {

@@ -110,12 +110,12 @@ func (x *Index) Suggest(ctx context.Context, asked []Asked) ([]Suggestion, error
 		sg.Entry.Questions = append(append([]string(nil), sg.Entry.Questions...), sg.Added...)
 		out = append(out, *sg)
 	}
-	for i, tp := range topics {
+	for _, tp := range topics {
 		// A topic asked once, with no agent's answer, is not yet an article.
 		if len(tp.asked) < 2 && len(tp.replies) == 0 {
 			continue
 		}
-		e := faq.Entry{ID: "nuevo-" + slug(tp.asked[0].Question, i), Lang: tp.lang, Title: capitalizeFirst(tp.asked[0].Question), Audience: faq.Public}
+		e := faq.Entry{ID: "nuevo-" + slug(tp.asked[0].Question), Lang: tp.lang, Title: capitalizeFirst(tp.asked[0].Question), Audience: faq.Public}
 		for _, a := range tp.asked {
 			if len(e.Questions) < 5 && !containsFold(e.Questions, a.Question) {
 				e.Questions = append(e.Questions, a.Question)
@@ -164,7 +164,7 @@ func containsFold(list []string, s string) bool {
 }
 
 // slug makes an article id from a question's first words.
-func slug(q string, n int) string {
+func slug(q string) string {
 	ws := words(fold(q))
 	if len(ws) > 5 {
 		ws = ws[:5]
@@ -176,7 +176,6 @@ func slug(q string, n int) string {
 	if len(id) > 48 {
 		id = strings.Trim(id[:48], "-")
 	}
-	_ = n
 	return id
 }
 

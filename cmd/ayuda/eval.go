@@ -796,19 +796,14 @@ func printEval(w io.Writer, r *evalResult) {
 // one writer).
 func cmdKBReport(ctx context.Context, e *env, args []string) error {
 	fs, c := newFlags("kb report", e)
-	since := fs.String("since", "30d", "start of the period: a duration back (30d, 24h) or a date (2026-11-01)")
-	until := fs.String("until", "", "end of the period: a date or an RFC 3339 time (default now)")
+	per := periodFlags(fs, "kb report", "30d")
 	limit := fs.Int("limit", 10, "at most this many articles and questions")
 	if _, err := parse(fs, args); err != nil {
 		return err
 	}
-	cfg, err := c.load(e)
+	cfg, start, end, err := per.load(c, e)
 	if err != nil {
 		return err
-	}
-	start, end, err := reportPeriod(*since, *until, time.Now(), cfg.loc)
-	if err != nil {
-		return fmt.Errorf("kb report: %w", err)
 	}
 	q, err := openExistingStore(cfg, "kb report", "feedback is recorded as customers answer \"did this solve it?\"")
 	if err != nil {

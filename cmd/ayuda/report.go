@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -73,20 +74,44 @@ type reporter interface {
 	Report(ctx context.Context, since, until time.Time) (*escalation.Report, error)
 }
 
+// period is the --since and --until flags of a command that reports on
+// a stretch of time.
+type period struct {
+	cmd          string
+	since, until *string
+}
+
+// periodFlags adds --since (default since) and --until to fs.
+func periodFlags(fs *flag.FlagSet, cmd, since string) period {
+	return period{
+		cmd:   cmd,
+		since: fs.String("since", since, "start of the period: a duration back ("+since+", 24h) or a date (2026-11-01)"),
+		until: fs.String("until", "", "end of the period: a date or an RFC 3339 time (default now)"),
+	}
+}
+
+// load reads the configuration and the period, in its time zone.
+func (p period) load(c *common, e *env) (*Config, time.Time, time.Time, error) {
+	cfg, err := c.load(e)
+	if err != nil {
+		return nil, time.Time{}, time.Time{}, err
+	}
+	start, end, err := reportPeriod(*p.since, *p.until, time.Now(), cfg.loc)
+	if err != nil {
+		return nil, time.Time{}, time.Time{}, fmt.Errorf("%s: %w", p.cmd, err)
+	}
+	return cfg, start, end, nil
+}
+
 func cmdReport(ctx context.Context, e *env, args []string) error {
 	fs, c := newFlags("report", e)
-	since := fs.String("since", "7d", "start of the period: a duration back (7d, 24h) or a date (2026-11-01)")
-	until := fs.String("until", "", "end of the period: a date or an RFC 3339 time (default now)")
+	per := periodFlags(fs, "report", "7d")
 	if _, err := parse(fs, args); err != nil {
 		return err
 	}
-	cfg, err := c.load(e)
+	cfg, start, end, err := per.load(c, e)
 	if err != nil {
 		return err
-	}
-	start, end, err := reportPeriod(*since, *until, time.Now(), cfg.loc)
-	if err != nil {
-		return fmt.Errorf("report: %w", err)
 	}
 	var rep reporter
 	if cl := findServer(ctx, cfg, e.getenv); cl != nil {

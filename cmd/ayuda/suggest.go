@@ -24,8 +24,7 @@ import (
 // (bbolt has one writer).
 func cmdKBSuggest(ctx context.Context, e *env, args []string) error {
 	fs, c := newFlags("kb suggest", e)
-	since := fs.String("since", "30d", "start of the period: a duration back (30d, 24h) or a date (2026-11-01)")
-	until := fs.String("until", "", "end of the period: a date or an RFC 3339 time (default now)")
+	per := periodFlags(fs, "kb suggest", "30d")
 	out := fs.String("out", "", "folder to write the suggested article files to (required)")
 	if _, err := parse(fs, args); err != nil {
 		return err
@@ -33,13 +32,9 @@ func cmdKBSuggest(ctx context.Context, e *env, args []string) error {
 	if *out == "" {
 		return errors.New("kb suggest: say where to write the suggestions: --out DIR (then review them and copy the ones you accept into the articles folder)")
 	}
-	cfg, err := c.load(e)
+	cfg, start, end, err := per.load(c, e)
 	if err != nil {
 		return err
-	}
-	start, end, err := reportPeriod(*since, *until, time.Now(), cfg.loc)
-	if err != nil {
-		return fmt.Errorf("kb suggest: %w", err)
 	}
 	q, err := openExistingStore(cfg, "kb suggest", "suggestions come from what customers asked")
 	if err != nil {
