@@ -64,7 +64,7 @@ var urgentKinds = []urgentKind{
 		"abogado", "abogada", "abogados", "mi abogado", "demanda", "demandar", "demandare", "os voy a demandar", "denunciar", "denunciaros", "denunciarlos", "os voy a denunciar", "voy a denunciar", "poner una denuncia", "juicio", "juzgado", "tribunales", "via judicial", "accion legal", "acciones legales",
 		"ocu", "facua", "a consumo", "en consumo", "oficina de consumo", "del consumidor", "aepd", "agencia de proteccion de datos", "profeco", "condusef", "sernac", "superintendencia", "indecopi", "ante la sic", "a la sic",
 		"lawyer", "attorney", "sue you", "i will sue", "i ll sue", "suing", "lawsuit", "legal action", "small claims", "court", "trading standards", "ombudsman", "regulator", "better business bureau",
-		"proceder legalmente", "legalmente", "carta documento", "un licenciado", "solicitor", "tio", "fca", "ftc", "cfpb", "ofcom", "ofgem", "nodal officer", "reporting you", "report you to", "chargeback", "contracargo",
+		"proceder legalmente", "legalmente", "carta documento", "un licenciado", "solicitor", "the tio", "fca", "ftc", "cfpb", "ofcom", "ofgem", "nodal officer", "reporting you", "report you to", "chargeback", "contracargo",
 		"pro consumidor", "proconsumidor", "see you in court", "in court",
 	}},
 	{name: "formal-complaint", typ: escalation.Reclamo, phrases: []string{

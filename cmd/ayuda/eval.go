@@ -418,8 +418,13 @@ type evalResult struct {
 	// Reliability bins the best hit's confidence against how often that
 	// hit is the wanted article (never, for out-of-scope questions); ECE
 	// is the expected calibration error over those bins.
-	Reliability          []reliabilityBin `json:"reliability"`
-	ECE                  float64          `json:"ece"`
+	Reliability []reliabilityBin `json:"reliability"`
+	ECE         float64          `json:"ece"`
+	// Misses are the questions not answered with their article (or, for
+	// out-of-scope and "human" ones, answered or not escalated), when
+	// --show-misses asks for them.
+	Misses               []miss `json:"misses,omitempty"`
+	showMisses           bool
 	offered              int
 	declinedInScope      int
 	declinedOutOfScope   int
@@ -437,6 +442,16 @@ type reliabilityBin struct {
 	Accuracy   float64 `json:"accuracy"`
 }
 
+// miss is one question the engine got wrong or did not answer: what was
+// wanted, what was decided, and the best hits with their confidence.
+type miss struct {
+	Q        string       `json:"q"`
+	Want     string       `json:"want"`
+	Decision string       `json:"decision"`
+	Article  string       `json:"article,omitempty"`
+	Hits     []dialog.Hit `json:"hits"`
+}
+
 // confusion is a pair of articles: questions for Want answered with Got.
 type confusion struct {
 	Want  string `json:"want"`
@@ -451,6 +466,7 @@ func cmdEval(ctx context.Context, e *env, args []string) error {
 	minPrecision := fs.Float64("min-oos-precision", 0, "fail below this out-of-scope precision (0-1)")
 	minEscalation := fs.Float64("min-escalation", 0, "fail below this share of \"human\" questions escalated (0-1)")
 	maxWrong := fs.Float64("max-wrong", 0, "fail above this share of wrong answers (0-1)")
+	showMisses := fs.Bool("show-misses", false, "list every question not answered with its article, with the best hits")
 	oosFlag := fs.String("out-of-scope", "", "out-of-scope examples (.jsonl of {\"q\",\"lang\"}) to learn from; default: out-of-scope-examples.jsonl beside an articles file; none: no file")
 	rest, err := parse(fs, args)
 	if err != nil {
@@ -468,7 +484,7 @@ func cmdEval(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	var res evalResult
+	res := evalResult{showMisses: *showMisses}
 	entries, questionsData, questionsName, err := evalSources(cfg.Articles, *oosFlag, rest, &res)
 	if err != nil {
 		return fmt.Errorf("eval: %w", err)
@@ -636,6 +652,7 @@ func evaluate(ctx context.Context, eng *dialog.Engine, qs []labelled, res *evalR
 			return fmt.Errorf("%q: %w", l.Q, err)
 		}
 		res.Questions++
+		res.noteMiss(l, d)
 		if l.Want == wantHuman {
 			res.HumanQuestions++
 			if d.Decision == dialog.Escalate {
@@ -727,6 +744,29 @@ func evaluate(ctx context.Context, eng *dialog.Engine, qs []labelled, res *evalR
 	return nil
 }
 
+// noteMiss keeps the question when --show-misses asked for misses and the
+// decision is not the one wanted: an answer with the wanted article, a
+// decline for an out-of-scope question, an escalation for a "human" one.
+func (res *evalResult) noteMiss(l labelled, d dialog.Decision) {
+	if !res.showMisses {
+		return
+	}
+	var ok bool
+	switch l.Want {
+	case wantHuman:
+		ok = d.Decision == dialog.Escalate
+	case faq.OutOfScope:
+		ok = d.Decision != dialog.Answer
+	default:
+		ok = d.Decision == dialog.Answer && d.Article == l.Want
+	}
+	if ok {
+		return
+	}
+	hits := d.Hits[:min(3, len(d.Hits))]
+	res.Misses = append(res.Misses, miss{Q: l.Q, Want: l.Want, Decision: d.Decision, Article: d.Article, Hits: hits})
+}
+
 func frac(n, d int) float64 {
 	if d == 0 {
 		return 0
@@ -780,6 +820,19 @@ func printEval(w io.Writer, r *evalResult) {
 		fmt.Fprintf(w, "\nreliability (best hit's confidence against how often it is the wanted article), ECE %.3f:\n", r.ECE)
 		for _, b := range r.Reliability {
 			fmt.Fprintf(w, "  %.1f–%.1f  %4d questions  mean confidence %.2f  right %5.1f%%\n", b.Low, b.High, b.Questions, b.Confidence, 100*b.Accuracy)
+		}
+	}
+	if len(r.Misses) > 0 {
+		fmt.Fprintf(w, "\nmisses (%d): want, decision, best hits\n", len(r.Misses))
+		for _, m := range r.Misses {
+			fmt.Fprintf(w, "  %q\n    want %s, %s", m.Q, m.Want, m.Decision)
+			if m.Article != "" {
+				fmt.Fprintf(w, " %s", m.Article)
+			}
+			for _, h := range m.Hits {
+				fmt.Fprintf(w, "; %s %.2f", h.ID, h.Confidence)
+			}
+			fmt.Fprintln(w)
 		}
 	}
 	if len(r.Confusions) > 0 {

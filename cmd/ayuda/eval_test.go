@@ -128,6 +128,14 @@ func TestEval(t *testing.T) {
 	if !errors.Is(err, errSilent) {
 		t.Errorf("a bar not met: got %v, want a failure", err)
 	}
+	// --show-misses lists the question it got wrong, and only that one.
+	got, err = cli(t, dir, "", "eval", "--articles", articles, filepath.Join(dir, "hard.jsonl"), "--show-misses")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(got, "misses (1)") || !strings.Contains(got, `"plokij zzzq"`) || !strings.Contains(got, "want hours") {
+		t.Errorf("--show-misses:\n%s", got)
+	}
 	// Bad labelled questions are reported with their line.
 	write(t, dir, "bad.jsonl", toyQuestions+`{"q": "no label"}`+"\n")
 	if _, err := cli(t, dir, "", "eval", "--articles", articles, filepath.Join(dir, "bad.jsonl")); err == nil || !strings.Contains(err.Error(), "bad.jsonl:5") {
