@@ -27,38 +27,23 @@ const (
 	groupRetry = 30 * time.Second
 )
 
-// agentFor returns the configured agent Slack user is, if any: a user
-// listed in Config.Agents, or a member of Config.AgentGroup whose handle
-// or display name is an agent's id. With a group, only its members are
-// agents. When Slack cannot be asked who the members are, the last known
-// members are used, and with none known nobody is an agent.
+// agentFor returns the configured agent Slack user is, if any: the agent
+// whose Slack user id (Config.Agents, from the agents' slack: setting) is
+// user. Only the user id counts: handles, display names and real names
+// are chosen by each member and can be changed to anyone's. With a group,
+// only its members are agents; when Slack cannot be asked who the members
+// are, the last known members are used, and with none known nobody is an
+// agent.
 func (a *agents) agentFor(ctx context.Context, user string) (escalation.Agent, bool) {
 	q := a.b.cfg.Queue
 	if q == nil || user == "" {
 		return escalation.Agent{}, false
 	}
 	id, mapped := a.byUser[user]
-	if a.group != "" {
-		if !a.member(ctx, user) {
-			return escalation.Agent{}, false
-		}
-		if !mapped {
-			u, ok := a.b.users.get(ctx, a.b, user)
-			if !ok {
-				return escalation.Agent{}, false
-			}
-			for _, name := range []string{u.handle, u.display, u.real} {
-				if name == "" {
-					continue
-				}
-				if ag, err := q.Agent(name); err == nil {
-					return ag, true
-				}
-			}
-			return escalation.Agent{}, false
-		}
-	}
 	if !mapped {
+		return escalation.Agent{}, false
+	}
+	if a.group != "" && !a.member(ctx, user) {
 		return escalation.Agent{}, false
 	}
 	ag, err := q.Agent(id)

@@ -355,7 +355,8 @@ func (b *Bot) converse(ctx context.Context, from bots.Address, raw, id, thread s
 		return
 	}
 	text := plain(raw)
-	m := bots.Message{ID: id, From: from, Name: b.users.name(ctx, b, from.User), Text: text, Time: at, Internal: true}
+	u, _ := b.users.get(ctx, b, from.User)
+	m := bots.Message{ID: id, From: from, Name: u.name(), Text: text, Time: at, Internal: u.staff}
 	r := (*hp)(ctx, m)
 	if r.IsZero() {
 		return
@@ -375,7 +376,32 @@ func (b *Bot) converse(ctx context.Context, from bots.Address, raw, id, thread s
 // userInfo is what ayuda keeps of a Slack user.
 type userInfo struct {
 	handle, display, real string
-	at                    time.Time
+	// staff: a full member of the app's own workspace. Guests (single- and
+	// multi-channel), people of other companies reached through Slack
+	// Connect, bots and deactivated accounts are not, so they are offered
+	// public articles only, like any customer.
+	staff bool
+	at    time.Time
+}
+
+// fullMember reports whether su is a full member of team (the app's
+// workspace, from auth.test): not a guest, not a stranger from a shared
+// channel, not a bot, not deactivated. On Enterprise Grid, a member of
+// the organisation's other workspaces counts when Slack lists team among
+// theirs. Without a team to compare with, nobody is.
+func fullMember(su *slack.User, team string) bool {
+	if su.Deleted || su.IsBot || su.IsRestricted || su.IsUltraRestricted || su.IsStranger {
+		return false
+	}
+	if team != "" && su.TeamID == team {
+		return true
+	}
+	for _, t := range su.Enterprise.Teams {
+		if t == team {
+			return true
+		}
+	}
+	return false
 }
 
 func (u userInfo) name() string {
@@ -413,10 +439,12 @@ func (c *userCache) get(ctx context.Context, b *Bot, user string) (userInfo, boo
 		return err
 	})
 	if err != nil {
+		// Stale or nothing: a user Slack cannot vouch for now is not
+		// staff, so no internal article reaches them on a guess.
 		b.log.WarnContext(ctx, "users.info failed", "user", user, "err", err)
 		return u, ok
 	}
-	u = userInfo{handle: su.Name, display: su.Profile.DisplayName, real: su.RealName, at: b.now()}
+	u = userInfo{handle: su.Name, display: su.Profile.DisplayName, real: su.RealName, staff: fullMember(su, b.identity().TeamID), at: b.now()}
 	if u.real == "" {
 		u.real = su.Profile.RealName
 	}

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -35,6 +36,7 @@ type fakeSlack struct {
 	nextTS   int
 	failures map[string][]fakeFailure
 	groups   map[string][]string
+	users    map[string]map[string]any // users.info fields that differ from a full member's
 	acks     []string
 	conns    int
 	queue    []sentEnv // envelopes to send on the open connection
@@ -72,7 +74,7 @@ const (
 
 func newFakeSlack(t *testing.T) *fakeSlack {
 	f := &fakeSlack{t: t, drop: make(chan struct{}), closed: make(chan struct{}),
-		changed: make(chan struct{}), failures: map[string][]fakeFailure{}, groups: map[string][]string{}, nextTS: 1}
+		changed: make(chan struct{}), failures: map[string][]fakeFailure{}, groups: map[string][]string{}, users: map[string]map[string]any{}, nextTS: 1}
 	mux := http.NewServeMux()
 	mux.HandleFunc("/api/", f.api)
 	mux.HandleFunc("/link", f.socket)
@@ -131,6 +133,10 @@ func (f *fakeSlack) api(w http.ResponseWriter, r *http.Request) {
 	defer f.notify()
 	var res map[string]any
 	switch method {
+	case "chat.postMessage", "chat.update", "chat.postEphemeral":
+		f.checkMrkdwn(method, form)
+	}
+	switch method {
 	case "auth.test":
 		res = map[string]any{"url": "https://fake.slack.com/", "team": "Fake", "user": "ayuda", "team_id": "T1", "user_id": botUser, "bot_id": "BBOT"}
 	case "apps.connections.open":
@@ -157,8 +163,13 @@ func (f *fakeSlack) api(w http.ResponseWriter, r *http.Request) {
 		res = map[string]any{"channel": map[string]any{"id": "D" + form.Get("users")}}
 	case "users.info":
 		u := form.Get("user")
-		res = map[string]any{"user": map[string]any{"id": u, "name": strings.ToLower(strings.TrimPrefix(u, "U")),
-			"real_name": "Persona " + u, "profile": map[string]any{"display_name": "", "real_name": "Persona " + u}}}
+		user := map[string]any{"id": u, "team_id": "T1", "name": strings.ToLower(strings.TrimPrefix(u, "U")),
+			"real_name": "Persona " + u, "profile": map[string]any{"display_name": "", "real_name": "Persona " + u},
+			"is_restricted": false, "is_ultra_restricted": false, "is_stranger": false, "is_bot": false, "deleted": false}
+		for k, v := range f.users[u] {
+			user[k] = v
+		}
+		res = map[string]any{"user": user}
 	case "usergroups.users.list":
 		res = map[string]any{"users": f.groups[form.Get("usergroup")]}
 	default:
@@ -169,6 +180,76 @@ func (f *fakeSlack) api(w http.ResponseWriter, r *http.Request) {
 	f.calls = append(f.calls, fakeCall{Method: method, Form: form})
 	res["ok"] = true
 	f.answer(w, res)
+}
+
+// slackControl is what Slack reads between < and > in mrkdwn: a user or
+// channel mention, a date, a link. Anything else (<!channel>, <!here>,
+// <!everyone>, <!subteam^…>) notifies people, and ayuda never sends it.
+var slackControl = regexp.MustCompile(`^<(@[UW][A-Z0-9]+|#C[A-Z0-9]+(\|[^<>]*)?|!date\^[0-9]+\^[^<>|]+\|[^<>]*|(https?|mailto):[^<>\s]+(\|[^<>]*)?)>`)
+
+// checkMrkdwn fails the test when text Slack would read as mrkdwn (the
+// message text, and every mrkdwn object in its blocks) holds an
+// unescaped <, > or &: Slack documents that these three must be sent as
+// &lt; &gt; &amp; except in control sequences, and a quote's leading >.
+func (f *fakeSlack) checkMrkdwn(method string, form url.Values) {
+	texts := []string{form.Get("text")}
+	if b := form.Get("blocks"); b != "" {
+		var blocks any
+		if err := json.Unmarshal([]byte(b), &blocks); err != nil {
+			f.t.Errorf("fake Slack: %s: blocks are not JSON: %v", method, err)
+			return
+		}
+		var walk func(v any)
+		walk = func(v any) {
+			switch v := v.(type) {
+			case map[string]any:
+				if v["type"] == "mrkdwn" {
+					if s, ok := v["text"].(string); ok {
+						texts = append(texts, s)
+					}
+				}
+				for _, x := range v {
+					walk(x)
+				}
+			case []any:
+				for _, x := range v {
+					walk(x)
+				}
+			}
+		}
+		walk(blocks)
+	}
+	for _, s := range texts {
+		if err := mrkdwnProblem(s); err != "" {
+			f.t.Errorf("fake Slack: %s: %s in mrkdwn %q", method, err, s)
+		}
+	}
+}
+
+// mrkdwnProblem says what in s Slack would not show as typed, or "".
+func mrkdwnProblem(s string) string {
+	for i := 0; i < len(s); i++ {
+		switch s[i] {
+		case '<':
+			m := slackControl.FindString(s[i:])
+			if m == "" {
+				end := min(len(s), i+20)
+				return fmt.Sprintf("unescaped < (%q)", s[i:end])
+			}
+			i += len(m) - 1
+		case '>':
+			lineStart := i == 0 || s[i-1] == '\n'
+			if !lineStart {
+				return "unescaped >"
+			}
+		case '&':
+			rest := s[i:]
+			if !strings.HasPrefix(rest, "&amp;") && !strings.HasPrefix(rest, "&lt;") && !strings.HasPrefix(rest, "&gt;") {
+				return "unescaped &"
+			}
+		}
+	}
+	return ""
 }
 
 // ts makes a message timestamp; the caller holds mu.

@@ -199,7 +199,7 @@ func envelopeTarget(tb testing.TB) func(t *testing.T, kind uint8, data []byte) {
 			t.Fatal(err)
 		}
 		b.sleep = func(ctx context.Context, _ time.Duration) error { return ctx.Err() }
-		b.me.Store(&identity{UserID: botUser, BotID: "BBOT"}) // as whoAmI does
+		b.me.Store(&identity{UserID: botUser, BotID: "BBOT", TeamID: "T1"}) // as whoAmI does
 		calls := 0
 		h := bots.Handler(func(ctx context.Context, m bots.Message) bots.Reply {
 			calls++

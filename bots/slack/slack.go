@@ -130,9 +130,9 @@ type Config struct {
 	// Agents maps Slack user ids to the ids of configured agents.
 	Agents map[string]string
 	// AgentGroup is a user group id (S…). When set, only its members may
-	// act as agents: a member listed in Agents acts as that agent, and a
-	// member whose Slack handle or display name is a configured agent's id
-	// acts as that agent.
+	// act as agents, each as the agent Agents maps their user id to: a
+	// member nobody mapped is not an agent (handles and display names are
+	// never trusted; members choose them).
 	AgentGroup string
 
 	// Queue is the ticket store. Required with AgentsChannel.
@@ -177,6 +177,7 @@ type Bot struct {
 type identity struct {
 	UserID string
 	BotID  string
+	TeamID string
 }
 
 var _ bots.Adapter = (*Bot)(nil)
@@ -360,7 +361,7 @@ func (b *Bot) whoAmI(ctx context.Context) error {
 			return err
 		}
 	}
-	b.me.Store(&identity{UserID: r.UserID, BotID: r.BotID})
+	b.me.Store(&identity{UserID: r.UserID, BotID: r.BotID, TeamID: r.TeamID})
 	b.log.InfoContext(ctx, "connected to Slack", "team", r.Team, "bot_user", r.UserID, "mode", string(b.cfg.Mode))
 	return nil
 }

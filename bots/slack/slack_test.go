@@ -57,6 +57,39 @@ func TestStaffDirectMessage(t *testing.T) {
 	}
 }
 
+// Only full members of the app's own workspace are staff: a guest, a
+// person of another company in a Slack Connect channel, a deactivated
+// account and someone Slack cannot vouch for right now (users.info
+// failing) are answered as customers, with public articles only.
+func TestOnlyFullMembersAreStaff(t *testing.T) {
+	h := newHarness(t, nil)
+	h.f.mu.Lock()
+	h.f.users["UGUEST"] = map[string]any{"is_restricted": true}
+	h.f.users["UONECH"] = map[string]any{"is_restricted": true, "is_ultra_restricted": true}
+	h.f.users["UEXT"] = map[string]any{"team_id": "T9", "is_stranger": true}
+	h.f.users["UOTHER"] = map[string]any{"team_id": "T9"}
+	h.f.users["UGONE"] = map[string]any{"deleted": true}
+	h.f.mu.Unlock()
+	ask := func(user string) fakeMsg {
+		t.Helper()
+		env, _ := h.dm(user, "¿cómo me conecto a la VPN?")
+		h.f.waitAcked(env)
+		return h.f.waitPosted("D"+user, "", "")
+	}
+	for _, u := range []string{"UGUEST", "UONECH", "UEXT", "UOTHER", "UGONE"} {
+		if m := ask(u); strings.Contains(m.Text+string(m.Blocks), "Aurora") {
+			t.Errorf("%s is not a full member but got the internal article: %q", u, m.Text)
+		}
+	}
+	h.f.failNext("users.info", fakeFailure{code: "internal_error"}, fakeFailure{code: "internal_error"}, fakeFailure{code: "internal_error"}, fakeFailure{code: "internal_error"}, fakeFailure{code: "internal_error"})
+	if m := ask("UNEW"); strings.Contains(m.Text+string(m.Blocks), "Aurora") {
+		t.Errorf("a user Slack could not vouch for got the internal article: %q", m.Text)
+	}
+	if m := ask(staff); !strings.Contains(m.Text, "Aurora") {
+		t.Errorf("a full member did not get the internal article: %q", m.Text)
+	}
+}
+
 // Internal articles never reach Telegram (through the real Telegram
 // channel) or Discord (through the engine with a Discord address), however
 // they are asked for.
@@ -409,11 +442,20 @@ func TestAgentGroup(t *testing.T) {
 	h.f.mu.Unlock()
 	ctx := t.Context()
 	b := h.newBot()
-	if a, ok := b.agents.agentFor(ctx, luis); !ok || a.ID != "luis" {
-		t.Errorf("group member %s: %+v %v, want agent luis (by handle)", luis, a, ok)
+	// luis is in the group and his handle is "luis", an agent's id, but
+	// no agent has his user id: a handle anyone can take is not trusted.
+	if a, ok := b.agents.agentFor(ctx, luis); ok {
+		t.Errorf("group member %s with an agent's handle acts as %+v, want no agent", luis, a)
 	}
 	if a, ok := b.agents.agentFor(ctx, ana); ok {
 		t.Errorf("%s is outside the group but acts as %+v", ana, a)
+	}
+	h.f.mu.Lock()
+	h.f.groups["SAGENTS"] = []string{luis, ana}
+	h.f.mu.Unlock()
+	b = h.newBot()
+	if a, ok := b.agents.agentFor(ctx, ana); !ok || a.ID != "ana" {
+		t.Errorf("group member %s mapped to ana: %+v %v", ana, a, ok)
 	}
 	if _, ok := b.agents.agentFor(ctx, stranger); ok {
 		t.Errorf("a stranger is an agent")
