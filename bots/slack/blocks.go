@@ -255,13 +255,11 @@ func nameOr[K ~string](m map[K]string, k K, def string) string {
 	return def
 }
 
-// customer renders who raised the ticket: a Slack mention for staff, the
-// name and address elsewhere.
+// customer renders who raised the ticket: the name and address, for
+// staff too. A mention would notify the staff member every time their
+// card is posted in the agents' channel.
 func customer(t *escalation.Ticket) string {
 	a := t.Customer.Address
-	if a.Platform == bots.Slack && a.User != "" {
-		return "<@" + a.User + ">"
-	}
 	name := t.Customer.Name
 	if name == "" {
 		name = a.User

@@ -50,10 +50,13 @@ func TestStaffDirectMessage(t *testing.T) {
 		t.Errorf("ticket internal=%v customer=%+v, want an internal ticket from %v named by Slack", tk.Internal, tk.Customer, want)
 	}
 	card := h.f.waitPosted(agentsCh, "", "#1")
-	for _, want := range []string{"Solicitud interna", `\u003c@` + staff + `\u003e`, "Acceso a la VPN"} {
+	for _, want := range []string{"Solicitud interna", "Persona " + staff + " (slack:D" + staff, "Acceso a la VPN"} {
 		if !strings.Contains(string(card.Blocks), want) {
 			t.Errorf("card lacks %q: %s", want, card.Blocks)
 		}
+	}
+	if strings.Contains(string(card.Blocks), `\u003c@`+staff) {
+		t.Errorf("the card mentions the staff member, notifying them: %s", card.Blocks)
 	}
 }
 
@@ -88,6 +91,28 @@ func TestOnlyFullMembersAreStaff(t *testing.T) {
 	if m := ask(staff); !strings.Contains(m.Text, "Aurora") {
 		t.Errorf("a full member did not get the internal article: %q", m.Text)
 	}
+}
+
+// A customer's name, summary and words are shown as typed on the card
+// and in its thread, never read as mrkdwn: a Telegram name of <!channel>
+// pings nobody. The fake fails the test on any unescaped <, > or &.
+func TestCardEscapesEverything(t *testing.T) {
+	h := newHarness(t, nil)
+	from := bots.Address{Platform: bots.Telegram, Chat: "66", User: "66"}
+	name := "<!channel> & <@UANA> *jefe*"
+	say := func(text string) bots.Reply {
+		return h.eng.Handle(t.Context(), bots.Message{ID: "tg:" + text, From: from, Name: name, Text: text, Time: time.Now()})
+	}
+	say("¿cuánto tarda un envío a Canarias? <!here> & <#CDESK>")
+	if r := say("no"); !strings.Contains(r.Text, "#1") {
+		t.Fatalf("no ticket opened: %q", r.Text)
+	}
+	card := h.f.waitPosted(agentsCh, "", "#1")
+	if !strings.Contains(string(card.Blocks), `*Cliente*\n\u0026lt;!channel\u0026gt; \u0026amp; \u0026lt;@UANA\u0026gt;`) {
+		t.Errorf("the card does not show the name as typed: %s", card.Blocks)
+	}
+	say("<!everyone> sigo esperando")
+	h.f.waitPosted(agentsCh, card.TS, "sigo esperando")
 }
 
 // Internal articles never reach Telegram (through the real Telegram
