@@ -10,6 +10,7 @@ import (
 
 	"github.com/slack-go/slack"
 	"github.com/slack-go/slack/slackutilsx"
+	"golang.org/x/text/unicode/norm"
 
 	"ayuda/bots"
 	"ayuda/escalation"
@@ -190,19 +191,51 @@ func stripMention(s, botUser string) string {
 	return regexp.MustCompile(`<@`+regexp.QuoteMeta(botUser)+`\|[^>]*>`).ReplaceAllString(s, "")
 }
 
-// noteMarkers start an agent's thread message that must stay internal.
-var noteMarkers = []string{"//", "nota:", "note:"}
+// noteWords start an agent's thread message that must stay internal when
+// followed by a colon or closed by a bracket: «nota: …», «[interno] …».
+var noteWords = []string{"nota", "notas", "nota interna", "note", "notes", "internal note", "interno", "interna", "internal", "privado", "privada", "private"}
 
-// noteMarker reports whether text starts with a note marker (any case),
-// and returns the text without it.
+// noteDecor is what Slack formatting and quoting put around a marker:
+// bold, italics, strike, code, a quote, brackets, spaces.
+const noteDecor = "*_~`>[]() \t"
+
+// noteMarker reports whether text starts with a note marker, and returns
+// the text without it. It errs towards internal: the marker may be bold,
+// italic, quoted or in code (*nota:*, _nota:_, > nota:, `//`), in brackets
+// ([nota]), spaced (nota :), in capitals, or typed with full-width or
+// other look-alike characters (／／, nota：), which NFKC folds.
 func noteMarker(text string) (bool, string) {
 	t := strings.TrimSpace(text)
-	for _, m := range noteMarkers {
-		if len(t) >= len(m) && strings.EqualFold(t[:len(m)], m) {
-			return true, strings.TrimSpace(t[len(m):])
+	f := norm.NFKC.String(t)
+	// Slack sends a quote's > escaped; plain has already unescaped it.
+	rest := strings.TrimLeft(f, noteDecor)
+	bracketed := strings.ContainsAny(f[:len(f)-len(rest)], "[(")
+	body := ""
+	switch {
+	case strings.HasPrefix(rest, "//"):
+		body = rest[2:]
+	default:
+		found := false
+		for _, w := range noteWords {
+			if len(rest) < len(w) || !strings.EqualFold(rest[:len(w)], w) {
+				continue
+			}
+			after := strings.TrimLeft(rest[len(w):], "*_~` \t")
+			switch {
+			case strings.HasPrefix(after, ":"):
+				body, found = after[1:], true
+			case bracketed && (strings.HasPrefix(after, "]") || strings.HasPrefix(after, ")")):
+				body, found = after[1:], true
+			}
+			if found {
+				break
+			}
+		}
+		if !found {
+			return false, t
 		}
 	}
-	return false, t
+	return true, strings.TrimSpace(strings.TrimLeft(body, "*_~`:]) \t"))
 }
 
 // tsTime reads a Slack message ts ("1700000000.000100").
@@ -271,7 +304,8 @@ func customer(t *escalation.Ticket) string {
 const cardLast = 6
 
 // cardBlocks renders a ticket's card on the agents' desk.
-func cardBlocks(t *escalation.Ticket, agentName func(id string) string) []slack.Block {
+// internalReplies: the desk keeps plain thread replies internal.
+func cardBlocks(t *escalation.Ticket, agentName func(id string) string, internalReplies bool) []slack.Block {
 	title := fmt.Sprintf("#%d · %s", t.ID, t.Summary)
 	if strings.TrimSpace(t.Summary) == "" {
 		title = fmt.Sprintf("#%d", t.ID)
@@ -361,8 +395,14 @@ func cardBlocks(t *escalation.Ticket, agentName func(id string) string) []slack.
 		blocks = append(blocks, slack.NewActionBlock("desk-"+id,
 			claim, btn("progress", "En curso"), btn("waiting", "Esperando al cliente"),
 			btn("completed", "Completada").WithStyle(slack.StylePrimary), sel))
-		blocks = append(blocks, slack.NewContextBlock("help", slack.NewTextBlockObject(slack.MarkdownType,
-			"Responde en el hilo para escribir al cliente. Empieza con `//` o `nota:` para una nota interna. Actualizada "+date(t.Updated), false, false)))
+		blocks = append(blocks, slack.NewActionBlock("desk-write-"+id,
+			btn("reply", "Responder al cliente…"), btn("note", "Nota interna…")))
+		help := "Lo que escribas en el hilo llega al cliente; empieza con `//` o `nota:` para una nota interna. "
+		if internalReplies {
+			help = "Lo que escribas en el hilo es una nota interna: para escribir al cliente, usa «Responder al cliente…». "
+		}
+		help += ":outbox_tray: va al cliente, :white_check_mark: le ha llegado, :memo: nota interna. Actualizada " + date(t.Updated)
+		blocks = append(blocks, slack.NewContextBlock("help", slack.NewTextBlockObject(slack.MarkdownType, help, false, false)))
 	} else {
 		blocks = append(blocks, slack.NewContextBlock("help", slack.NewTextBlockObject(slack.MarkdownType, "Actualizada "+date(t.Updated), false, false)))
 	}

@@ -50,6 +50,7 @@ const (
 )
 
 var relayReactions = map[string]string{
+	relayPending:   "outbox_tray",
 	relayDelivered: "white_check_mark",
 	relayNoted:     "memo",
 	relayFailed:    "x",
@@ -439,7 +440,7 @@ func (d *desk) postCard(ctx context.Context, t *escalation.Ticket) (string, erro
 	err := d.b.call(ctx, "chat.postMessage", func(ctx context.Context) error {
 		var err error
 		_, ts, err = d.b.api.PostMessageContext(ctx, d.channel,
-			slack.MsgOptionText(fallback(cardText(t)), true), slack.MsgOptionBlocks(cardBlocks(t, d.agentName)...), slack.MsgOptionDisableLinkUnfurl())
+			slack.MsgOptionText(fallback(cardText(t)), true), slack.MsgOptionBlocks(cardBlocks(t, d.agentName, d.b.cfg.ThreadReplies == RepliesInternal)...), slack.MsgOptionDisableLinkUnfurl())
 		return err
 	})
 	return ts, err
@@ -448,7 +449,7 @@ func (d *desk) postCard(ctx context.Context, t *escalation.Ticket) (string, erro
 func (d *desk) updateCard(ctx context.Context, c *card, t *escalation.Ticket) error {
 	return d.b.call(ctx, "chat.update", func(ctx context.Context) error {
 		_, _, _, err := d.b.api.UpdateMessageContext(ctx, c.Channel, c.TS,
-			slack.MsgOptionText(fallback(cardText(t)), true), slack.MsgOptionBlocks(cardBlocks(t, d.agentName)...))
+			slack.MsgOptionText(fallback(cardText(t)), true), slack.MsgOptionBlocks(cardBlocks(t, d.agentName, d.b.cfg.ThreadReplies == RepliesInternal)...))
 		return err
 	})
 }
@@ -601,107 +602,6 @@ func (v *outboxView) resolve(ref, state, reason string) (string, string) {
 		return relayPending, ""
 	}
 	return relayDelivered, ""
-}
-
-// refusal is what someone who is not an agent is told, privately.
-const refusal = "Solo los agentes configurados de ayuda pueden usar los botones de las solicitudes o responder en sus hilos. No se ha cambiado nada."
-
-// threadMessage handles a message in a card's thread: from an agent, it
-// goes to the customer or, after a note marker, stays an internal note;
-// from anyone else, it is refused privately. What became of it is shown
-// on it by the desk.
-func (d *desk) threadMessage(ctx context.Context, ch, thread, ts, user, text string) {
-	id, ok := d.ticketFor(ctx, thread)
-	if !ok {
-		return
-	}
-	ag, ok := d.b.agents.agentFor(ctx, user)
-	if !ok {
-		d.b.ephemeral(ctx, ch, user, thread, refusal)
-		return
-	}
-	note, body := noteMarker(plain(stripMention(text, d.b.identity().UserID)))
-	r := relay{TS: ts, Ref: messageID(ch, ts), Note: note}
-	var err error
-	if note {
-		_, err = d.q.NoteRef(ctx, id, ag.ID, body, r.Ref)
-		r.State = relayNoted
-	} else {
-		_, err = d.q.ReplyRef(ctx, id, ag.ID, body, r.Ref)
-		r.State = relayPending
-	}
-	if err != nil {
-		if ctx.Err() != nil {
-			return // shutting down: the envelope is handled again next time
-		}
-		r.State, r.Reason = relayFailed, reason(err)
-	}
-	err = d.modify(ctx, id, func(c *card) {
-		for _, x := range c.Relays {
-			if x.TS == ts {
-				return
-			}
-		}
-		c.Relays = append(c.Relays, r)
-	})
-	if err != nil {
-		d.b.log.ErrorContext(ctx, "cannot record an agent's thread message", "ticket", id, "err", err)
-	}
-	d.mark(id)
-}
-
-// action handles a desk button or the priority menu.
-func (d *desk) action(ctx context.Context, ch, user string, act *slack.BlockAction) {
-	ag, ok := d.b.agents.agentFor(ctx, user)
-	if !ok {
-		d.b.ephemeral(ctx, ch, user, "", refusal)
-		return
-	}
-	value := act.Value
-	if value == "" {
-		value = act.SelectedOption.Value
-	}
-	idText, prio, _ := strings.Cut(value, ":")
-	id, err := escalation.ParseID(idText)
-	if err != nil {
-		d.b.log.WarnContext(ctx, "desk action without a ticket", "action", act.ActionID, "value", value)
-		return
-	}
-	switch strings.TrimPrefix(act.ActionID, deskPrefix) {
-	case "claim":
-		_, err = d.q.Claim(ctx, id, ag.ID)
-	case "progress":
-		_, err = d.q.SetStatus(ctx, id, ag.ID, escalation.InProgress)
-	case "waiting":
-		_, err = d.q.SetStatus(ctx, id, ag.ID, escalation.Waiting)
-	case "completed":
-		_, err = d.q.SetStatus(ctx, id, ag.ID, escalation.Completed)
-	case "priority":
-		_, err = d.q.Classify(ctx, id, ag.ID, "", escalation.Priority(prio))
-	default:
-		return
-	}
-	if err != nil && ctx.Err() == nil {
-		d.b.ephemeral(ctx, ch, user, "", fmt.Sprintf("#%d: %s", id, reason(err)))
-	}
-	d.mark(id)
-}
-
-// reason says in Spanish why the queue refused something.
-func reason(err error) string {
-	switch {
-	case errors.Is(err, escalation.ErrClaimed):
-		return "la lleva otra persona (" + err.Error() + ")"
-	case errors.Is(err, escalation.ErrTransition):
-		return "ese cambio no está permitido ahora (" + err.Error() + ")"
-	case errors.Is(err, escalation.ErrEmptyText):
-		return "el mensaje está vacío"
-	case errors.Is(err, escalation.ErrNotFound):
-		return "la solicitud no existe"
-	case errors.Is(err, escalation.ErrNotAgent):
-		return "no eres un agente configurado"
-	}
-	return err.Error()
 }
 
 // ephemeral tells user something only they see, in channel ch (and

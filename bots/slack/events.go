@@ -287,12 +287,19 @@ func (b *Bot) onCommand(ctx context.Context, payload []byte) {
 	b.converse(ctx, bots.Address{Platform: bots.Slack, Chat: dm, User: c.UserID}, text, id, "", b.now())
 }
 
-// onInteraction handles a pressed button or a chosen option: a staff
-// member's choice in a conversation, or an agent's action on a card.
+// onInteraction handles a pressed button or a chosen option (a staff
+// member's choice in a conversation, or an agent's action on a card), or a
+// desk form an agent sent.
 func (b *Bot) onInteraction(ctx context.Context, payload []byte) {
 	var cb slack.InteractionCallback
 	if err := json.Unmarshal(payload, &cb); err != nil {
 		b.log.WarnContext(ctx, "bad interaction", "err", err)
+		return
+	}
+	if cb.Type == slack.InteractionTypeViewSubmission && strings.HasPrefix(cb.View.CallbackID, deskPrefix) && cb.User.ID != "" {
+		if b.desk != nil {
+			b.desk.submit(ctx, cb.User.ID, &cb.View)
+		}
 		return
 	}
 	if cb.Type != slack.InteractionTypeBlockActions || len(cb.ActionCallback.BlockActions) == 0 || cb.User.ID == "" {
@@ -306,7 +313,7 @@ func (b *Bot) onInteraction(ctx context.Context, payload []byte) {
 	switch {
 	case strings.HasPrefix(act.ActionID, deskPrefix):
 		if b.desk != nil {
-			b.desk.action(ctx, ch, cb.User.ID, act)
+			b.desk.action(ctx, ch, cb.User.ID, cb.TriggerID, act)
 		}
 	case strings.HasPrefix(act.ActionID, choicePrefix):
 		if ts := cb.Container.MessageTs; ts != "" && !cb.Container.IsEphemeral {

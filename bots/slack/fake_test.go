@@ -37,6 +37,8 @@ type fakeSlack struct {
 	failures map[string][]fakeFailure
 	groups   map[string][]string
 	users    map[string]map[string]any // users.info fields that differ from a full member's
+	triggers map[string]time.Time      // trigger ids sent with interactions, and when
+	views    []fakeView                // forms opened with views.open
 	acks     []string
 	conns    int
 	queue    []sentEnv // envelopes to send on the open connection
@@ -46,6 +48,12 @@ type fakeSlack struct {
 type sentEnv struct {
 	id   string
 	data []byte
+}
+
+// fakeView is a form opened with views.open.
+type fakeView struct {
+	ID, User, Trigger string
+	View              map[string]any
 }
 
 type fakeCall struct {
@@ -74,7 +82,7 @@ const (
 
 func newFakeSlack(t *testing.T) *fakeSlack {
 	f := &fakeSlack{t: t, drop: make(chan struct{}), closed: make(chan struct{}),
-		changed: make(chan struct{}), failures: map[string][]fakeFailure{}, groups: map[string][]string{}, users: map[string]map[string]any{}, nextTS: 1}
+		changed: make(chan struct{}), failures: map[string][]fakeFailure{}, groups: map[string][]string{}, users: map[string]map[string]any{}, triggers: map[string]time.Time{}, nextTS: 1}
 	mux := http.NewServeMux()
 	mux.HandleFunc("/api/", f.api)
 	mux.HandleFunc("/link", f.socket)
@@ -102,6 +110,18 @@ func (f *fakeSlack) api(w http.ResponseWriter, r *http.Request) {
 		return // the client gave up on the request (it is shutting down)
 	}
 	form := r.PostForm
+	var body map[string]any
+	if strings.HasPrefix(method, "views.") && strings.HasPrefix(r.Header.Get("Content-Type"), "application/json") {
+		// views.* take JSON, with the token in the Authorization header.
+		if err := json.NewDecoder(r.Body).Decode(&body); err != nil {
+			f.answer(w, map[string]any{"ok": false, "error": "invalid_json"})
+			return
+		}
+		form = url.Values{}
+		if strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer ") == botToken {
+			form.Set("token", botToken)
+		}
+	}
 	if method == "apps.connections.open" {
 		if got := r.Header.Get("Authorization"); got != "Bearer "+appToken {
 			f.answer(w, map[string]any{"ok": false, "error": "invalid_auth"})
@@ -172,6 +192,11 @@ func (f *fakeSlack) api(w http.ResponseWriter, r *http.Request) {
 		res = map[string]any{"user": user}
 	case "usergroups.users.list":
 		res = map[string]any{"users": f.groups[form.Get("usergroup")]}
+	case "views.open":
+		var ok bool
+		if res, ok = f.openView(w, body); !ok {
+			return
+		}
 	default:
 		f.t.Errorf("fake Slack: unmodelled method %s", method)
 		w.WriteHeader(http.StatusNotFound)
@@ -180,6 +205,46 @@ func (f *fakeSlack) api(w http.ResponseWriter, r *http.Request) {
 	f.calls = append(f.calls, fakeCall{Method: method, Form: form})
 	res["ok"] = true
 	f.answer(w, res)
+}
+
+// openView is views.open as Slack documents it: a trigger id is good for
+// three seconds and one use (expired_trigger_id, exchanged_trigger_id,
+// invalid_trigger_id), and the view must be a modal with a title of at
+// most 24 characters, at most 100 blocks, a callback_id of at most 255
+// characters and private_metadata of at most 3000 (invalid_arguments).
+// The caller holds mu.
+func (f *fakeSlack) openView(w http.ResponseWriter, body map[string]any) (map[string]any, bool) {
+	fail := func(code string) (map[string]any, bool) {
+		f.calls = append(f.calls, fakeCall{Method: "views.open!failed"})
+		f.answer(w, map[string]any{"ok": false, "error": code})
+		return nil, false
+	}
+	trigger, _ := body["trigger_id"].(string)
+	at, issued := f.triggers[trigger]
+	switch {
+	case !issued:
+		return fail("invalid_trigger_id")
+	case at.IsZero():
+		return fail("exchanged_trigger_id")
+	case time.Since(at) > 3*time.Second:
+		return fail("expired_trigger_id")
+	}
+	f.triggers[trigger] = time.Time{}
+	view, _ := body["view"].(map[string]any)
+	title, _ := view["title"].(map[string]any)
+	titleText, _ := title["text"].(string)
+	blocks, _ := view["blocks"].([]any)
+	callback, _ := view["callback_id"].(string)
+	meta, _ := view["private_metadata"].(string)
+	if view["type"] != "modal" || titleText == "" || len([]rune(titleText)) > 24 || len(blocks) == 0 || len(blocks) > 100 || len(callback) > 255 || len(meta) > 3000 {
+		f.t.Errorf("fake Slack: views.open with an invalid view: %v", view)
+		return fail("invalid_arguments")
+	}
+	data, _ := json.Marshal(blocks)
+	f.checkMrkdwn("views.open", url.Values{"blocks": {string(data)}})
+	v := fakeView{ID: fmt.Sprintf("V%d", len(f.views)+1), Trigger: trigger, View: view}
+	f.views = append(f.views, v)
+	return map[string]any{"view": map[string]any{"id": v.ID, "type": "modal", "callback_id": callback, "private_metadata": meta}}, true
 }
 
 // slackControl is what Slack reads between < and > in mrkdwn: a user or

@@ -282,6 +282,35 @@ func (h *harness) click(user string, m fakeMsg, el element, option string) strin
 		"channel":   map[string]any{"id": m.Channel},
 		"message":   map[string]any{"type": "message", "ts": m.TS, "text": m.Text, "blocks": json.RawMessage(m.Blocks)},
 		"actions":   []any{act}}
+	h.f.mu.Lock()
+	h.f.triggers["trig-"+env] = time.Now()
+	h.f.mu.Unlock()
+	h.f.send(typeInteractive, env, payload, 0)
+	return env
+}
+
+// waitView waits for the n-th form (from 1) opened with views.open.
+func (h *harness) waitView(n int) fakeView {
+	h.t.Helper()
+	var v fakeView
+	h.f.waitFor(fmt.Sprintf("form %d to open", n), func() bool {
+		if len(h.f.views) >= n {
+			v = h.f.views[n-1]
+			return true
+		}
+		return false
+	})
+	return v
+}
+
+// submitView sends user's submission of form v with text typed in it, as
+// Slack's view_submission payload.
+func (h *harness) submitView(user string, v fakeView, text string) string {
+	env := h.nextEnv()
+	payload := map[string]any{"type": "view_submission", "trigger_id": "trig-" + env, "api_app_id": "A1",
+		"user": map[string]any{"id": user, "username": strings.ToLower(user)}, "team": map[string]any{"id": "T1"},
+		"view": map[string]any{"id": v.ID, "type": "modal", "callback_id": v.View["callback_id"], "private_metadata": v.View["private_metadata"],
+			"state": map[string]any{"values": map[string]any{formBlock: map[string]any{formInput: map[string]any{"type": "plain_text_input", "value": text}}}}}}
 	h.f.send(typeInteractive, env, payload, 0)
 	return env
 }

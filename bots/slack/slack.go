@@ -134,6 +134,12 @@ type Config struct {
 	// member nobody mapped is not an agent (handles and display names are
 	// never trusted; members choose them).
 	AgentGroup string
+	// ThreadReplies is what an agent's plain reply in a card's thread
+	// does: RepliesToCustomer (the default, "") sends it to the customer
+	// unless it starts with a note marker; RepliesInternal keeps every
+	// thread reply internal, and only the card's "Responder al cliente…"
+	// form writes to the customer.
+	ThreadReplies string
 
 	// Queue is the ticket store. Required with AgentsChannel.
 	Queue Queue
@@ -210,6 +216,13 @@ func New(cfg Config) (*Bot, error) {
 		}
 	default:
 		return nil, fmt.Errorf("slack: unknown mode %q (socket or http)", cfg.Mode)
+	}
+	switch cfg.ThreadReplies {
+	case "":
+		cfg.ThreadReplies = RepliesToCustomer
+	case RepliesToCustomer, RepliesInternal:
+	default:
+		return nil, fmt.Errorf("slack: thread replies %q: say %q (a thread reply goes to the customer) or %q (it is an internal note)", cfg.ThreadReplies, RepliesToCustomer, RepliesInternal)
 	}
 	if cfg.State == nil {
 		return nil, errors.New("slack: Config.State is required")

@@ -179,7 +179,7 @@ func TestDesk(t *testing.T) {
 			t.Errorf("priority menu has %d options, want 4", len(e.Options))
 		}
 	}
-	if want := []string{"desk_claim", "desk_progress", "desk_waiting", "desk_completed", "desk_priority"}; !slices.Equal(ids, want) {
+	if want := []string{"desk_claim", "desk_progress", "desk_waiting", "desk_completed", "desk_priority", "desk_reply", "desk_note"}; !slices.Equal(ids, want) {
 		t.Errorf("card actions %v, want %v", ids, want)
 	}
 
@@ -644,12 +644,29 @@ func TestNoteMarker(t *testing.T) {
 		note bool
 		text string
 	}{
-		"// revisar":    {true, "revisar"},
-		"  NOTA: ojo":   {true, "ojo"},
-		"Note:x":        {true, "x"},
-		"nota mental":   {false, "nota mental"},
-		"http://x.es":   {false, "http://x.es"},
-		"hola // adiós": {false, "hola // adiós"},
+		"// revisar":                {true, "revisar"},
+		"  NOTA: ojo":               {true, "ojo"},
+		"Note:x":                    {true, "x"},
+		"*nota:* revisar":           {true, "revisar"},
+		"*nota*: revisar":           {true, "revisar"},
+		"_nota:_ revisar":           {true, "revisar"},
+		"> nota: revisar":           {true, "revisar"},
+		"nota : revisar":            {true, "revisar"},
+		"[nota] revisar":            {true, "revisar"},
+		"(interno) revisar":         {true, "revisar"},
+		"interno: revisar":          {true, "revisar"},
+		"Internal: check":           {true, "check"},
+		"notas: revisar":            {true, "revisar"},
+		"nota interna: revisar":     {true, "revisar"},
+		"／／ revisar":                {true, "revisar"},
+		"nota： revisar":             {true, "revisar"},
+		"`//` revisar":              {true, "revisar"},
+		"~privado:~ revisar":        {true, "revisar"},
+		"nota mental":               {false, "nota mental"},
+		"notable: el envío":         {false, "notable: el envío"},
+		"http://x.es":               {false, "http://x.es"},
+		"hola // adiós":             {false, "hola // adiós"},
+		"Interno 4 tiene tu pedido": {false, "Interno 4 tiene tu pedido"},
 	} {
 		note, text := noteMarker(in)
 		if note != want.note || text != want.text {

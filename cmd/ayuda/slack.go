@@ -14,7 +14,9 @@ import (
 // requests Slack signs. SLACK_API_URL points it at another Web API (a
 // government cloud, a test double), SLACK_AGENTS_CHANNEL names the agents'
 // desk channel and SLACK_AGENT_GROUP a user group whose members are the
-// agents; the configured agents' `slack:` user ids say who is who. See
+// agents; the configured agents' `slack:` user ids say who is who.
+// SLACK_THREAD_REPLIES=internal keeps agents' thread replies internal,
+// so only the card's reply form writes to the customer. See
 // docs/slack.md.
 func newSlack(ctx context.Context, a *app, e *env) (bots.Adapter, error) {
 	token := e.getenv("SLACK_BOT_TOKEN")
@@ -33,6 +35,7 @@ func newSlack(ctx context.Context, a *app, e *env) (bots.Adapter, error) {
 		APIURL:        e.getenv("SLACK_API_URL"),
 		AgentsChannel: e.getenv("SLACK_AGENTS_CHANNEL"),
 		AgentGroup:    e.getenv("SLACK_AGENT_GROUP"),
+		ThreadReplies: e.getenv("SLACK_THREAD_REPLIES"),
 		Agents:        map[string]string{},
 		Queue:         a.queue,
 		State:         a.queue,
