@@ -904,6 +904,43 @@ func (q *Queue) GetMeta(ctx context.Context, key string) ([]byte, error) {
 	return out, err
 }
 
+// ScanMeta calls fn with every value kept under a key that starts with
+// prefix, in key order. fn must not keep v.
+func (q *Queue) ScanMeta(ctx context.Context, prefix string, fn func(key string, v []byte) error) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return q.db.View(func(tx *bolt.Tx) error {
+		c := tx.Bucket(bMeta).Cursor()
+		p := []byte(prefix)
+		for k, v := c.Seek(p); k != nil && bytes.HasPrefix(k, p); k, v = c.Next() {
+			if err := fn(string(k), v); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// DeleteMeta removes the values kept under keys, durably, in one commit.
+func (q *Queue) DeleteMeta(ctx context.Context, keys ...string) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if len(keys) == 0 {
+		return nil
+	}
+	return q.db.Batch(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bMeta)
+		for _, k := range keys {
+			if err := b.Delete([]byte(k)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
 // PutMeta stores a small value for a channel, durably.
 func (q *Queue) PutMeta(ctx context.Context, key string, value []byte) error {
 	if err := ctx.Err(); err != nil {

@@ -158,9 +158,25 @@ func (b *Bot) process(ctx context.Context, e *envelope) {
 }
 
 // drain reads the Socket Mode client's events until ctx is done. Each
-// envelope is recorded, acknowledged at once, and handed to a worker; the
-// client's own events are logged.
+// envelope is recorded and acknowledged at once, without waiting for the
+// ones before it (their records share a commit), then handed to a worker
+// in the order Slack sent them; the client's own events are logged.
 func (b *Bot) drain(ctx context.Context, smc *socketmode.Client) {
+	type arrival struct {
+		e     *envelope
+		fresh chan bool
+	}
+	order := make(chan *arrival, jobBuffer)
+	defer close(order)
+	go func() {
+		for a := range order {
+			if <-a.fresh {
+				b.dispatch(a.e)
+			} else {
+				b.log.DebugContext(ctx, "duplicate envelope", "key", a.e.Key)
+			}
+		}
+	}()
 	for {
 		var evt socketmode.Event
 		select {
@@ -175,17 +191,22 @@ func (b *Bot) drain(ctx context.Context, smc *socketmode.Client) {
 			}
 			e := newEnvelope(evt.Request.Type, evt.Request.Payload)
 			e.Env = evt.Request.EnvelopeID
-			fresh := b.receive(ctx, e)
-			actx, cancel := context.WithTimeout(ctx, 2*time.Second)
-			if err := smc.AckCtx(actx, evt.Request.EnvelopeID, nil); err != nil {
-				b.log.WarnContext(ctx, "ack failed; Slack will send the envelope again", "envelope", evt.Request.EnvelopeID, "err", err)
+			a := &arrival{e: e, fresh: make(chan bool, 1)}
+			select {
+			case order <- a:
+			case <-ctx.Done():
+				return
 			}
-			cancel()
-			if fresh {
-				b.dispatch(e)
-			} else {
-				b.log.DebugContext(ctx, "duplicate envelope", "key", e.Key, "retry", evt.Request.RetryAttempt)
-			}
+			env := evt.Request.EnvelopeID
+			go func() {
+				fresh := b.receive(ctx, e)
+				actx, cancel := context.WithTimeout(ctx, 2*time.Second)
+				if err := smc.AckCtx(actx, env, nil); err != nil {
+					b.log.WarnContext(ctx, "ack failed; Slack will send the envelope again", "envelope", env, "err", err)
+				}
+				cancel()
+				a.fresh <- fresh
+			}()
 		case socketmode.EventTypeConnected:
 			b.log.InfoContext(ctx, "socket mode connected")
 		case socketmode.EventTypeConnectionError, socketmode.EventTypeInvalidAuth, socketmode.EventTypeIncomingError,

@@ -40,6 +40,8 @@ type fakeSlack struct {
 	triggers map[string]time.Time      // trigger ids sent with interactions, and when
 	views    []fakeView                // forms opened with views.open
 	acks     []string
+	sentAt   map[string]time.Time // envelope id → when it was first written to the socket
+	ackedAt  map[string]time.Time // envelope id → when its first ack came back
 	conns    int
 	queue    []sentEnv // envelopes to send on the open connection
 	unacked  []sentEnv // sent, not acknowledged: sent again on the next connection, as Slack does
@@ -82,7 +84,7 @@ const (
 
 func newFakeSlack(t *testing.T) *fakeSlack {
 	f := &fakeSlack{t: t, drop: make(chan struct{}), closed: make(chan struct{}),
-		changed: make(chan struct{}), failures: map[string][]fakeFailure{}, groups: map[string][]string{}, users: map[string]map[string]any{}, triggers: map[string]time.Time{}, nextTS: 1}
+		changed: make(chan struct{}), failures: map[string][]fakeFailure{}, groups: map[string][]string{}, users: map[string]map[string]any{}, triggers: map[string]time.Time{}, sentAt: map[string]time.Time{}, ackedAt: map[string]time.Time{}, nextTS: 1}
 	mux := http.NewServeMux()
 	mux.HandleFunc("/api/", f.api)
 	mux.HandleFunc("/link", f.socket)
@@ -368,6 +370,9 @@ func (f *fakeSlack) socket(w http.ResponseWriter, r *http.Request) {
 			}
 			f.mu.Lock()
 			f.acks = append(f.acks, ack.EnvelopeID)
+			if _, ok := f.ackedAt[ack.EnvelopeID]; !ok {
+				f.ackedAt[ack.EnvelopeID] = time.Now()
+			}
 			f.unacked = slices.DeleteFunc(f.unacked, func(e sentEnv) bool { return e.id == ack.EnvelopeID })
 			f.notify()
 			f.mu.Unlock()
@@ -385,6 +390,9 @@ func (f *fakeSlack) socket(w http.ResponseWriter, r *http.Request) {
 			e := f.queue[0]
 			f.queue = f.queue[1:]
 			f.unacked = append(f.unacked, e)
+			if _, ok := f.sentAt[e.id]; !ok {
+				f.sentAt[e.id] = time.Now()
+			}
 			f.mu.Unlock()
 			if err := conn.WriteMessage(websocket.TextMessage, e.data); err != nil {
 				return // the next connection sends it again

@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"path/filepath"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -43,6 +44,38 @@ func (s *fuzzState) PutMeta(_ context.Context, key string, v []byte) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.meta[key] = bytes.Clone(v)
+	return nil
+}
+
+func (s *fuzzState) ScanMeta(_ context.Context, prefix string, fn func(string, []byte) error) error {
+	s.mu.Lock()
+	keys := make([]string, 0, len(s.meta))
+	for k := range s.meta {
+		if strings.HasPrefix(k, prefix) {
+			keys = append(keys, k)
+		}
+	}
+	s.mu.Unlock()
+	sort.Strings(keys)
+	for _, k := range keys {
+		s.mu.Lock()
+		v, ok := s.meta[k]
+		s.mu.Unlock()
+		if ok {
+			if err := fn(k, v); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func (s *fuzzState) DeleteMeta(_ context.Context, keys ...string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, k := range keys {
+		delete(s.meta, k)
+	}
 	return nil
 }
 

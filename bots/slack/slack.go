@@ -12,8 +12,8 @@
 // platform, or stays an internal note when it starts with a note marker.
 //
 // Events arrive over Socket Mode (the default) or the Events API over
-// HTTP. Each envelope is written to a small durable inbox (State key
-// "slack:inbox") before it is acknowledged, so it is handled exactly once
+// HTTP. Each envelope is written to a durable inbox (a small State record
+// per envelope, "slack:inbox/<key>") before it is acknowledged, so it is handled exactly once
 // even when Slack delivers it twice, and handled at all when the process
 // dies after acknowledging it. The desk keeps what it posted for each
 // ticket in State ("slack:card:<id>") and reconciles it with the queue on
@@ -93,6 +93,10 @@ type Queue interface {
 type State interface {
 	GetMeta(ctx context.Context, key string) ([]byte, error)
 	PutMeta(ctx context.Context, key string, v []byte) error
+	// ScanMeta calls fn with every value under a key with prefix.
+	ScanMeta(ctx context.Context, prefix string, fn func(key string, v []byte) error) error
+	// DeleteMeta removes keys, durably, in one commit.
+	DeleteMeta(ctx context.Context, keys ...string) error
 }
 
 // Outbox takes a reply that could not be posted inline, to deliver it

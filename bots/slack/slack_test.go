@@ -618,8 +618,12 @@ func TestNew(t *testing.T) {
 
 type fakeState struct{}
 
-func (fakeState) GetMeta(context.Context, string) ([]byte, error)         { return nil, nil }
-func (fakeState) PutMeta(context.Context, string, []byte) error           { return nil }
+func (fakeState) GetMeta(context.Context, string) ([]byte, error) { return nil, nil }
+func (fakeState) PutMeta(context.Context, string, []byte) error   { return nil }
+func (fakeState) DeleteMeta(context.Context, ...string) error     { return nil }
+func (fakeState) ScanMeta(context.Context, string, func(string, []byte) error) error {
+	return nil
+}
 func (fakeState) Enqueue(context.Context, bots.Address, bots.Reply) error { return nil }
 
 func TestPlain(t *testing.T) {
