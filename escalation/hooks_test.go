@@ -3,6 +3,7 @@ package escalation
 import (
 	"context"
 	"errors"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -125,5 +126,39 @@ func TestWatchDeliveries(t *testing.T) {
 	tail := changes[0].Ticket.Transcript[len(changes[0].Ticket.Transcript)-1]
 	if !tail.Note || !strings.Contains(tail.Text, "403 blocked") {
 		t.Errorf("the changed ticket does not show the failure: %+v", tail)
+	}
+}
+
+// A client that pulls its messages (the terminal, the HTTP API) reports
+// them delivered when it takes them: a watcher hears of each at once.
+func TestTakeReportsDelivery(t *testing.T) {
+	q, _, _ := setup(t)
+	ctx := t.Context()
+	var ds deliveries
+	q.WatchDeliveries(ds.add)
+	term := bots.Address{Platform: "console", Chat: "pc", User: "pc"}
+	tk := newTicket(t, q, term)
+	for _, ref := range []string{"r1", "r2"} {
+		if _, err := q.ReplyRef(ctx, tk.ID, "ana", "hola "+ref, ref); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ds.take()
+	msgs, err := q.Take(ctx, term)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := ds.take()
+	var refs []string
+	for _, d := range got {
+		if !d.Final || d.Err != nil {
+			t.Errorf("taken message reported as %+v, want delivered", d)
+		}
+		if d.Message.Ref != "" {
+			refs = append(refs, d.Message.Ref)
+		}
+	}
+	if len(got) != len(msgs) || !slices.Contains(refs, "r1") || !slices.Contains(refs, "r2") {
+		t.Errorf("Take of %d messages reported %+v, want each delivered", len(msgs), got)
 	}
 }

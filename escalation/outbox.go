@@ -45,9 +45,10 @@ type Delivery struct {
 
 // WatchDeliveries calls f after every delivery attempt of Dispatch or
 // DispatchOnce is recorded in the store: delivered, failed and to be
-// retried, or given up on. f runs on the dispatcher's goroutine and must
-// not block or call back into the Queue. Messages removed by Take are not
-// reported.
+// retried, or given up on; and after a client that pulls its messages
+// (Take, Ack: the terminal, the HTTP API) acknowledged them, as delivered.
+// f runs on the goroutine that recorded it and must not block or call
+// back into the Queue.
 func (q *Queue) WatchDeliveries(f func(Delivery)) {
 	q.subMu.Lock()
 	q.deliverTo = append(q.deliverTo, f)
@@ -156,7 +157,9 @@ func (q *Queue) Ack(ctx context.Context, to bots.Address, upTo uint64) error {
 	if upTo == 0 {
 		return nil
 	}
-	return q.db.Update(func(tx *bolt.Tx) error {
+	var taken []Outgoing
+	err := q.db.Update(func(tx *bolt.Tx) error {
+		taken = taken[:0]
 		b := tx.Bucket(bOutbox)
 		c := b.Cursor()
 		var keys [][]byte
@@ -167,6 +170,7 @@ func (q *Queue) Ack(ctx context.Context, to bots.Address, upTo uint64) error {
 			}
 			if o.To == to {
 				keys = append(keys, append([]byte(nil), k...))
+				taken = append(taken, o)
 			}
 		}
 		for _, k := range keys {
@@ -176,6 +180,13 @@ func (q *Queue) Ack(ctx context.Context, to bots.Address, upTo uint64) error {
 		}
 		return nil
 	})
+	if err != nil {
+		return err
+	}
+	for _, o := range taken {
+		q.delivered(Delivery{Message: o, Final: true})
+	}
+	return nil
 }
 
 // Sender delivers a message to an address; cmd/ayuda routes by platform to

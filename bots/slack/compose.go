@@ -75,6 +75,7 @@ func (d *desk) record(ctx context.Context, id escalation.ID, ag escalation.Agent
 		if ctx.Err() != nil {
 			return // shutting down: the envelope is handled again next time
 		}
+		d.b.log.WarnContext(ctx, "an agent's message was refused", "ticket", id, "err", err)
 		r.State, r.Reason = relayFailed, reason(err)
 	}
 	err := d.modify(ctx, id, func(c *card) {
@@ -140,6 +141,7 @@ func (d *desk) action(ctx context.Context, ch, user, trigger string, act *slack.
 		return
 	}
 	if err != nil && ctx.Err() == nil {
+		d.b.log.WarnContext(ctx, "a desk action was refused", "ticket", id, "action", act.ActionID, "err", err)
 		d.b.ephemeral(ctx, ch, user, "", fmt.Sprintf("#%d: %s", id, reason(err)))
 	}
 	d.mark(id)
@@ -248,13 +250,15 @@ func (d *desk) submit(ctx context.Context, user string, v *slack.View) {
 	d.mark(id)
 }
 
-// reason says in Spanish why the queue refused something.
+// reason says in Spanish, in an agent's words, why the queue refused
+// something. What it cannot name is "an internal error", and the log has
+// the details: Go's error text is for operators, not agents.
 func reason(err error) string {
 	switch {
 	case errors.Is(err, escalation.ErrClaimed):
-		return "la lleva otra persona (" + err.Error() + ")"
+		return "la lleva otra persona; pídele que te la pase o que la suelte"
 	case errors.Is(err, escalation.ErrTransition):
-		return "ese cambio no está permitido ahora (" + err.Error() + ")"
+		return "ese cambio no está permitido en el estado en que está la solicitud (por ejemplo, cerrada: reábrela antes)"
 	case errors.Is(err, escalation.ErrEmptyText):
 		return "el mensaje está vacío"
 	case errors.Is(err, escalation.ErrNotFound):
@@ -262,5 +266,5 @@ func reason(err error) string {
 	case errors.Is(err, escalation.ErrNotAgent):
 		return "no eres un agente configurado"
 	}
-	return err.Error()
+	return "error interno al guardarlo; el registro del servidor tiene los detalles"
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/slack-go/slack"
 
+	"ayuda/bots"
 	"ayuda/escalation"
 )
 
@@ -519,11 +520,11 @@ func (d *desk) show(ctx context.Context, c *card, r relay, state, reason string)
 	var line string
 	switch {
 	case state == relayFailed && r.Note:
-		line = ":x: No se ha guardado la nota: " + escape(reason)
+		line = ":x: No se ha guardado la nota: " + escape(deliveryWords(reason))
 	case state == relayFailed:
-		line = ":x: No ha llegado al cliente: " + escape(reason)
+		line = ":x: No ha llegado al cliente: " + escape(deliveryWords(reason))
 	case state == relayRetrying:
-		line = ":hourglass_flowing_sand: Aún no ha llegado al cliente (" + escape(reason) + "); se sigue intentando."
+		line = ":hourglass_flowing_sand: Aún no ha llegado al cliente: " + escape(deliveryWords(reason)) + ". Se sigue intentando; no hace falta repetirlo."
 	}
 	if line == "" {
 		return nil
@@ -602,6 +603,39 @@ func (v *outboxView) resolve(ref, state, reason string) (string, string) {
 		return relayPending, ""
 	}
 	return relayDelivered, ""
+}
+
+// deliveryWords says in words an agent understands why a message has not
+// reached the customer, from the outbox's record of the last attempt.
+// The queue's own refusals are already in words (reason).
+func deliveryWords(lastErr string) string {
+	l := strings.ToLower(lastErr)
+	has := func(subs ...string) bool {
+		for _, s := range subs {
+			if strings.Contains(l, s) {
+				return true
+			}
+		}
+		return false
+	}
+	switch {
+	case lastErr == "":
+		return "motivo desconocido"
+	case has(strings.ToLower(bots.ErrUnreachable.Error())):
+		return "el cliente no está conectado ahora; le llegará en cuanto vuelva"
+	case has("blocked", "bot was blocked", "forbidden", "403", "cannot send messages to this user", "50007"):
+		return "el cliente ha bloqueado el bot o ya no acepta sus mensajes"
+	case has("chat not found", "channel_not_found", "unknown channel", "10003", "user is deactivated", "account_inactive"):
+		return "la conversación del cliente ya no existe en su plataforma"
+	case has("429", "too many requests", "ratelimited", "rate limit"):
+		return "la plataforma pide esperar (límite de mensajes)"
+	case has("500", "502", "503", "504", "bad gateway", "service unavailable", "timeout", "connection refused", "no such host", "eof"):
+		return "la plataforma del cliente no responde ahora"
+	}
+	if !strings.Contains(lastErr, ":") && !strings.Contains(lastErr, "escalation") {
+		return lastErr // already in words: the queue's refusal
+	}
+	return "la plataforma del cliente lo ha rechazado (" + lastErr + ")"
 }
 
 // ephemeral tells user something only they see, in channel ch (and

@@ -389,7 +389,49 @@ func TestFailedDeliveryShown(t *testing.T) {
 	h.tg.mu.Unlock()
 	_, reply := h.inThread(ana, card.TS, "¿Sigues ahí?")
 	h.f.waitReaction(reply, "x")
-	h.f.waitPosted(agentsCh, card.TS, "No ha llegado al cliente")
+	h.f.waitPosted(agentsCh, card.TS, "No ha llegado al cliente: el cliente ha bloqueado el bot")
+}
+
+// A customer in the terminal (or over HTTP) pulls their messages: the
+// agent's reply shows ⏳ in words while they are away, and ✅ as soon as
+// they take it, not at the ticket's next change.
+func TestPulledDeliveryShown(t *testing.T) {
+	h := newHarness(t, nil)
+	term := bots.Address{Platform: bots.Console, Chat: "pc", User: "pc"}
+	ask := func(text string) bots.Reply {
+		h.n++
+		return h.eng.Handle(t.Context(), bots.Message{ID: fmt.Sprintf("c:%d", h.n), From: term, Name: "Pepe", Text: text, Time: time.Now()})
+	}
+	ask("¿cuánto tarda un envío a Canarias?")
+	if r := ask("no"); !strings.Contains(r.Text, "#1") {
+		t.Fatalf("no ticket: %q", r.Text)
+	}
+	card := h.f.waitPosted(agentsCh, "", "#1")
+	_, reply := h.inThread(ana, card.TS, "Hola Pepe, sale mañana")
+	h.f.waitReaction(reply, "hourglass_flowing_sand")
+	h.f.waitPosted(agentsCh, card.TS, "el cliente no está conectado ahora")
+	// Let the ticket's own changes (the claim, its notice) settle, so the
+	// ✅ below can only come from the Take. The pause makes the test
+	// stricter, never flakier: without it, a late change could show ✅.
+	time.Sleep(time.Second)
+	if _, err := h.q.Take(t.Context(), term); err != nil {
+		t.Fatal(err)
+	}
+	h.f.waitReaction(reply, "white_check_mark")
+}
+
+func TestDeliveryWords(t *testing.T) {
+	for in, want := range map[string]string{
+		bots.ErrUnreachable.Error():                        "no está conectado",
+		"telegram: Forbidden: bot was blocked by the user": "bloqueado",
+		"telegram: 502 Bad Gateway":                        "no responde",
+		"la solicitud no existe":                           "la solicitud no existe",
+		"discord: weird thing: 40001":                      "rechazado",
+	} {
+		if got := deliveryWords(in); !strings.Contains(got, want) {
+			t.Errorf("deliveryWords(%q) = %q, want it to say %q", in, got, want)
+		}
+	}
 }
 
 // With Slack down, the desk waits and retries; after a restart it does
