@@ -8,6 +8,7 @@ import (
 
 	"github.com/slack-go/slack"
 
+	"ayuda/bots"
 	"ayuda/escalation"
 )
 
@@ -46,7 +47,7 @@ const (
 // always when the desk keeps thread replies internal); from anyone else,
 // it is refused privately. What became of it is shown on it by the desk:
 // 📝 for a note, 📤 on its way to the customer, ✅ delivered.
-func (d *desk) threadMessage(ctx context.Context, ch, thread, ts, user, text string) {
+func (d *desk) threadMessage(ctx context.Context, ch, thread, ts, user, text string, files []bots.Attachment) {
 	id, ok := d.ticketFor(ctx, thread)
 	if !ok {
 		return
@@ -56,11 +57,47 @@ func (d *desk) threadMessage(ctx context.Context, ch, thread, ts, user, text str
 		d.b.ephemeral(ctx, ch, user, thread, refusal)
 		return
 	}
-	note, body := noteMarker(plain(stripMention(text, d.b.identity().UserID)))
+	note, body := noteMarker(plain(d.b.named(ctx, stripMention(text, d.b.identity().UserID))))
 	if d.b.cfg.ThreadReplies == RepliesInternal {
 		note = true
 	}
+	if len(files) > 0 {
+		// Files stay in Slack: the customer's platform never gets them.
+		// The ticket records them, and the agent is told at once.
+		var names []string
+		for _, f := range files {
+			names = append(names, f.Name)
+		}
+		list := strings.Join(names, ", ")
+		if strings.TrimSpace(body) == "" {
+			note, body = true, ":paperclip: "+list+" (compartido en Slack)"
+		}
+		d.b.ephemeral(ctx, ch, user, thread, "Los archivos no se envían al cliente: "+list+" queda en este hilo y en la solicitud como nota interna. Si el cliente lo necesita, descríbeselo o envíale un enlace.")
+		if !note {
+			if err := d.keep(ctx, id, ag, true, ":paperclip: "+list+" (compartido en Slack)", messageID(ch, ts)+"/files"); err != nil && ctx.Err() == nil {
+				d.b.log.WarnContext(ctx, "cannot note an agent's files", "ticket", id, "err", err)
+			}
+		}
+	}
 	d.record(ctx, id, ag, relay{TS: ts, Ref: messageID(ch, ts), Note: note}, body)
+}
+
+// edited tells an agent who edited a message in a card's thread that the
+// edit goes nowhere: the customer (or the ticket's note) keeps what was
+// sent first. Chat platforms cannot take back or change what a customer
+// already read, so the correction must be a new message.
+func (d *desk) edited(ctx context.Context, ch, thread, ts, user string) {
+	if thread == "" || thread == ts {
+		return
+	}
+	id, ok := d.ticketFor(ctx, thread)
+	if !ok {
+		return
+	}
+	if _, ok := d.b.agents.agentFor(ctx, user); !ok {
+		return
+	}
+	d.b.ephemeral(ctx, ch, user, thread, fmt.Sprintf("#%d: has editado un mensaje del hilo, pero la edición no se envía: el cliente (o la nota de la solicitud) conserva lo que escribiste primero. Escribe la corrección en un mensaje nuevo.", id))
 }
 
 // record keeps an agent's message r on ticket id (as a note or a reply to

@@ -104,7 +104,8 @@ func TestDeskForms(t *testing.T) {
 }
 
 // A thread reply whose marker Slack formatting or a look-alike character
-// disguises stays internal.
+// disguises stays internal; a colleague mentioned in a reply reaches the
+// customer by name.
 func TestDisguisedNoteMarkersStayInternal(t *testing.T) {
 	h := newHarness(t, nil)
 	card := h.openTicket()
@@ -115,8 +116,8 @@ func TestDisguisedNoteMarkersStayInternal(t *testing.T) {
 		_, ts := h.inThread(ana, card.TS, m)
 		h.f.waitReaction(ts, "memo")
 	}
-	_, last := h.inThread(ana, card.TS, "Hola María, ya está")
-	h.tg.waitSent("42", "Hola María, ya está")
+	_, last := h.inThread(ana, card.TS, "Hola María, ya está: <@"+luis+"> te llama mañana")
+	h.tg.waitSent("42", "Hola María, ya está: @Persona "+luis+" te llama mañana") // a name, not an id
 	h.f.waitReaction(last, "white_check_mark")
 	for _, s := range h.tg.sentTo("42") {
 		for _, w := range []string{"uno", "dos", "tres", "cuatro", "cinco", "seis", "siete", "ocho", "nueve", "diez", "once"} {
@@ -145,5 +146,49 @@ func TestThreadRepliesInternal(t *testing.T) {
 	}
 	if _, err := New(Config{BotToken: "x", AppToken: "y", ThreadReplies: "cliente", State: h.q, Outbox: h.q}); err == nil || !strings.Contains(err.Error(), "internal") {
 		t.Errorf("an unknown thread reply mode: %v", err)
+	}
+}
+
+// A file an agent shares in a card's thread never reaches the customer's
+// platform: the ticket records it as a note and the agent is told at once.
+// An agent who edits a thread message is told the edit goes nowhere. A
+// staff member's photo without words is recorded as an attachment.
+func TestDeskFilesAndEdits(t *testing.T) {
+	h := newHarness(t, nil)
+	card := h.openTicket()
+	ts := h.newTS()
+	env, _ := h.event(map[string]any{"type": "message", "subtype": "file_share", "channel": agentsCh, "channel_type": "channel", "user": ana,
+		"text": "", "ts": ts, "thread_ts": card.TS, "event_ts": ts,
+		"files": []any{map[string]any{"id": "F1", "name": "albaran.png", "mimetype": "image/png"}}})
+	h.f.waitAcked(env)
+	h.f.waitReaction(ts, "memo")
+	h.waitEphemeral(ana, "Los archivos no se envían al cliente: albaran.png")
+	found := false
+	for _, e := range h.ticket(1).Transcript {
+		if e.Note && strings.Contains(e.Text, "albaran.png") {
+			found = true
+		}
+	}
+	if !found {
+		t.Errorf("the shared file is not on the ticket: %+v", h.ticket(1).Transcript)
+	}
+
+	_, reply := h.inThread(ana, card.TS, "Hola María, sale hoy")
+	h.f.waitReaction(reply, "white_check_mark")
+	edit := h.newTS()
+	h.event(map[string]any{"type": "message", "subtype": "message_changed", "channel": agentsCh, "channel_type": "channel", "ts": edit, "event_ts": edit,
+		"message":          map[string]any{"type": "message", "user": ana, "text": "Hola María, sale mañana", "ts": reply, "thread_ts": card.TS},
+		"previous_message": map[string]any{"type": "message", "user": ana, "text": "Hola María, sale hoy", "ts": reply, "thread_ts": card.TS}})
+	h.waitEphemeral(ana, "la edición no se envía")
+	if h.sentCount("42", "sale mañana") != 0 {
+		t.Errorf("an edit reached the customer")
+	}
+
+	photo := h.newTS()
+	h.event(map[string]any{"type": "message", "subtype": "file_share", "channel": "D" + staff, "channel_type": "im", "user": staff,
+		"text": "", "ts": photo, "event_ts": photo, "files": []any{map[string]any{"id": "F2", "name": "pantalla.png", "mimetype": "image/png"}}})
+	answer := h.f.waitPosted("D"+staff, "", "")
+	if strings.Contains(answer.Text, "vacío") {
+		t.Errorf("a photo without words was called empty: %q", answer.Text)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"hash/fnv"
+	"regexp"
 	"strings"
 	"sync"
 	"time"
@@ -243,6 +244,13 @@ func (b *Bot) onMessage(ctx context.Context, m *slackevents.MessageEvent) {
 	me := b.identity()
 	// Without a channel there is nowhere to answer and no conversation to
 	// keep: Slack always sends one, so such an event is malformed.
+	// An edit comes with the edited message inside, and no user outside.
+	if m.SubType == "message_changed" && b.desk != nil && m.Channel == b.cfg.AgentsChannel && m.Message != nil && m.PreviousMessage != nil {
+		if m.Message.Text != m.PreviousMessage.Text && m.Message.User != "" && m.Message.User != me.UserID && m.Message.BotID == "" {
+			b.desk.edited(ctx, m.Channel, m.Message.ThreadTimestamp, m.Message.Timestamp, m.Message.User)
+		}
+		return
+	}
 	if m.BotID != "" || m.User == "" || m.Channel == "" || m.User == me.UserID {
 		return
 	}
@@ -251,9 +259,10 @@ func (b *Bot) onMessage(ctx context.Context, m *slackevents.MessageEvent) {
 	default:
 		return
 	}
+	files := attachments(m.Message)
 	if b.desk != nil && m.Channel == b.cfg.AgentsChannel {
 		if m.ThreadTimeStamp != "" && m.ThreadTimeStamp != m.TimeStamp {
-			b.desk.threadMessage(ctx, m.Channel, m.ThreadTimeStamp, m.TimeStamp, m.User, m.Text)
+			b.desk.threadMessage(ctx, m.Channel, m.ThreadTimeStamp, m.TimeStamp, m.User, m.Text, files)
 		}
 		return
 	}
@@ -261,7 +270,33 @@ func (b *Bot) onMessage(ctx context.Context, m *slackevents.MessageEvent) {
 		return
 	}
 	from := bots.Address{Platform: bots.Slack, Chat: m.Channel, User: m.User}
-	b.converse(ctx, from, m.Text, messageID(m.Channel, m.TimeStamp), m.ThreadTimeStamp, tsTime(m.TimeStamp))
+	b.converse(ctx, from, m.Text, files, messageID(m.Channel, m.TimeStamp), m.ThreadTimeStamp, tsTime(m.TimeStamp))
+}
+
+// attachments are the files shared with a message, as ayuda records them:
+// their kind and name, and the Slack file id to find them by.
+func attachments(m *slack.Msg) []bots.Attachment {
+	if m == nil {
+		return nil
+	}
+	var out []bots.Attachment
+	for _, f := range m.Files {
+		kind := "file"
+		switch {
+		case strings.HasPrefix(f.Mimetype, "image/"):
+			kind = "photo"
+		case strings.HasPrefix(f.Mimetype, "video/"):
+			kind = "video"
+		case strings.HasPrefix(f.Mimetype, "audio/"):
+			kind = "audio"
+		}
+		name := f.Name
+		if name == "" {
+			name = f.Title
+		}
+		out = append(out, bots.Attachment{Kind: kind, Ref: "slack:file:" + f.ID, Name: name})
+	}
+	return out
 }
 
 // onMention handles the app mentioned in a channel: the conversation
@@ -281,7 +316,7 @@ func (b *Bot) onMention(ctx context.Context, m *slackevents.AppMentionEvent) {
 		thread = m.TimeStamp
 	}
 	from := bots.Address{Platform: bots.Slack, Chat: m.Channel, User: m.User}
-	b.converse(ctx, from, stripMention(m.Text, me.UserID), messageID(m.Channel, m.TimeStamp), thread, tsTime(m.TimeStamp))
+	b.converse(ctx, from, stripMention(m.Text, me.UserID), nil, messageID(m.Channel, m.TimeStamp), thread, tsTime(m.TimeStamp))
 }
 
 // onCommand handles /ayuda: the conversation goes on in the person's
@@ -305,7 +340,7 @@ func (b *Bot) onCommand(ctx context.Context, payload []byte) {
 	if c.TriggerID == "" {
 		id = ""
 	}
-	b.converse(ctx, bots.Address{Platform: bots.Slack, Chat: dm, User: c.UserID}, text, id, "", b.now())
+	b.converse(ctx, bots.Address{Platform: bots.Slack, Chat: dm, User: c.UserID}, text, nil, id, "", b.now())
 }
 
 // onInteraction handles a pressed button or a chosen option (a staff
@@ -345,7 +380,7 @@ func (b *Bot) onInteraction(ctx context.Context, payload []byte) {
 			id = "slack:act:" + cb.User.ID + ":" + act.ActionTs
 		}
 		from := bots.Address{Platform: bots.Slack, Chat: ch, User: cb.User.ID}
-		b.converse(ctx, from, act.Value, id, cb.Container.ThreadTs, b.now())
+		b.converse(ctx, from, act.Value, nil, id, cb.Container.ThreadTs, b.now())
 	}
 }
 
@@ -377,14 +412,14 @@ func messageID(ch, ts string) string {
 // where the message came from (in thread, if set). A reply that cannot be
 // posted now goes to the Outbox, which delivers it to the person's direct
 // message.
-func (b *Bot) converse(ctx context.Context, from bots.Address, raw, id, thread string, at time.Time) {
+func (b *Bot) converse(ctx context.Context, from bots.Address, raw string, files []bots.Attachment, id, thread string, at time.Time) {
 	hp := b.handler.Load()
 	if hp == nil {
 		return
 	}
-	text := plain(raw)
+	text := plain(b.named(ctx, raw))
 	u, _ := b.users.get(ctx, b, from.User)
-	m := bots.Message{ID: id, From: from, Name: u.name(), Text: text, Time: at, Internal: u.staff}
+	m := bots.Message{ID: id, From: from, Name: u.name(), Text: text, Attachments: files, Time: at, Internal: u.staff}
 	r := (*hp)(ctx, m)
 	if r.IsZero() {
 		return
@@ -399,6 +434,22 @@ func (b *Bot) converse(ctx context.Context, from bots.Address, raw, id, thread s
 			b.log.ErrorContext(ctx, "reply lost", "to", from.String(), "err", err)
 		}
 	}
+}
+
+// userMention is a mention of a user without a label: <@U0123>.
+var userMention = regexp.MustCompile(`<@([UW][A-Z0-9]+)>`)
+
+// named gives every bare user mention in Slack text its person's name, so
+// that plain renders "@Marta", not "@U0AGMART01", for the customer. A user
+// Slack cannot name keeps the id.
+func (b *Bot) named(ctx context.Context, text string) string {
+	return userMention.ReplaceAllStringFunc(text, func(m string) string {
+		id := m[2 : len(m)-1]
+		if n := b.users.name(ctx, b, id); n != "" {
+			return "<@" + id + "|" + strings.NewReplacer("|", " ", ">", " ", "<", " ").Replace(n) + ">"
+		}
+		return m
+	})
 }
 
 // userInfo is what ayuda keeps of a Slack user.
