@@ -130,6 +130,7 @@ type Bot struct {
 
 	started atomic.Bool
 	closed  atomic.Bool // after Run: the dialer refuses new gateway connections
+	up      atomic.Bool // the gateway has a live session
 	calls   tracker     // goroutines that may outlive their caller (see do)
 }
 
@@ -165,8 +166,7 @@ func New(cfg Config) (*Bot, error) {
 
 	s.Client = httpClient(cfg.Client, base)
 	s.Dialer = gatewayDialer(base, &b.closed)
-	s.Identify.Intents = intents
-	s.SyncEvents = true // handlers only queue work; see Run
+	s.Identify.Intents = intents // ayuda's own gateway (gateway.go) identifies; discordgo's stays closed
 	s.StateEnabled = false
 	s.ShouldRetryOnRateLimit = false // rate limits are waited out in do, with the ctx
 	s.LogLevel = discordgo.LogError

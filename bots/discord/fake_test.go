@@ -2,6 +2,7 @@ package discord
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -44,6 +45,12 @@ type fakeDiscord struct {
 	conn       *fakeConn    // the live connection, nil in a gap
 	identifies int
 	resumes    []string // Host of each resuming connection
+	identified []time.Time       // when each Identify came
+	identify   []json.RawMessage // each Identify's d, as sent
+	closes     []int             // close codes the client sent
+	heartbeat  int               // heartbeat_interval in ms; 0 means Discord's usual 41250
+	noAcks     bool              // a zombie connection: heartbeats are not acknowledged
+	mute       bool              // accept connections but never say hello
 
 	// fail answers the next requests matching "METHOD path" with a status:
 	// a queue of statuses per route; 429 carries retry_after.
@@ -493,7 +500,17 @@ func (f *fakeDiscord) serveGateway(w http.ResponseWriter, r *http.Request) {
 	}
 	defer ws.Close()
 	c := &fakeConn{ws: ws}
-	c.write(fakeFrame{Op: 10, D: map[string]any{"heartbeat_interval": 41250}})
+	f.mu.Lock()
+	interval, mute := f.heartbeat, f.mute
+	f.mu.Unlock()
+	if interval == 0 {
+		interval = 41250
+	}
+	if mute {
+		ws.ReadMessage() // until the client gives up
+		return
+	}
+	c.write(fakeFrame{Op: 10, D: map[string]any{"heartbeat_interval": interval}})
 	var first struct {
 		Op int             `json:"op"`
 		D  json.RawMessage `json:"d"`
@@ -512,6 +529,18 @@ func (f *fakeDiscord) serveGateway(w http.ResponseWriter, r *http.Request) {
 		if id.Token != "Bot "+f.token {
 			f.problems = append(f.problems, fmt.Sprintf("identify with token %q", id.Token))
 		}
+		now := time.Now()
+		f.identify = append(f.identify, first.D)
+		// Discord allows max_concurrency (1) Identify per 5 s; more get an
+		// Invalid Session that cannot be resumed.
+		if n := len(f.identified); n > 0 && now.Sub(f.identified[n-1]) < 5*time.Second {
+			f.identified = append(f.identified, now)
+			f.problems = append(f.problems, "two Identify within 5 s")
+			c.write(fakeFrame{Op: 9, D: false})
+			f.mu.Unlock()
+			return
+		}
+		f.identified = append(f.identified, now)
 		f.identifies++
 		s := &fakeSession{id: fmt.Sprintf("session-%d", f.identifies), resumable: true}
 		f.sessions[s.id] = s
@@ -558,11 +587,22 @@ func (f *fakeDiscord) serveGateway(w http.ResponseWriter, r *http.Request) {
 			if f.conn == c {
 				f.conn = nil
 			}
+			var ce *websocket.CloseError
+			if errors.As(err, &ce) {
+				f.closes = append(f.closes, ce.Code)
+				// Discord: closing with 1000 or 1001 ends the session.
+				if (ce.Code == websocket.CloseNormalClosure || ce.Code == websocket.CloseGoingAway) && c.session != nil {
+					c.session.resumable = false
+				}
+			}
 			f.bump()
 			f.mu.Unlock()
 			return
 		}
-		if p.Op == 1 {
+		f.mu.Lock()
+		zombie := f.noAcks
+		f.mu.Unlock()
+		if p.Op == 1 && !zombie {
 			c.write(fakeFrame{Op: 11})
 		}
 	}
@@ -598,13 +638,36 @@ func (f *fakeDiscord) reconnect() {
 // invalidate ends the session for good (op 9, not resumable): the client
 // identifies again and gets a new READY; what happened meanwhile is only
 // in the channels' history.
-func (f *fakeDiscord) invalidate() {
+func (f *fakeDiscord) invalidate() { f.invalidSession(false) }
+
+// invalidSession sends op 9 with d resumable. Not resumable, the session
+// ends; resumable, the client may resume it (Discord sends that when it
+// could not start a session for now).
+func (f *fakeDiscord) invalidSession(resumable bool) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if c := f.conn; c != nil {
-		c.session.resumable = false
-		f.conn, f.session = nil, nil
-		c.write(fakeFrame{Op: 9, D: false})
+		f.conn = nil
+		if !resumable {
+			c.session.resumable = false
+			f.session = nil
+		}
+		c.write(fakeFrame{Op: 9, D: resumable})
+	}
+}
+
+// closeWith closes the live connection with a close code, as Discord does
+// on an error.
+func (f *fakeDiscord) closeWith(code int) {
+	f.mu.Lock()
+	c := f.conn
+	f.conn = nil
+	f.mu.Unlock()
+	if c != nil {
+		c.wmu.Lock()
+		c.ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(code, "closed by the fake"), time.Now().Add(time.Second))
+		c.wmu.Unlock()
+		c.ws.Close()
 	}
 }
 

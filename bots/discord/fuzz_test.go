@@ -39,11 +39,11 @@ func (d *driver) event(ctx context.Context, typ string, raw []byte) {
 	case "MESSAGE_CREATE":
 		e := &discordgo.MessageCreate{}
 		_ = json.Unmarshal(raw, e)
-		d.r.onMessage(nil, e)
+		d.r.onMessage(e)
 	case "INTERACTION_CREATE":
 		e := &discordgo.InteractionCreate{}
 		_ = json.Unmarshal(raw, e)
-		d.r.onInteraction(nil, e)
+		d.r.onInteraction(e)
 	}
 	d.drain(ctx)
 }

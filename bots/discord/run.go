@@ -3,7 +3,6 @@ package discord
 import (
 	"context"
 	"errors"
-	"fmt"
 	"hash/fnv"
 	"slices"
 	"strings"
@@ -42,13 +41,14 @@ type runner struct {
 	stopped bool
 }
 
-// Run connects to the gateway, registers the slash commands and handles
-// messages with h until ctx is done; then it closes the connection and
-// waits for the messages being handled (each for at most 30 s). It
-// returns nil once ctx is done, or an error when Discord rejects the
-// token. Connection failures are retried with back-off; lost gateway
-// sessions are resumed by discordgo, and after one that could not be
-// resumed the chats are caught up over REST.
+// Run checks the token, registers the slash commands, and handles what
+// the gateway sends with h until ctx is done; then it closes the
+// connection and waits for the messages being handled (each for at most
+// 30 s). It returns nil once ctx is done; an error when Discord rejects
+// the token, or closes the gateway with a code that retrying cannot fix
+// (a *FatalError, whose text says what to do). Connection failures are
+// retried with back-off, lost sessions resumed, and after one that could
+// not be resumed the chats are caught up over REST.
 func (b *Bot) Run(ctx context.Context, h bots.Handler) error {
 	if !b.started.CompareAndSwap(false, true) {
 		return errors.New("discord: Run may be called only once")
@@ -62,30 +62,19 @@ func (b *Bot) Run(ctx context.Context, h bots.Handler) error {
 	for i := range r.shards {
 		r.shards[i] = make(chan *item, 64)
 	}
-	handlers := []func(){
-		b.s.AddHandler(r.onReady), b.s.AddHandler(r.onResumed),
-		b.s.AddHandler(r.onMessage), b.s.AddHandler(r.onInteraction),
-	}
 	var wg sync.WaitGroup
 	defer func() {
 		cancel()
 		r.stop() // handlers queue nothing more; the ack workers drain and end
 		wg.Wait()
-		for _, remove := range handlers {
-			remove()
-		}
 		b.calls.wait(closeTimeout)
 	}()
 	for range ackWorkers {
 		wg.Go(r.ackLoop)
 	}
 
-	if err := b.connect(ctx); err != nil {
+	if err := b.checkToken(ctx); err != nil || ctx.Err() != nil {
 		return err
-	}
-	if ctx.Err() != nil {
-		b.closeGateway()
-		return nil
 	}
 	if err := b.registerCommands(ctx); err != nil {
 		b.log.WarnContext(ctx, "slash commands not registered; messages and buttons still work", "err", err)
@@ -95,10 +84,29 @@ func (b *Bot) Run(ctx context.Context, h bots.Handler) error {
 	}
 	wg.Go(func() { r.catchUpLoop(ctx) })
 
-	<-ctx.Done()
+	g := &gateway{b: b, dialer: b.s.Dialer, token: b.s.Identify.Token, up: b.up.Store, sleep: sleepCtx,
+		ev: events{ready: r.onReady, resumed: r.onResumed, message: r.onMessage, interaction: r.onInteraction}}
+	if err := g.run(ctx); err != nil {
+		b.log.ErrorContext(ctx, "Discord stopped for good; the other channels keep running", "err", err)
+		return err
+	}
 	b.log.InfoContext(ctx, "stopping")
-	b.closeGateway()
 	return nil
+}
+
+// Up reports whether the gateway has a live session.
+func (b *Bot) Up() bool { return b.up.Load() }
+
+// sleepCtx waits d, or until ctx is done (then it returns ctx's error).
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
 }
 
 // stop makes the gateway handlers drop what arrives from now on and lets
@@ -112,93 +120,32 @@ func (r *runner) stop() {
 	}
 }
 
-// connect checks the token and opens the gateway, retrying failures other
-// than a rejected token with back-off until ctx is done.
-func (b *Bot) connect(ctx context.Context) error {
+// checkToken asks Discord who the bot is (GET /users/@me), retrying
+// failures other than a rejected token with back-off until ctx is done.
+func (b *Bot) checkToken(ctx context.Context) error {
 	wait := time.Second
 	for {
-		err := b.open(ctx)
-		if err == nil || ctx.Err() != nil {
+		var me *discordgo.User
+		err := b.do(ctx, "check the bot token", func(o ...discordgo.RequestOption) (err error) {
+			me, err = b.s.User("@me", o...)
+			return err
+		})
+		if err == nil {
+			b.setIDs(me.ID, "")
+			b.log.InfoContext(ctx, "connected", "bot", me.Username, "support_channel", b.cfg.SupportChannel)
+			return nil
+		}
+		if ctx.Err() != nil {
 			return nil
 		}
 		if httpStatus(err) == 401 || errors.Is(err, discordgo.ErrUnauthorized) {
 			return err // a wrong token: retrying cannot help
 		}
-		b.log.WarnContext(ctx, "cannot connect to Discord; retrying", "in", wait, "err", err)
-		t := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			t.Stop()
+		b.log.WarnContext(ctx, "cannot reach Discord; retrying", "in", wait, "err", err)
+		if sleepCtx(ctx, wait) != nil {
 			return nil
-		case <-t.C:
 		}
 		wait = min(2*wait, 2*time.Minute)
-	}
-}
-
-// open checks the token (GET /users/@me) and opens the gateway. discordgo's
-// Open cannot be interrupted: when ctx ends first it is given closeTimeout
-// to finish and then closed.
-func (b *Bot) open(ctx context.Context) error {
-	var me *discordgo.User
-	err := b.do(ctx, "check the bot token", func(o ...discordgo.RequestOption) (err error) {
-		me, err = b.s.User("@me", o...)
-		return err
-	})
-	if err != nil {
-		return err
-	}
-	b.setIDs(me.ID, "")
-	done := make(chan error, 1)
-	b.calls.add()
-	go func() {
-		defer b.calls.done()
-		done <- b.s.Open()
-	}()
-	select {
-	case err := <-done:
-		if err != nil {
-			return fmt.Errorf("discord: open gateway: %w", err)
-		}
-		b.log.InfoContext(ctx, "connected", "bot", me.Username, "support_channel", b.cfg.SupportChannel)
-		return nil
-	case <-ctx.Done():
-		t := time.NewTimer(closeTimeout)
-		defer t.Stop()
-		select {
-		case err := <-done:
-			if err == nil {
-				b.closeGateway()
-			}
-		case <-t.C:
-			b.log.Warn("gateway still connecting at shutdown; abandoned")
-		}
-		return ctx.Err()
-	}
-}
-
-// closeGateway closes the gateway connection without letting discordgo
-// reconnect, waiting at most closeTimeout.
-func (b *Bot) closeGateway() {
-	b.closed.Store(true)
-	b.s.Lock()
-	b.s.ShouldReconnectOnError = false
-	b.s.Unlock()
-	done := make(chan error, 1)
-	b.calls.add()
-	go func() {
-		defer b.calls.done()
-		done <- b.s.Close()
-	}()
-	t := time.NewTimer(closeTimeout)
-	defer t.Stop()
-	select {
-	case err := <-done:
-		if err != nil {
-			b.log.Warn("closing the gateway", "err", err)
-		}
-	case <-t.C:
-		b.log.Warn("gateway did not close in time; abandoned")
 	}
 }
 
@@ -240,10 +187,10 @@ func commands() []*discordgo.ApplicationCommand {
 	return out
 }
 
-// Gateway handlers. discordgo calls them one at a time on its reading
-// goroutine (SyncEvents), so they only decide and queue.
+// Gateway handlers. The gateway calls them one at a time on its reading
+// goroutine, so they only decide and queue.
 
-func (r *runner) onReady(_ *discordgo.Session, e *discordgo.Ready) {
+func (r *runner) onReady(e *discordgo.Ready) {
 	var botID, appID string
 	if e.User != nil {
 		botID = e.User.ID
@@ -260,17 +207,17 @@ func (r *runner) onReady(_ *discordgo.Session, e *discordgo.Ready) {
 	}
 }
 
-func (r *runner) onResumed(_ *discordgo.Session, _ *discordgo.Resumed) {
+func (r *runner) onResumed() {
 	r.b.log.Info("gateway session resumed")
 }
 
-func (r *runner) onMessage(_ *discordgo.Session, e *discordgo.MessageCreate) {
+func (r *runner) onMessage(e *discordgo.MessageCreate) {
 	if e.Message != nil {
 		r.route(e.Message, e.GuildID == "")
 	}
 }
 
-func (r *runner) onInteraction(_ *discordgo.Session, e *discordgo.InteractionCreate) {
+func (r *runner) onInteraction(e *discordgo.InteractionCreate) {
 	in := e.Interaction
 	if in == nil || (in.Type != discordgo.InteractionMessageComponent && in.Type != discordgo.InteractionApplicationCommand) {
 		return
