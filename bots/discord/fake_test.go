@@ -44,7 +44,7 @@ type fakeDiscord struct {
 	session    *fakeSession // the current session
 	conn       *fakeConn    // the live connection, nil in a gap
 	identifies int
-	resumes    []string // Host of each resuming connection
+	resumes    []string          // Host of each resuming connection
 	identified []time.Time       // when each Identify came
 	identify   []json.RawMessage // each Identify's d, as sent
 	closes     []int             // close codes the client sent
