@@ -23,6 +23,8 @@ type api struct {
 	log   *slog.Logger
 	// metrics serves /metrics (with the token); nil: not served.
 	metrics http.Handler
+	// health answers /healthz with the channels' state; nil: just "ok".
+	health *channelHealth
 }
 
 // maxBody is the largest request body accepted.
@@ -30,7 +32,11 @@ const maxBody = 1 << 20
 
 func (s *api) handler() http.Handler {
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok\n")) })
+	if s.health != nil {
+		mux.HandleFunc("GET /healthz", s.health.serveHTTP)
+	} else {
+		mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok\n")) })
+	}
 	mux.Handle("GET /api/tickets", s.auth(s.list))
 	mux.Handle("GET /api/tickets/{id}", s.auth(s.show))
 	mux.Handle("POST /api/tickets/{id}/claim", s.auth(s.claim))

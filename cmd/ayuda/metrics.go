@@ -133,15 +133,21 @@ func reportMetrics(r *escalation.Report) []prometheus.Metric {
 	return out
 }
 
-// metricsHandler serves the report collector on its own registry: the
-// figures of the window before now() at each scrape.
-func metricsHandler(q *escalation.Queue, window time.Duration, now func() time.Time, log *slog.Logger) (http.Handler, error) {
+// metricsHandler serves the report collector, and any more collectors
+// (the channels' state), on its own registry: the figures of the window
+// before now() at each scrape.
+func metricsHandler(q *escalation.Queue, window time.Duration, now func() time.Time, log *slog.Logger, more ...prometheus.Collector) (http.Handler, error) {
 	if window <= 0 {
 		window = 7 * 24 * time.Hour
 	}
 	reg := prometheus.NewRegistry()
 	if err := reg.Register(&reportCollector{queue: q, window: window, now: now, log: log}); err != nil {
 		return nil, err
+	}
+	for _, c := range more {
+		if err := reg.Register(c); err != nil {
+			return nil, err
+		}
 	}
 	return promhttp.HandlerFor(reg, promhttp.HandlerOpts{ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}), nil
 }

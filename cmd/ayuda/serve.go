@@ -65,13 +65,14 @@ func serve(ctx context.Context, a *app, getenv func(string) string, opt serveOpt
 	}
 	defer os.Remove(serverFile(a.cfg.Data))
 
-	metrics, err := metricsHandler(a.queue, a.cfg.MetricsWindow, time.Now, a.log.With("part", "metrics"))
+	health := newChannelHealth(opt.adapters)
+	metrics, err := metricsHandler(a.queue, a.cfg.MetricsWindow, time.Now, a.log.With("part", "metrics"), health)
 	if err != nil {
 		ln.Close()
 		return fmt.Errorf("metrics: %w", err)
 	}
 	srv := &http.Server{
-		Handler:           (&api{app: a, token: token, log: a.log.With("part", "api"), metrics: metrics}).handler(),
+		Handler:           (&api{app: a, token: token, log: a.log.With("part", "api"), metrics: metrics, health: health}).handler(),
 		ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog:          slog.NewLogLogger(a.log.Handler(), slog.LevelWarn),
 	}
@@ -107,8 +108,12 @@ func serve(ctx context.Context, a *app, getenv func(string) string, opt serveOpt
 	g.Go(func() error { return a.watchArticles(ctx, 2*time.Second) })
 	for name, ad := range opt.adapters {
 		g.Go(func() error {
-			if err := ad.Run(ctx, a.engine.Handle); err != nil {
-				return fmt.Errorf("%s: %w", name, err)
+			// A channel that stops for good (a rejected token, a setting
+			// only the operator can fix) is down on /healthz and in
+			// ayuda_channel_up; the other channels keep running.
+			if err := ad.Run(ctx, a.engine.Handle); err != nil && ctx.Err() == nil {
+				a.log.ErrorContext(ctx, "channel stopped; the others keep running", "channel", name, "err", err)
+				health.stop(name, err)
 			}
 			return nil
 		})

@@ -1,0 +1,100 @@
+package main
+
+import (
+	"fmt"
+	"net/http"
+	"sort"
+	"strings"
+	"sync"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"ayuda/bots"
+)
+
+// channelHealth knows, for each platform channel serve runs, whether it
+// is up: running, and connected when the channel can say so. A channel
+// whose Run ended with an error is down for good (until a restart); the
+// others keep running.
+type channelHealth struct {
+	mu       sync.Mutex
+	adapters map[string]bots.Adapter
+	stopped  map[string]string // channel → why it stopped
+}
+
+// connected is what channels that keep a connection tell (Discord's
+// gateway session).
+type connected interface{ Up() bool }
+
+func newChannelHealth(adapters map[string]bots.Adapter) *channelHealth {
+	return &channelHealth{adapters: adapters, stopped: map[string]string{}}
+}
+
+func (h *channelHealth) stop(name string, err error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.stopped[name] = err.Error()
+}
+
+// state is each channel's state: "up", "connecting" (running, no live
+// connection now) or "down: why".
+func (h *channelHealth) state() map[string]string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	out := map[string]string{}
+	for name, ad := range h.adapters {
+		switch why, stopped := h.stopped[name]; {
+		case stopped:
+			out[name] = "down: " + why
+		case isConnecting(ad):
+			out[name] = "connecting"
+		default:
+			out[name] = "up"
+		}
+	}
+	return out
+}
+
+func isConnecting(ad bots.Adapter) bool {
+	c, ok := ad.(connected)
+	return ok && !c.Up()
+}
+
+// serveHTTP answers /healthz: 200 "ok" with every channel's state, or 503
+// when a channel stopped for good, so a load balancer or an operator's
+// check sees it. A channel that is reconnecting is not a failure.
+func (h *channelHealth) serveHTTP(w http.ResponseWriter, _ *http.Request) {
+	st := h.state()
+	names := make([]string, 0, len(st))
+	down := false
+	for n, s := range st {
+		names = append(names, n)
+		down = down || strings.HasPrefix(s, "down")
+	}
+	sort.Strings(names)
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	if down {
+		w.WriteHeader(http.StatusServiceUnavailable)
+		fmt.Fprintln(w, "degraded")
+	} else {
+		fmt.Fprintln(w, "ok")
+	}
+	for _, n := range names {
+		fmt.Fprintf(w, "%s: %s\n", n, st[n])
+	}
+}
+
+var mChannelUp = desc("channel_up", "1 when the platform channel is running and connected, 0 when it is reconnecting or stopped.", "channel")
+
+// Describe and Collect make channelHealth a Prometheus collector.
+func (h *channelHealth) Describe(ch chan<- *prometheus.Desc) { ch <- mChannelUp }
+
+func (h *channelHealth) Collect(ch chan<- prometheus.Metric) {
+	for name, s := range h.state() {
+		v := 0.0
+		if s == "up" {
+			v = 1
+		}
+		ch <- prometheus.MustNewConstMetric(mChannelUp, prometheus.GaugeValue, v, name)
+	}
+}
