@@ -28,8 +28,10 @@ func (s *stubChannel) Run(ctx context.Context, _ bots.Handler) error {
 	return nil
 }
 
-func (s *stubChannel) Send(context.Context, bots.Address, bots.Reply) error { return bots.ErrUnreachable }
-func (s *stubChannel) Up() bool                                             { return s.up.Load() }
+func (s *stubChannel) Send(context.Context, bots.Address, bots.Reply) error {
+	return bots.ErrUnreachable
+}
+func (s *stubChannel) Up() bool { return s.up.Load() }
 
 // A channel that stops for good (Discord's 4014, say) does not stop serve:
 // /healthz answers 503 and names it, ayuda_channel_up says 0 for it and 1
