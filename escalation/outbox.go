@@ -29,6 +29,12 @@ type Outgoing struct {
 	// its own: the agent's message given to ReplyRef. Delivery reports
 	// carry it back.
 	Ref string `json:"ref,omitempty"`
+	// Key is the send key (bots.SendKey) the message was first tried with
+	// outside the outbox, when Enqueue's ctx carried one: every attempt
+	// from the outbox reuses it, so a platform that dedupes by it (Discord
+	// nonces) never posts a message twice because its first try timed out
+	// after the platform had accepted it.
+	Key string `json:"key,omitempty"`
 }
 
 // Delivery is what became of one attempt to deliver an outbox message.
@@ -65,12 +71,16 @@ func (q *Queue) delivered(d Delivery) {
 }
 
 func enqueue(tx *bolt.Tx, to bots.Address, r bots.Reply, ticket ID, kind, ref string, now time.Time) error {
+	return enqueueKeyed(tx, to, r, ticket, kind, ref, "", now)
+}
+
+func enqueueKeyed(tx *bolt.Tx, to bots.Address, r bots.Reply, ticket ID, kind, ref, key string, now time.Time) error {
 	b := tx.Bucket(bOutbox)
 	seq, err := b.NextSequence()
 	if err != nil {
 		return err
 	}
-	data, err := json.Marshal(Outgoing{Seq: seq, To: to, Reply: r, Ticket: ticket, Kind: kind, Ref: ref, Created: now})
+	data, err := json.Marshal(Outgoing{Seq: seq, To: to, Reply: r, Ticket: ticket, Kind: kind, Ref: ref, Key: key, Created: now})
 	if err != nil {
 		return err
 	}
@@ -78,13 +88,15 @@ func enqueue(tx *bolt.Tx, to bots.Address, r bots.Reply, ticket ID, kind, ref st
 }
 
 // Enqueue puts a message for someone in the outbox, durably, and wakes the
-// dispatcher.
+// dispatcher. A send key in ctx (bots.WithSendKey: the key an inline send
+// already tried the message with) is kept for every delivery attempt.
 func (q *Queue) Enqueue(ctx context.Context, to bots.Address, r bots.Reply) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
+	key := bots.SendKey(ctx)
 	err := q.db.Batch(func(tx *bolt.Tx) error {
-		return enqueue(tx, to, r, 0, "message", "", q.now())
+		return enqueueKeyed(tx, to, r, 0, "message", "", key, q.now())
 	})
 	if err != nil {
 		return fmt.Errorf("escalation: enqueue: %w", err)
@@ -332,6 +344,9 @@ func (q *Queue) due() ([]Outgoing, time.Time, error) {
 func SendKey(ctx context.Context) string { return bots.SendKey(ctx) }
 
 func (o Outgoing) sendKey() string {
+	if o.Key != "" {
+		return o.Key
+	}
 	return strconv.FormatUint(o.Seq, 10) + "." + strconv.FormatInt(o.Created.UnixNano(), 36)
 }
 

@@ -204,7 +204,7 @@ func (b *Bot) Send(ctx context.Context, to bots.Address, r bots.Reply) error {
 	parts := render(r)
 	n, err := b.post(ctx, chat, parts)
 	if err != nil && n > 0 && !bots.IsPermanent(err) && b.cfg.Outbox != nil {
-		if qerr := b.enqueue(ctx, to, rest(r, parts, n)); qerr == nil {
+		if qerr := b.enqueue(ctx, to, rest(r, parts, n), n); qerr == nil {
 			b.log.WarnContext(ctx, "reply partly posted; the rest was queued", "chat", chat, "parts", len(parts), "posted", n, "err", err)
 			return nil
 		}
@@ -223,14 +223,14 @@ func (b *Bot) Send(ctx context.Context, to bots.Address, r bots.Reply) error {
 // (bots.SendKey) from which the nonces are derived. Outside the
 // dispatcher the key is random, for this call's retries.
 func (b *Bot) post(ctx context.Context, chat string, parts []part) (int, error) {
-	key := bots.SendKey(ctx)
+	key, off := splitKey(bots.SendKey(ctx))
 	if key == "" {
 		key = rand.Text()
 	}
 	for i, p := range parts {
 		m := messageSend{
 			MessageSend: &discordgo.MessageSend{Content: p.content, Components: p.buttons, AllowedMentions: noMentions()},
-			Nonce:       nonce(key, i), EnforceNonce: true,
+			Nonce:       nonce(key, off+i), EnforceNonce: true,
 		}
 		err := b.do(ctx, "post message", func(o ...discordgo.RequestOption) error {
 			// ChannelMessageSendComplex without files or embeds, plus the nonce.
@@ -250,6 +250,21 @@ type messageSend struct {
 	*discordgo.MessageSend
 	Nonce        string `json:"nonce,omitempty"`
 	EnforceNonce bool   `json:"enforce_nonce,omitempty"`
+}
+
+// splitKey reads a send key: the message's key, and the part its first
+// part is (after "@", for the rest of a reply whose first parts were
+// posted), so every part keeps the nonce it was first sent with.
+func splitKey(key string) (string, int) {
+	base, off, ok := strings.Cut(key, "@")
+	if !ok {
+		return key, 0
+	}
+	n, err := strconv.Atoi(off)
+	if err != nil || n < 0 {
+		return key, 0
+	}
+	return base, n
 }
 
 // nonce is the nonce of part i of the message with key: 24 characters
@@ -279,7 +294,7 @@ func (b *Bot) undelivered(ctx context.Context, to bots.Address, r bots.Reply, pa
 	case b.cfg.Outbox == nil:
 		b.log.ErrorContext(ctx, "reply not delivered", "chat", to.Chat, "err", err)
 	default:
-		if qerr := b.enqueue(ctx, to, rest(r, parts, n)); qerr != nil {
+		if qerr := b.enqueue(ctx, to, rest(r, parts, n), n); qerr != nil {
 			b.log.ErrorContext(ctx, "reply lost: not posted and not queued", "chat", to.Chat, "err", err, "queue_err", qerr)
 			return
 		}
@@ -287,9 +302,15 @@ func (b *Bot) undelivered(ctx context.Context, to bots.Address, r bots.Reply, pa
 	}
 }
 
-// enqueue puts r in the outbox even when ctx has just ended (a shutdown
-// must not lose a reply that was decided).
-func (b *Bot) enqueue(ctx context.Context, to bots.Address, r bots.Reply) error {
+// enqueue puts r, the parts from the n-th on of a reply that was being
+// sent, in the outbox even when ctx has just ended (a shutdown must not
+// lose a reply that was decided). The outbox keeps the send's key, moved
+// past the n parts already posted, so each part keeps its nonce.
+func (b *Bot) enqueue(ctx context.Context, to bots.Address, r bots.Reply, n int) error {
+	if key := bots.SendKey(ctx); key != "" && n > 0 {
+		base, off := splitKey(key)
+		ctx = bots.WithSendKey(ctx, base+"@"+strconv.Itoa(off+n))
+	}
 	qctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), enqueueTimeout)
 	defer cancel()
 	return b.cfg.Outbox.Enqueue(qctx, to, r)

@@ -2,6 +2,7 @@ package discord
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -433,5 +434,60 @@ func TestNonce(t *testing.T) {
 	defer fake.mu.Unlock()
 	if ms := fake.botMessages(dm); len(ms) != 2 || ms[0].Nonce == ms[1].Nonce {
 		t.Errorf("two sends of the same text outside the dispatcher: %d messages, want 2 with their own nonces", len(ms))
+	}
+}
+
+// Killed after Discord created an answer but before ayuda recorded it,
+// ayuda answers once after the restart: the answer's nonce comes from the
+// customer's message, the engine repeats the same answer for the same
+// message, and Discord returns the message it already has. A customer's
+// first DM is remembered before it is answered, so a restart's catch-up
+// reads it even when the first answer never went out.
+func TestAnswerAfterCrashPostedOnce(t *testing.T) {
+	tr := &lossy{next: http.DefaultTransport}
+	s := newFaultStack(t, &http.Client{Transport: tr})
+	dm := s.fake.dmWith(maria)
+	route := "/api/v9/channels/" + dm + "/messages"
+	tr.mu.Lock()
+	tr.drop = func(r *http.Request, _ []byte) bool { return r.Method == http.MethodPost && r.URL.Path == route }
+	tr.mu.Unlock()
+	var remembered bool
+	s.d.r.h = func(ctx context.Context, m bots.Message) bots.Reply {
+		remembered = slices.Contains(s.bot.chats.recent(time.Now()), dm)
+		return s.eng.Handle(ctx, m)
+	}
+	m := s.fake.say(dm, maria, question, true)
+	raw, err := json.Marshal(s.fake.withMember(m))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.d.event(t.Context(), "MESSAGE_CREATE", raw) // created on Discord, the answer lost
+	if !remembered {
+		t.Error("the DM was not remembered before the engine answered")
+	}
+	if got := s.posted(dm, 0); len(got) != 1 || !strings.Contains(got[0], "Plazos") {
+		t.Fatalf("Discord has %q, want the answer once", got)
+	}
+
+	// The restart: a new Bot on the same store and engine. Its catch-up
+	// finds the DM and hands the message over again; the outbox still
+	// holds the answer whose fate was unknown.
+	bot2, err := New(Config{Token: fakeToken, APIURL: s.fake.srv.URL, State: s.q, Outbox: s.q, Logger: testLogger(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	bot2.setIDs(fakeBotID, fakeBotID)
+	if err := bot2.chats.load(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Contains(bot2.chats.recent(time.Now()), dm) {
+		t.Fatal("after the restart the DM is not among the chats to catch up")
+	}
+	d2 := newDriver(bot2, s.eng.Handle)
+	d2.event(t.Context(), "MESSAGE_CREATE", raw)
+	s.bot = bot2
+	s.drain(t)
+	if got := s.posted(dm, 0); len(got) != 1 {
+		t.Errorf("after the restart Discord has %d answers %q, want 1", len(got), got)
 	}
 }

@@ -388,6 +388,18 @@ func (r *runner) work(ctx context.Context, in <-chan *item) {
 // from their first message.
 func (r *runner) handleMessage(ctx context.Context, it *item) {
 	b, m := r.b, it.msg
+	// The answer's nonces come from the message: if ayuda dies after
+	// Discord created the answer but before it was recorded, the answer
+	// sent again after the restart (the engine repeats it for the same
+	// message) is the one Discord already has.
+	ctx = bots.WithSendKey(ctx, "m:"+m.ID)
+	if it.dm {
+		// Remembered before it is answered, so a crash before the answer
+		// leaves a DM that catch-up reads on the next start.
+		if err := b.chats.touch(ctx, m.ChannelID, kindDM, m.Author.ID, time.Now()); err != nil {
+			b.log.WarnContext(ctx, "remembering DM channel", "err", err)
+		}
+	}
 	for attempt := 0; ; attempt++ {
 		to, fresh := r.messageAddress(ctx, it)
 		reply := r.h(ctx, bots.Message{
@@ -413,11 +425,7 @@ func (r *runner) handleMessage(ctx context.Context, it *item) {
 		}
 		break
 	}
-	if it.dm {
-		if err := b.chats.touch(ctx, m.ChannelID, kindDM, m.Author.ID, time.Now()); err != nil {
-			b.log.WarnContext(ctx, "remembering DM channel", "err", err)
-		}
-	} else if _, ok := b.chats.thread(m.ChannelID); ok {
+	if _, ok := b.chats.thread(m.ChannelID); ok && !it.dm {
 		if err := b.chats.touch(ctx, m.ChannelID, kindThread, m.Author.ID, time.Now()); err != nil {
 			b.log.WarnContext(ctx, "remembering thread", "err", err)
 		}
@@ -505,6 +513,7 @@ func (r *runner) text(m *discordgo.Message) string {
 // and posts the reply, or writes the command's answer.
 func (r *runner) handleInteraction(ctx context.Context, it *item) {
 	b, in := r.b, it.in
+	ctx = bots.WithSendKey(ctx, "i:"+in.ID) // as for messages: the same answer, the same nonces
 	user := interactionUser(in)
 	to, ok := r.interactionAddress(ctx, in, user)
 	var text string
