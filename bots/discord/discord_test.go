@@ -99,7 +99,7 @@ func start(t *testing.T, wrap func(bots.Handler) bots.Handler) *harness {
 		idx.Close()
 	})
 	fake.waitFor("identify and slash commands", func() bool {
-		return fake.identifies == 1 && len(fake.requestsLocked("PUT /api/v9/applications/")) == 1
+		return fake.identifies == 1 && len(fake.requestsLocked("PUT /api/v9/applications/")) == 2
 	})
 	return &harness{t: t, fake: fake, q: q, bot: bot}
 }
@@ -125,6 +125,36 @@ func (h *harness) botCount(channel string) int {
 
 func indexOf(reqs []fakeRequest, method, path string) int {
 	return slices.IndexFunc(reqs, func(r fakeRequest) bool { return r.Method == method && r.Path == path })
+}
+
+// With a server configured, the commands are registered in it (at once,
+// no contexts: Discord takes those on global commands only) and globally
+// for DMs, where guild commands are not offered.
+func TestSlashCommandsInServerAndDMs(t *testing.T) {
+	t.Parallel()
+	h := start(t, nil)
+	guild := h.fake.requestsTo("PUT /api/v9/applications/" + fakeBotID + "/guilds/" + fakeGuild + "/commands")
+	global := h.fake.requestsTo("PUT /api/v9/applications/" + fakeBotID + "/commands")
+	if len(guild) != 1 || len(global) != 1 {
+		t.Fatalf("registered %d server and %d global command sets, want 1 and 1", len(guild), len(global))
+	}
+	var g, d []map[string]any
+	json.Unmarshal(guild[0].Body, &g)
+	json.Unmarshal(global[0].Body, &d)
+	if len(g) != 4 || len(d) != 4 {
+		t.Fatalf("commands: %d in the server, %d global, want 4 each", len(g), len(d))
+	}
+	for _, c := range g {
+		if _, ok := c["contexts"]; ok {
+			t.Errorf("server command %v has contexts", c["name"])
+		}
+	}
+	for _, c := range d {
+		ctxs, _ := c["contexts"].([]any)
+		if len(ctxs) != 1 || ctxs[0] != 1.0 {
+			t.Errorf("global command %v contexts %v, want [1] (bot DM only: the server has its own)", c["name"], c["contexts"])
+		}
+	}
 }
 
 // A question in a DM is answered with the article and Sí/No buttons; the

@@ -472,7 +472,15 @@ func (f *fakeDiscord) commands(w http.ResponseWriter, r *http.Request) {
 	var cmds []map[string]any
 	body, _ := io.ReadAll(r.Body)
 	json.Unmarshal(body, &cmds)
+	guild := r.PathValue("guild") != ""
 	for i, c := range cmds {
+		// Discord documents contexts and integration_types for global
+		// commands only.
+		if _, ok := c["contexts"]; ok && guild {
+			f.mu.Lock()
+			f.problems = append(f.problems, "contexts sent on a guild command")
+			f.mu.Unlock()
+		}
 		c["id"] = strconv.Itoa(900 + i)
 		c["application_id"] = r.PathValue("app")
 	}

@@ -149,23 +149,38 @@ func (b *Bot) checkToken(ctx context.Context) error {
 	}
 }
 
-// registerCommands installs /ayuda, /estado, /humano and /nueva, in the
-// configured server or globally.
+// registerCommands installs /ayuda, /estado, /humano and /nueva. Discord
+// offers guild commands only in that server, and takes contexts only on
+// global commands. So with a server configured the commands are
+// registered in it (available at once) and globally for DMs only (global
+// commands may take up to an hour to appear); without one, globally for
+// both.
 func (b *Bot) registerCommands(ctx context.Context) error {
 	botID, appID := b.ids()
 	if appID == "" {
 		appID = botID
 	}
+	global := []discordgo.InteractionContextType{discordgo.InteractionContextGuild, discordgo.InteractionContextBotDM}
+	if b.cfg.GuildID != "" {
+		global = []discordgo.InteractionContextType{discordgo.InteractionContextBotDM}
+		err := b.do(ctx, "register server commands", func(o ...discordgo.RequestOption) error {
+			_, err := b.s.ApplicationCommandBulkOverwrite(appID, b.cfg.GuildID, commands(nil), o...)
+			return err
+		})
+		if err != nil {
+			return err
+		}
+	}
 	return b.do(ctx, "register commands", func(o ...discordgo.RequestOption) error {
-		_, err := b.s.ApplicationCommandBulkOverwrite(appID, b.cfg.GuildID, commands(), o...)
+		_, err := b.s.ApplicationCommandBulkOverwrite(appID, "", commands(global), o...)
 		return err
 	})
 }
 
 // commands are the slash commands, described in Spanish (the default) and
-// English. The dialog engine understands their names as typed commands.
-func commands() []*discordgo.ApplicationCommand {
-	contexts := []discordgo.InteractionContextType{discordgo.InteractionContextGuild, discordgo.InteractionContextBotDM}
+// English, offered in contexts (nil: none sent, for server commands). The
+// dialog engine understands their names as typed commands.
+func commands(contexts []discordgo.InteractionContextType) []*discordgo.ApplicationCommand {
 	var out []*discordgo.ApplicationCommand
 	for _, c := range []struct{ name, es, en string }{
 		{"ayuda", "Qué puedo hacer por ti y cómo pedir ayuda", "What I can do for you and how to get help"},
@@ -173,7 +188,7 @@ func commands() []*discordgo.ApplicationCommand {
 		{"humano", "Hablar con una persona del equipo", "Talk to a person from the team"},
 		{"nueva", "Abrir una solicitud nueva", "Open a new request"},
 	} {
-		out = append(out, &discordgo.ApplicationCommand{
+		cmd := &discordgo.ApplicationCommand{
 			Name:        c.name,
 			Type:        discordgo.ChatApplicationCommand,
 			Description: c.es,
@@ -181,8 +196,13 @@ func commands() []*discordgo.ApplicationCommand {
 				discordgo.SpanishES: c.es, discordgo.SpanishLATAM: c.es,
 				discordgo.EnglishUS: c.en, discordgo.EnglishGB: c.en,
 			},
-			Contexts: &contexts,
-		})
+		}
+		if contexts != nil {
+			ctxs := slices.Clone(contexts)
+			installs := []discordgo.ApplicationIntegrationType{discordgo.ApplicationIntegrationGuildInstall}
+			cmd.Contexts, cmd.IntegrationTypes = &ctxs, &installs
+		}
+		out = append(out, cmd)
 	}
 	return out
 }
