@@ -67,8 +67,8 @@ var catalog = map[string]map[string]string{
 		"en": "OK, I won't open a request. What else can I help with?",
 	},
 	"receipt": {
-		"es": "He abierto la solicitud #%d (%s, prioridad %s). Una persona te responderá aquí %s. Todo lo que escribas en este chat se añadirá a tu solicitud; escribe /estado para ver cómo va.",
-		"en": "I've opened request #%d (%s, %s priority). A person will answer you here %s. Anything you write in this chat is added to your request; type /status to see how it's going.",
+		"es": "He abierto la solicitud #%d: «%s». Una persona te responderá aquí %s. Todo lo que escribas en este chat se añadirá a tu solicitud; escribe /estado para ver cómo va.",
+		"en": "I've opened request #%d: «%s». A person will answer you here %s. Anything you write in this chat is added to your request; type /status to see how it's going.",
 	},
 	"relayed": {
 		"es": "Añadido a tu solicitud #%d. La persona que la atiende lo verá.",
@@ -82,9 +82,9 @@ var catalog = map[string]map[string]string{
 		"es": "Te he enviado el estado de tus solicitudes por privado.",
 		"en": "I've sent you the status of your requests privately.",
 	},
-	"status-none": {"es": "No tienes solicitudes abiertas.", "en": "You have no requests."},
+	"status-none": {"es": "No tienes solicitudes abiertas.", "en": "You have no open requests."},
 	"status-head": {"es": "Tus solicitudes:", "en": "Your requests:"},
-	"status-line": {"es": "#%d · %s · %s · %s", "en": "#%d · %s · %s · %s"},
+	"status-line": {"es": "#%d · %s · %s", "en": "#%d · %s · %s"},
 	"already-open": {
 		"es": "Ya tienes la solicitud #%d abierta; lo que escribas se añade a ella.",
 		"en": "You already have request #%d open; what you write is added to it.",
@@ -174,21 +174,25 @@ var catalog = map[string]map[string]string{
 	},
 }
 
-// typeNames and statusNames are what customers read.
+// typeNames and statusNames are what customers read: the kinds of request
+// they choose from, and how theirs is going. Priorities are for agents.
 var typeNames = map[escalation.Type]map[string]string{
 	escalation.Consulta:   {"es": "consulta", "en": "question"},
 	escalation.Solicitud:  {"es": "solicitud de servicio", "en": "service request"},
 	escalation.Queja:      {"es": "queja", "en": "complaint"},
-	escalation.Reclamo:    {"es": "reclamo", "en": "claim"},
+	escalation.Reclamo:    {"es": "reclamación", "en": "claim"},
 	escalation.Sugerencia: {"es": "sugerencia", "en": "suggestion"},
 	escalation.Denuncia:   {"es": "denuncia", "en": "report"},
 }
 
-var priorityNames = map[escalation.Priority]map[string]string{
-	escalation.Baja:    {"es": "baja", "en": "low"},
-	escalation.Normal:  {"es": "normal", "en": "normal"},
-	escalation.Alta:    {"es": "alta", "en": "high"},
-	escalation.Urgente: {"es": "urgente", "en": "urgent"},
+// summaryFor is a ticket's summary as the customer reads it back in the
+// receipt: their own words, on one line, at most 80 characters.
+func summaryFor(s string) string {
+	s = strings.Join(strings.Fields(s), " ")
+	if r := []rune(s); len(r) > 80 {
+		s = strings.TrimSpace(string(r[:79])) + "…"
+	}
+	return s
 }
 
 var statusNames = map[escalation.Status]map[string]string{
@@ -298,13 +302,13 @@ func Notifier() escalation.Notifier {
 		}
 		switch n.Kind {
 		case escalation.NoticeClaimed:
-			return bots.Reply{Text: say(lang, "n-claimed", agent, t.ID)}
+			return bots.Reply{Text: say(lang, "n-claimed", capitalize(agent), t.ID)}
 		case escalation.NoticeReply:
-			return bots.Reply{Text: say(lang, "n-reply", agent, t.ID, n.Text)}
+			return bots.Reply{Text: say(lang, "n-reply", capitalize(agent), t.ID, n.Text)}
 		case escalation.NoticeWaiting:
-			return bots.Reply{Text: say(lang, "n-waiting", agent, t.ID)}
+			return bots.Reply{Text: say(lang, "n-waiting", capitalize(agent), t.ID)}
 		case escalation.NoticeCompleted:
-			return bots.Reply{Text: say(lang, "n-completed", agent, t.ID), Choices: []bots.Choice{
+			return bots.Reply{Text: say(lang, "n-completed", capitalize(agent), t.ID), Choices: []bots.Choice{
 				choice(lang, fmt.Sprintf("solved:%d:yes", t.ID), "c-solved-yes"),
 				choice(lang, fmt.Sprintf("solved:%d:no", t.ID), "c-solved-no"),
 			}}

@@ -631,12 +631,13 @@ func (t *turn) open(ctx context.Context) (bots.Reply, error) {
 	t.relayed = true // the receipt starts no new bot history
 	l := c.Lang
 	due := dueText(l, opened.FirstResponseDue, t.e.now(), t.e.cfg.Location)
-	receipt := bots.Reply{Text: say(l, "receipt", opened.ID, name(typeNames[opened.Type], l), name(priorityNames[opened.Priority], l), due)}
+	receipt := bots.Reply{Text: say(l, "receipt", opened.ID, summaryFor(opened.Summary), due)}
 	if opened.Assignee != "" { // given by round robin: said here, before anything the agent sends
-		agent := opened.Assignee
-		if a, err := t.e.cfg.Queue.Agent(agent); err == nil {
+		agent := say(l, "anyone")
+		if a, err := t.e.cfg.Queue.Agent(opened.Assignee); err == nil && a.Name != "" {
 			agent = a.Name
 		}
+		agent = capitalize(agent)
 		receipt.Text += " " + say(l, "n-claimed", agent, opened.ID)
 	}
 	if !shared {

@@ -83,8 +83,10 @@ var weekdayNames = map[string]time.Weekday{
 }
 
 // defaultAgent acts on tickets when the configuration names no agents, so
-// the terminal walk-through works on a fresh machine.
-var defaultAgent = escalation.Agent{ID: "agente", Name: "Agente"}
+// the terminal walk-through works on a fresh machine. It has no name:
+// customers read "Una persona del equipo está atendiendo tu solicitud",
+// not a made-up name.
+var defaultAgent = escalation.Agent{ID: "agente"}
 
 // loadConfig reads the file at path (if path is empty, ayuda.yaml in the
 // working directory when it exists) and applies the environment.
