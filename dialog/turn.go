@@ -33,11 +33,14 @@ type turn struct {
 
 func (t *turn) run(ctx context.Context) (bots.Reply, error) {
 	c, m := t.c, t.m
-	if c.Lang == "" {
+	first := c.Lang == ""
+	if first {
 		c.Lang = t.e.cfg.DefaultLang
 	}
 	pressed := t.pressed()
-	if pressed == "" && m.Text != "" {
+	// A press keeps the conversation's language, but a first message that
+	// reads like a button id ("human" typed alone) sets it.
+	if m.Text != "" && (pressed == "" || first) {
 		c.Lang = detectLang(m.Text, c.Lang)
 	}
 	entry := escalation.Entry{Time: m.Time, Author: escalation.AuthorCustomer, Name: m.Name, Text: t.said(pressed), Attachments: m.Attachments, MessageID: m.ID}
