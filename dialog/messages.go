@@ -347,7 +347,7 @@ func statusReply(lang string, ts []escalation.Ticket) bots.Reply {
 			break
 		}
 		b.WriteByte('\n')
-		b.WriteString(say(lang, "status-line", t.ID, name(typeNames[t.Type], lang), name(statusNames[t.Status], lang), t.Summary))
+		b.WriteString(say(lang, "status-line", t.ID, name(statusNames[t.Status], lang), t.Summary))
 	}
 	return bots.Reply{Text: b.String()}
 }

@@ -18,6 +18,9 @@ type turn struct {
 	e *Engine
 	c *conversation
 	m bots.Message
+	// entryAt is one past where this turn's message went in the history
+	// (0: it was not added), so a turn about past tickets can take it out.
+	entryAt int
 	// relayed is set when the message went to a ticket rather than the
 	// bot's own history (and so does the reply).
 	relayed bool
@@ -62,6 +65,7 @@ func (t *turn) run(ctx context.Context) (bots.Reply, error) {
 			return r, err
 		}
 	}
+	t.entryAt = len(c.History) + 1
 	c.History = append(c.History, entry)
 	if m.Text == "" {
 		if len(m.Attachments) > 0 {
@@ -338,6 +342,7 @@ func (t *turn) ticketBound(ctx context.Context, pressed string, entry escalation
 
 // solved records the customer's answer to "is it solved?" for ticket id.
 func (t *turn) solved(ctx context.Context, id escalation.ID, yes bool, why escalation.Entry) (bots.Reply, error) {
+	t.aside()
 	c := t.c
 	tk, err := t.e.cfg.Queue.Get(ctx, id)
 	if err != nil {
@@ -376,7 +381,19 @@ func (t *turn) help() bots.Reply {
 	return bots.Reply{Text: say(l, "help"), Choices: []bots.Choice{choice(l, "human", "c-human"), choice(l, "status", "c-status")}}
 }
 
+// aside keeps this turn out of the history a new ticket would carry: it
+// is about tickets already filed (their status, whether one is solved),
+// not part of the customer's next story.
+func (t *turn) aside() {
+	t.relayed = true
+	if t.entryAt > 0 && t.entryAt == len(t.c.History) {
+		t.c.History = t.c.History[:t.entryAt-1]
+		t.entryAt = 0
+	}
+}
+
 func (t *turn) status(ctx context.Context) (bots.Reply, error) {
+	t.aside()
 	ts, err := t.e.cfg.Queue.List(ctx, escalation.Filter{Customer: t.m.From.Customer(), Limit: 10})
 	if err != nil {
 		return bots.Reply{}, err
