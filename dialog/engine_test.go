@@ -13,6 +13,7 @@ import (
 	"ayuda/bots"
 	"ayuda/dialog"
 	"ayuda/escalation"
+	"ayuda/knowledge"
 )
 
 type stack struct {
@@ -22,8 +23,13 @@ type stack struct {
 
 func newStack(t testing.TB) *stack {
 	t.Helper()
-	idx := sharedIndex(t)
-	q, err := escalation.Open(filepath.Join(t.TempDir(), "ayuda.db"), escalation.Config{Agents: []escalation.Agent{{ID: "ana"}}, Notify: dialog.Notifier()})
+	return newStackOn(t, sharedIndex(t), t.TempDir())
+}
+
+// newStackOn is a fresh store in dir and an engine over idx.
+func newStackOn(t testing.TB, idx *knowledge.Index, dir string) *stack {
+	t.Helper()
+	q, err := escalation.Open(filepath.Join(dir, "ayuda.db"), escalation.Config{Agents: []escalation.Agent{{ID: "ana"}}, Notify: dialog.Notifier()})
 	if err != nil {
 		t.Fatal(err)
 	}
