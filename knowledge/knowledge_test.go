@@ -4,25 +4,32 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"ayuda/faq"
 )
 
+// builtin is the built-in articles' index, built once for the tests that
+// only search it: building trains a classifier, seconds under the race
+// detector.
 func builtin(t testing.TB) *Index {
 	t.Helper()
-	entries, err := faq.Builtin()
+	x, err := builtinIndexOnce()
 	if err != nil {
 		t.Fatal(err)
 	}
-	x, err := New(entries)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { x.Close() })
 	return x
 }
+
+var builtinIndexOnce = sync.OnceValues(func() (*Index, error) {
+	entries, err := faq.Builtin()
+	if err != nil {
+		return nil, err
+	}
+	return New(entries)
+})
 
 func top(t *testing.T, x *Index, q Query) Hit {
 	t.Helper()

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -41,18 +42,31 @@ func testLogger(t *testing.T) *slog.Logger {
 	return slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelInfo}))
 }
 
+// builtinIndex is the built-in articles' index, built once for all the
+// tests: it is read-only, and building it takes seconds under the race
+// detector.
+func builtinIndex(t *testing.T) *knowledge.Index {
+	t.Helper()
+	idx, err := builtinOnce()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return idx
+}
+
+var builtinOnce = sync.OnceValues(func() (*knowledge.Index, error) {
+	entries, err := faq.Builtin()
+	if err != nil {
+		return nil, err
+	}
+	return knowledge.New(entries)
+})
+
 // start runs ayuda; wrap, if set, wraps the engine's handler.
 func start(t *testing.T, wrap func(bots.Handler) bots.Handler) *harness {
 	t.Helper()
 	fake := newFake(t)
-	entries, err := faq.Builtin()
-	if err != nil {
-		t.Fatal(err)
-	}
-	idx, err := knowledge.New(entries)
-	if err != nil {
-		t.Fatal(err)
-	}
+	idx := builtinIndex(t)
 	log := testLogger(t)
 	q, err := escalation.Open(filepath.Join(t.TempDir(), "ayuda.db"), escalation.Config{
 		Agents: []escalation.Agent{{ID: "ana", Name: "Ana"}},
@@ -96,7 +110,6 @@ func start(t *testing.T, wrap func(bots.Handler) bots.Handler) *harness {
 			}
 		}
 		q.Close()
-		idx.Close()
 	})
 	fake.waitFor("identify and slash commands", func() bool {
 		return fake.identifies == 1 && len(fake.requestsLocked("PUT /api/v9/applications/")) == 2

@@ -19,8 +19,6 @@ import (
 	"ayuda/bots"
 	"ayuda/dialog"
 	"ayuda/escalation"
-	"ayuda/faq"
-	"ayuda/knowledge"
 )
 
 // Platform faults, through the fake Discord, with the real engine, store
@@ -64,16 +62,9 @@ type faultStack struct {
 func newFaultStack(t *testing.T, client *http.Client) *faultStack {
 	t.Helper()
 	s := &faultStack{fake: newFake(t), clk: &clock{t: time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC)}}
-	entries, err := faq.Builtin()
-	if err != nil {
-		t.Fatal(err)
-	}
-	idx, err := knowledge.New(entries)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { idx.Close() })
+	idx := builtinIndex(t)
 	log := testLogger(t)
+	var err error
 	s.q, err = escalation.Open(filepath.Join(t.TempDir(), "ayuda.db"), escalation.Config{
 		Agents: []escalation.Agent{{ID: "ana", Name: "Ana"}}, Notify: dialog.Notifier(), Logger: log, Now: s.clk.now,
 	})
