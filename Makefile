@@ -7,8 +7,10 @@ BIN := bin/ayuda
 build:
 	$(GO) build -o $(BIN) ./cmd/ayuda
 
+# make run HTTP=127.0.0.1:8081 serves the API on another address.
+HTTP ?=
 run: build
-	./$(BIN) serve
+	AYUDA_HTTP=$(HTTP) ./$(BIN) serve
 
 # Every test, with the race detector, after vet and a gofmt check.
 test:

@@ -55,7 +55,7 @@ func serve(ctx context.Context, a *app, getenv func(string) string, opt serveOpt
 	}
 	ln, err := net.Listen("tcp", a.cfg.HTTP)
 	if err != nil {
-		return fmt.Errorf("http: %w (is another ayuda serve running? use --http to pick another address)", err)
+		return fmt.Errorf("http: %w (is another ayuda serve running? pick another address: ayuda serve --http 127.0.0.1:8081, AYUDA_HTTP=…, or make run HTTP=127.0.0.1:8081)", err)
 	}
 	addr := ln.Addr().String()
 	info, _ := json.Marshal(serverInfo{Addr: addr, PID: os.Getpid()})
