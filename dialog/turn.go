@@ -496,7 +496,9 @@ func (t *turn) answerArticle(id string) (bots.Reply, bool) {
 	t.answers = append(t.answers, *c.Answered)
 	r := bots.Reply{
 		Text:    e.Title + "\n\n" + e.Body + "\n\n" + say(c.Lang, "feedback"),
-		Choices: []bots.Choice{choice(c.Lang, "yes", "c-yes"), choice(c.Lang, "no", "c-no")},
+		// A person is one press away without saying the article did not
+		// help: "No" is feedback on the article, not the way to a person.
+		Choices: []bots.Choice{choice(c.Lang, "yes", "c-yes"), choice(c.Lang, "no", "c-no"), choice(c.Lang, "human", "c-human")},
 	}
 	if e.ID == "quejas-reclamos" {
 		r.Choices = append(r.Choices, choice(c.Lang, "complain", "c-complain"))

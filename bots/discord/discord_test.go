@@ -192,8 +192,8 @@ func TestDMQuestionAnsweredWithButtons(t *testing.T) {
 	fake.say(dm, maria, question, false)
 	answer := fake.lastBot(dm, "Plazos y gastos de envío")
 	ids, off := answer.buttons()
-	if !slices.Equal(ids, []string{"yes", "no"}) || slices.Contains(off, true) {
-		t.Fatalf("buttons = %v disabled %v, want yes, no enabled", ids, off)
+	if !slices.Equal(ids, []string{"yes", "no", "human"}) || slices.Contains(off, true) {
+		t.Fatalf("buttons = %v disabled %v, want yes, no, human enabled", ids, off)
 	}
 
 	iid := fake.press(maria, answer, "yes")
@@ -219,8 +219,8 @@ func TestDMQuestionAnsweredWithButtons(t *testing.T) {
 	fake.mu.Lock()
 	_, off = answer.buttons()
 	fake.mu.Unlock()
-	if !slices.Equal(off, []bool{true, true}) {
-		t.Errorf("after the press, disabled = %v, want both", off)
+	if !slices.Equal(off, []bool{true, true, true}) {
+		t.Errorf("after the press, disabled = %v, want all", off)
 	}
 
 	// The same interaction delivered again, then a marker message.

@@ -197,8 +197,8 @@ func TestPrivateChat(t *testing.T) {
 		t.Errorf("answer = %q, want the article and the feedback question", answer.Form.Get("text"))
 	}
 	labels, data := buttons(t, answer)
-	if !slices.Equal(labels, []string{"Sí", "No"}) || !slices.Equal(data, []string{"yes", "no"}) {
-		t.Errorf("buttons = %q %q, want [Sí No] [yes no]", labels, data)
+	if !slices.Equal(labels, []string{"Sí", "No", "Hablar con una persona"}) || !slices.Equal(data, []string{"yes", "no", "human"}) {
+		t.Errorf("buttons = %q %q, want [Sí No Hablar con una persona] [yes no human]", labels, data)
 	}
 
 	// 2. "No": acknowledged, keyboard removed, ticket opened.
