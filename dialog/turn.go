@@ -495,7 +495,7 @@ func (t *turn) answerArticle(id string) (bots.Reply, bool) {
 	c.Answered = &escalation.Answer{Customer: t.m.From.Customer(), Question: c.Question, Article: e.ID, Lang: e.Lang, At: t.m.Time}
 	t.answers = append(t.answers, *c.Answered)
 	r := bots.Reply{
-		Text:    e.Title + "\n\n" + e.Body + "\n\n" + say(c.Lang, "feedback"),
+		Text: e.Title + "\n\n" + e.Body + "\n\n" + say(c.Lang, "feedback"),
 		// A person is one press away without saying the article did not
 		// help: "No" is feedback on the article, not the way to a person.
 		Choices: []bots.Choice{choice(c.Lang, "yes", "c-yes"), choice(c.Lang, "no", "c-no"), choice(c.Lang, "human", "c-human")},
