@@ -94,9 +94,15 @@ type Choice struct {
 type Reply struct {
 	Text    string   `json:"text"`
 	Choices []Choice `json:"choices,omitempty"`
+	// Seen asks the channel to show, without words, that the message it
+	// answers was received and added to the person's open request: a
+	// reaction on it where the platform has them (Telegram, Discord,
+	// Slack), a short mark in the terminal. It is only ever an answer to an
+	// inbound message: the outbox never holds it.
+	Seen bool `json:"seen,omitempty"`
 }
 
-// IsZero reports whether r says nothing.
+// IsZero reports whether r says nothing in words (it may still be Seen).
 func (r Reply) IsZero() bool { return r.Text == "" && len(r.Choices) == 0 }
 
 // Handler turns one inbound message into the reply for it. It never fails:

@@ -163,10 +163,13 @@ type conversation struct {
 	Misses int           `json:"misses,omitempty"`
 	// Question is the last substantive thing the customer asked, the
 	// description of a request when one is opened.
-	Question string             `json:"question,omitempty"`
-	Intake   *intake            `json:"intake,omitempty"`
-	Ticket   escalation.ID      `json:"ticket,omitempty"`
-	Relayed  bool               `json:"relayed,omitempty"`
+	Question string        `json:"question,omitempty"`
+	Intake   *intake       `json:"intake,omitempty"`
+	Ticket   escalation.ID `json:"ticket,omitempty"`
+	Relayed  bool          `json:"relayed,omitempty"`
+	// Reminded is when the customer was last told, in words, who has their
+	// open ticket and when to expect an answer.
+	Reminded time.Time          `json:"reminded,omitzero"`
 	History  []escalation.Entry `json:"history,omitempty"`
 	Offered  []escalation.Offer `json:"offered,omitempty"`
 	// Seen holds the ids of recent inbound messages; LastID's reply is kept

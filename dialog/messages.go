@@ -70,6 +70,11 @@ var catalog = map[string]map[string]string{
 		"es": "He abierto la solicitud #%d: «%s». Una persona te responderá aquí %s. Todo lo que escribas en este chat se añadirá a tu solicitud; escribe /estado para ver cómo va.",
 		"en": "I've opened request #%d: «%s». A person will answer you here %s. Anything you write in this chat is added to your request; type /status to see how it's going.",
 	},
+	"remind":         {"es": "He añadido tu mensaje a la solicitud #%d, que sigue abierta.", "en": "I've added your message to request #%d, which is still open."},
+	"remind-who":     {"es": "La está atendiendo %s.", "en": "%s is handling it."},
+	"remind-nobody":  {"es": "Aún no la ha cogido nadie del equipo, pero está en la cola.", "en": "Nobody from the team has picked it up yet, but it is in the queue."},
+	"remind-first":   {"es": "Te responderán %s.", "en": "You'll get an answer %s."},
+	"remind-resolve": {"es": "Esperamos resolverla %s.", "en": "We expect to solve it %s."},
 	"relayed": {
 		"es": "Añadido a tu solicitud #%d. La persona que la atiende lo verá.",
 		"en": "Added to your request #%d. The person handling it will see it.",

@@ -141,7 +141,7 @@ func (h *harness) newTerminal(name string) *terminal {
 	handler := func(ctx context.Context, m bots.Message) bots.Reply {
 		m.Time = time.Time{} // the engine's clock, not the wall clock
 		r := h.eng.Handle(ctx, m)
-		tm.replied <- !r.IsZero()
+		tm.replied <- !r.IsZero() || r.Seen
 		return r
 	}
 	go func() { tm.done <- tm.bot.Run(ctx, handler) }()

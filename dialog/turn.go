@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"ayuda/bots"
 	"ayuda/escalation"
@@ -314,11 +315,7 @@ func (t *turn) ticketBound(ctx context.Context, pressed string, entry escalation
 		if _, err := t.e.cfg.Queue.CustomerMessage(ctx, tk.ID, entry); err != nil {
 			return bots.Reply{}, true, err
 		}
-		if !c.Relayed {
-			c.Relayed = true
-			return bots.Reply{Text: say(c.Lang, "relayed", tk.ID)}, true, nil
-		}
-		return bots.Reply{}, true, nil
+		return t.followUp(ctx, tk), true, nil
 	case tk.Status == escalation.Completed:
 		switch {
 		case in == StatusReq:
@@ -338,6 +335,43 @@ func (t *turn) ticketBound(ctx context.Context, pressed string, entry escalation
 	}
 	c.Ticket, c.Relayed = 0, false
 	return bots.Reply{}, false, nil
+}
+
+// remindEvery is how often a customer who keeps writing to an open ticket
+// is told again, in words, who has it and when to expect an answer.
+const remindEvery = time.Hour
+
+// followUp acknowledges a message added to open ticket tk: the first in
+// words, then with a mark on the message (Seen), and at most once every
+// remindEvery in words again, saying who has the ticket and when to
+// expect an answer. A customer who writes "hola? hay alguien?" always
+// hears that they were heard, and is never flooded.
+func (t *turn) followUp(ctx context.Context, tk *escalation.Ticket) bots.Reply {
+	c, now := t.c, t.e.now()
+	if !c.Relayed {
+		c.Relayed, c.Reminded = true, now
+		return bots.Reply{Text: say(c.Lang, "relayed", tk.ID), Seen: true}
+	}
+	if now.Sub(c.Reminded) < remindEvery {
+		return bots.Reply{Seen: true}
+	}
+	c.Reminded = now
+	who := say(c.Lang, "remind-nobody")
+	if tk.Assignee != "" {
+		name := say(c.Lang, "anyone")
+		if a, err := t.e.cfg.Queue.Agent(tk.Assignee); err == nil && a.Name != "" {
+			name = a.Name
+		}
+		who = say(c.Lang, "remind-who", name)
+	}
+	when := ""
+	switch {
+	case tk.FirstResponse.IsZero() && !tk.FirstResponseDue.IsZero():
+		when = " " + say(c.Lang, "remind-first", dueText(c.Lang, tk.FirstResponseDue, now, t.e.cfg.Location))
+	case !tk.ResolutionDue.IsZero() && tk.ResolutionDue.After(now):
+		when = " " + say(c.Lang, "remind-resolve", dueText(c.Lang, tk.ResolutionDue, now, t.e.cfg.Location))
+	}
+	return bots.Reply{Text: say(c.Lang, "remind", tk.ID) + " " + who + when, Seen: true}
 }
 
 // solved records the customer's answer to "is it solved?" for ticket id.

@@ -97,7 +97,7 @@ func (b *Bot) Run(ctx context.Context, h bots.Handler) error {
 			}
 			m := bots.Message{From: b.addr, Name: b.cfg.User, Text: b.resolve(text), Time: time.Now(), Internal: b.cfg.Internal}
 			r := h(ctx, m)
-			if !r.IsZero() {
+			if !r.IsZero() || r.Seen {
 				b.Show(r)
 			}
 		}
@@ -158,9 +158,13 @@ func (b *Bot) Show(r bots.Reply) {
 }
 
 // Format renders a reply for a terminal: "ayuda:" and the text, then the
-// choices numbered from 1.
+// choices numbered from 1. A reply that only marks the message as seen
+// (added to the person's open request) is a check mark.
 func Format(r bots.Reply) string {
 	var s strings.Builder
+	if r.IsZero() && r.Seen {
+		return "  ✓\n"
+	}
 	if b := strings.TrimSpace(printable(r.Text)); b != "" {
 		s.WriteString("ayuda: ")
 		for i, line := range strings.Split(b, "\n") {

@@ -41,6 +41,10 @@ type fakeAPI struct {
 	held       int                                    // calls being held
 }
 
+// allowedReactions are some of the emoji Telegram accepts as reactions
+// (the Bot API's ReactionTypeEmoji list).
+const allowedReactions = "👍👎❤🔥🥰👏😁🤔🤯😱🤬😢🎉🤩🤮💩🙏👌🕊🤡🥱🥴😍🐳🌚🌭💯🤣⚡🍌🏆💔🤨😐🍓🍾💋🖕😈😴😭🤓👻👨‍💻👀🎃🙈😇😨🤝✍🤗🫡🎅🎄☃💅🤪🗿🆒💘🙉🦄😘💊🙊😎👾🤷‍♂🤷🤷‍♀😡"
+
 type fakeUpdate struct {
 	id  int
 	obj map[string]any
@@ -140,6 +144,19 @@ func (f *fakeAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		m := f.sendMessage(form)
 		result, msgID = m, m["message_id"].(int)
 	case "answerCallbackQuery", "editMessageReplyMarkup", "setMyCommands", "deleteWebhook", "setWebhook":
+		result = true
+	case "setMessageReaction":
+		// Bot API: reaction is a JSON array of ReactionType; a bot may set
+		// one emoji reaction, from Telegram's list, on a message that exists.
+		var rs []struct{ Type, Emoji string }
+		if err := json.Unmarshal([]byte(form.Get("reaction")), &rs); err != nil || len(rs) != 1 || rs[0].Type != "emoji" || !strings.Contains(allowedReactions, rs[0].Emoji) || rs[0].Emoji == "" {
+			writeJSON(w, 400, map[string]any{"ok": false, "error_code": 400, "description": "Bad Request: REACTION_INVALID"})
+			return
+		}
+		if form.Get("chat_id") == "" || form.Get("message_id") == "" {
+			writeJSON(w, 400, map[string]any{"ok": false, "error_code": 400, "description": "Bad Request: message to react not found"})
+			return
+		}
 		result = true
 	default:
 		f.t.Errorf("fake Telegram: unmodelled method %s", method)

@@ -434,9 +434,14 @@ func (b *Bot) sendReply(ctx context.Context, chat int64, replyTo int, r bots.Rep
 }
 
 // deliver sends an inline reply, or hands what could not be sent to the
-// Outbox. It fails only when both failed: the update must then be seen again.
-func (b *Bot) deliver(ctx context.Context, chat int64, replyTo int, to bots.Address, r bots.Reply) error {
+// Outbox. It fails only when both failed: the update must then be seen
+// again. A reply that only marks the message as seen is a reaction on
+// message seenOn.
+func (b *Bot) deliver(ctx context.Context, chat int64, replyTo, seenOn int, to bots.Address, r bots.Reply) error {
 	if r.IsZero() {
+		if r.Seen && seenOn != 0 {
+			b.react(ctx, chat, seenOn)
+		}
 		return nil
 	}
 	n, err := b.sendReply(ctx, chat, replyTo, r)
@@ -453,6 +458,23 @@ func (b *Bot) deliver(ctx context.Context, chat int64, replyTo int, to bots.Addr
 		b.log.WarnContext(ctx, "reply not sent; queued for later", "to", to.String(), "err", err)
 	}
 	return nil
+}
+
+// seenEmoji is the reaction that says "received, added to your request":
+// one of the emoji Telegram accepts as a reaction.
+const seenEmoji = "👀"
+
+// react marks message id in chat as seen (setMessageReaction, Bot API
+// 7.0). A chat where reactions are off refuses it; the message is on the
+// ticket all the same, so that is only logged.
+func (b *Bot) react(ctx context.Context, chat int64, id int) {
+	p := tgbotapi.Params{}
+	p.AddNonZero64("chat_id", chat)
+	p.AddNonZero("message_id", id)
+	p["reaction"] = `[{"type":"emoji","emoji":"` + seenEmoji + `"}]`
+	if _, err := b.raw(ctx, "setMessageReaction", p); err != nil && ctx.Err() == nil {
+		b.log.WarnContext(ctx, "could not mark a message as seen", "chat", chat, "err", err)
+	}
 }
 
 // request sends one SDK request, retrying as do does.

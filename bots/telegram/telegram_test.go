@@ -868,3 +868,36 @@ func TestAttachments(t *testing.T) {
 		}
 	}
 }
+
+// A customer who keeps writing to an open ticket hears that each message
+// was received: the first in words, the next with a 👀 reaction on it.
+func TestFollowUpsMarkedSeen(t *testing.T) {
+	f := newFakeAPI(t)
+	q, eng := openStore(t, t.TempDir())
+	defer q.Close()
+	r := start(t, newBot(t, f, q, nil), q, eng)
+	defer r.stop()
+	ana := user{id: 31, name: "Ana"}
+	f.message(ana.id, ana, "quiero hablar con una persona: el pedido AUR-5 no llega", nil)
+	f.waitSent(ana.id, 1)
+	f.message(ana.id, ana, "el seguimiento es 998877", nil)
+	if got := f.waitSent(ana.id, 2)[1]; !strings.Contains(got.Form.Get("text"), "Añadido a tu solicitud") {
+		t.Fatalf("first follow-up got %q", got.Form.Get("text"))
+	}
+	_, id := f.message(ana.id, ana, "hola? hay alguien?", nil)
+	f.waitFor("a reaction", func() bool {
+		for _, c := range f.calls {
+			if c.Method == "setMessageReaction" {
+				return true
+			}
+		}
+		return false
+	})
+	c := f.callsOf("setMessageReaction")[0]
+	if c.Get("chat_id") != "31" || c.Get("message_id") != strconv.Itoa(id) || !strings.Contains(c.Get("reaction"), "👀") {
+		t.Errorf("reaction %v, want 👀 on message %d in chat 31", c, id)
+	}
+	if n := len(f.sent(ana.id)); n != 2 {
+		t.Errorf("%d messages sent to Ana, want 2 (the receipt, the first acknowledgement)", n)
+	}
+}

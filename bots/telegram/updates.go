@@ -318,7 +318,7 @@ func (b *Bot) onMessage(ctx context.Context, h bots.Handler, update int, m *tgbo
 	if m.Date != 0 {
 		msg.Time = time.Unix(int64(m.Date), 0)
 	}
-	return b.deliver(ctx, m.Chat.ID, replyTo, to, b.handle(ctx, h, msg))
+	return b.deliver(ctx, m.Chat.ID, replyTo, m.MessageID, to, b.handle(ctx, h, msg))
 }
 
 // onCallback handles a pressed button: it is acknowledged at once, its
@@ -360,7 +360,7 @@ func (b *Bot) onCallback(ctx context.Context, h bots.Handler, update int, q *tgb
 	if group {
 		m.Private = address(q.From.ID, q.From.ID)
 	}
-	return b.deliver(ctx, chat.ID, replyTo, to, b.handle(ctx, h, m))
+	return b.deliver(ctx, chat.ID, replyTo, 0, to, b.handle(ctx, h, m))
 }
 
 // answer acknowledges a callback query, once: Telegram shows a spinner
