@@ -607,3 +607,22 @@ func TestTokenRejected(t *testing.T) {
 		t.Error("a second Run was allowed")
 	}
 }
+
+// A customer who keeps writing to an open ticket hears that each message
+// was received: the first in words, the next with a 👀 reaction on it.
+func TestFollowUpsMarkedSeen(t *testing.T) {
+	t.Parallel()
+	h := start(t, nil)
+	fake := h.fake
+	dm := fake.dmWith(maria)
+	fake.say(dm, maria, "quiero hablar con una persona: el pedido AUR-5 no llega", false)
+	fake.lastBot(dm, "He abierto la solicitud #1")
+	fake.say(dm, maria, "el seguimiento es 998877", false)
+	fake.lastBot(dm, "Añadido a tu solicitud #1")
+	m := fake.say(dm, maria, "hola? hay alguien?", false)
+	route := "PUT /api/v9/channels/" + dm + "/messages/" + m.ID + "/reactions/"
+	fake.waitFor("the reaction", func() bool { return len(fake.requestsLocked(route)) == 1 })
+	if n := h.botCount(dm); n != 2 {
+		t.Errorf("bot messages = %d, want 2 (receipt, first acknowledgement)", n)
+	}
+}

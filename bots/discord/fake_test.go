@@ -159,22 +159,23 @@ func newFake(t testing.TB) *fakeDiscord {
 	f.channels["201"] = &fakeChannel{ID: "201", GuildID: fakeGuild, Type: 0}
 	mux := http.NewServeMux()
 	for pattern, h := range map[string]http.HandlerFunc{
-		"GET /api/v9/gateway":                                    f.gateway,
-		"GET /api/v9/gateway/bot":                                f.gateway,
-		"GET /api/v9/users/@me":                                  f.me,
-		"POST /api/v9/users/@me/channels":                        f.openDM,
-		"GET /api/v9/channels/{ch}/messages":                     f.listMessages,
-		"POST /api/v9/channels/{ch}/messages":                    f.postMessage,
-		"PATCH /api/v9/channels/{ch}/messages/{id}":              f.editMessage,
-		"POST /api/v9/channels/{ch}/messages/{id}/threads":       f.threadFromMessage,
-		"POST /api/v9/channels/{ch}/threads":                     f.threadAlone,
-		"PUT /api/v9/channels/{ch}/thread-members/{user}":        f.noContent,
-		"PUT /api/v9/applications/{app}/commands":                f.commands,
-		"PUT /api/v9/applications/{app}/guilds/{guild}/commands": f.commands,
-		"POST /api/v9/interactions/{id}/{token}/callback":        f.noContent,
-		"PATCH /api/v9/webhooks/{app}/{token}/messages/{id}":     f.webhookMessage,
-		"DELETE /api/v9/webhooks/{app}/{token}/messages/{id}":    f.noContent,
-		"POST /api/v9/webhooks/{app}/{token}":                    f.webhookMessage,
+		"GET /api/v9/gateway":                                           f.gateway,
+		"GET /api/v9/gateway/bot":                                       f.gateway,
+		"GET /api/v9/users/@me":                                         f.me,
+		"POST /api/v9/users/@me/channels":                               f.openDM,
+		"GET /api/v9/channels/{ch}/messages":                            f.listMessages,
+		"POST /api/v9/channels/{ch}/messages":                           f.postMessage,
+		"PATCH /api/v9/channels/{ch}/messages/{id}":                     f.editMessage,
+		"POST /api/v9/channels/{ch}/messages/{id}/threads":              f.threadFromMessage,
+		"POST /api/v9/channels/{ch}/threads":                            f.threadAlone,
+		"PUT /api/v9/channels/{ch}/thread-members/{user}":               f.noContent,
+		"PUT /api/v9/channels/{ch}/messages/{id}/reactions/{emoji}/@me": f.react,
+		"PUT /api/v9/applications/{app}/commands":                       f.commands,
+		"PUT /api/v9/applications/{app}/guilds/{guild}/commands":        f.commands,
+		"POST /api/v9/interactions/{id}/{token}/callback":               f.noContent,
+		"PATCH /api/v9/webhooks/{app}/{token}/messages/{id}":            f.webhookMessage,
+		"DELETE /api/v9/webhooks/{app}/{token}/messages/{id}":           f.noContent,
+		"POST /api/v9/webhooks/{app}/{token}":                           f.webhookMessage,
 	} {
 		mux.Handle(pattern, f.record(h))
 	}
@@ -294,6 +295,22 @@ func (f *fakeDiscord) unmodelled(w http.ResponseWriter, r *http.Request) {
 	f.problems = append(f.problems, "unmodelled route "+r.Method+" "+r.URL.Path)
 	f.mu.Unlock()
 	writeJSON(w, 404, map[string]any{"message": "404: Not Found", "code": 0})
+}
+
+// react adds the bot's reaction to a message: 204, or 404 Unknown Message
+// (code 10008) when the message is not in the channel.
+func (f *fakeDiscord) react(w http.ResponseWriter, r *http.Request) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if ch := f.channels[r.PathValue("ch")]; ch != nil {
+		for _, m := range ch.Messages {
+			if m.ID == r.PathValue("id") {
+				w.WriteHeader(http.StatusNoContent)
+				return
+			}
+		}
+	}
+	writeJSON(w, 404, map[string]any{"message": "Unknown Message", "code": 10008})
 }
 
 func (f *fakeDiscord) noContent(w http.ResponseWriter, r *http.Request) {

@@ -430,6 +430,10 @@ func (r *runner) handleMessage(ctx context.Context, it *item) {
 			Attachments: attachments(m),
 			Time:        m.Timestamp,
 		})
+		if reply.IsZero() && reply.Seen {
+			b.react(ctx, m.ChannelID, m.ID)
+			break
+		}
 		parts := render(reply)
 		n, err := b.post(ctx, to.Chat, parts)
 		if err != nil && !fresh && attempt == 0 && httpStatus(err) == 404 && to.Chat != m.ChannelID {
@@ -452,6 +456,21 @@ func (r *runner) handleMessage(ctx context.Context, it *item) {
 	}
 	if err := b.chats.advance(ctx, m.ChannelID, m.ID); err != nil {
 		b.log.WarnContext(ctx, "recording last message", "err", err)
+	}
+}
+
+// seenEmoji is the reaction that says "received, added to your request".
+const seenEmoji = "👀"
+
+// react marks the customer's message as seen. A channel where the bot may
+// not add reactions refuses it; the message is on the ticket all the same,
+// so that is only logged.
+func (b *Bot) react(ctx context.Context, channel, id string) {
+	err := b.do(ctx, "mark a message as seen", func(o ...discordgo.RequestOption) error {
+		return b.s.MessageReactionAdd(channel, id, seenEmoji, o...)
+	})
+	if err != nil && ctx.Err() == nil {
+		b.log.WarnContext(ctx, "could not mark a message as seen", "channel", channel, "err", err)
 	}
 }
 

@@ -192,3 +192,17 @@ func TestDeskFilesAndEdits(t *testing.T) {
 		t.Errorf("a photo without words was called empty: %q", answer.Text)
 	}
 }
+
+// A staff member who keeps writing to their open request sees each
+// message marked as received (👀) after the first acknowledgement.
+func TestStaffFollowUpsMarkedSeen(t *testing.T) {
+	h := newHarness(t, nil)
+	env, _ := h.dm(staff, "quiero hablar con una persona: el portátil no arranca")
+	h.f.waitAcked(env)
+	h.f.waitPosted("D"+staff, "", "#1")
+	h.dm(staff, "es el modelo X13")
+	h.f.waitPosted("D"+staff, "", "Añadido a tu solicitud #1")
+	_, payload := h.dm(staff, "hola? alguien?")
+	ts := payload["event"].(map[string]any)["ts"].(string)
+	h.f.waitReaction(ts, "eyes")
+}

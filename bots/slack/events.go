@@ -422,6 +422,15 @@ func (b *Bot) converse(ctx context.Context, from bots.Address, raw string, files
 	m := bots.Message{ID: id, From: from, Name: u.name(), Text: text, Attachments: files, Time: at, Internal: u.staff}
 	r := (*hp)(ctx, m)
 	if r.IsZero() {
+		// Added to their open request: 👀 on their message says so.
+		if ts, ok := strings.CutPrefix(id, "slack:"+from.Chat+":"); r.Seen && ok && ts != "" {
+			err := b.call(ctx, "reactions.add", func(ctx context.Context) error {
+				return b.api.AddReactionContext(ctx, "eyes", slack.NewRefToMessage(from.Chat, ts))
+			})
+			if err != nil && ctx.Err() == nil {
+				b.log.WarnContext(ctx, "could not mark a message as seen", "channel", from.Chat, "err", err)
+			}
+		}
 		return
 	}
 	if _, err := b.post(ctx, from.Chat, thread, r); err != nil {
