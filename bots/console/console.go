@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 	"unicode"
+	"unicode/utf8"
 
 	"ayuda/bots"
 )
@@ -28,6 +29,9 @@ type Config struct {
 	Prompt bool
 	// Internal marks the person as staff (internal articles allowed).
 	Internal bool
+	// Width wraps replies at this many columns, indented under "ayuda: "
+	// (the terminal's width); 0 means no wrapping (a pipe, a file).
+	Width int
 }
 
 // Bot is the terminal channel for one person. Send prints messages for
@@ -148,7 +152,7 @@ func (b *Bot) Show(r bots.Reply) {
 	if b.prompted {
 		fmt.Fprint(b.cfg.Out, "\r\033[K")
 	}
-	fmt.Fprint(b.cfg.Out, Format(r))
+	fmt.Fprint(b.cfg.Out, FormatWidth(r, b.cfg.Width))
 	if b.prompted {
 		fmt.Fprint(b.cfg.Out, "> ")
 	}
@@ -160,7 +164,15 @@ func (b *Bot) Show(r bots.Reply) {
 // Format renders a reply for a terminal: "ayuda:" and the text, then the
 // choices numbered from 1. A reply that only marks the message as seen
 // (added to the person's open request) is a check mark.
-func Format(r bots.Reply) string {
+func Format(r bots.Reply) string { return FormatWidth(r, 0) }
+
+// indent is where the text of a reply starts, under "ayuda: ".
+const indent = "       "
+
+// FormatWidth is Format with lines wrapped at width columns (at spaces,
+// never inside a word), continued under the first line's text; width 0
+// does not wrap.
+func FormatWidth(r bots.Reply, width int) string {
 	var s strings.Builder
 	if r.IsZero() && r.Seen {
 		return "  ✓\n"
@@ -171,10 +183,10 @@ func Format(r bots.Reply) string {
 			if i > 0 {
 				s.WriteByte('\n')
 				if line != "" {
-					s.WriteString("       ")
+					s.WriteString(indent)
 				}
 			}
-			s.WriteString(line)
+			s.WriteString(wrap(line, width-len(indent), "\n"+indent))
 		}
 		s.WriteByte('\n')
 	}
@@ -182,6 +194,31 @@ func Format(r bots.Reply) string {
 		fmt.Fprintf(&s, "  %d) %s\n", i+1, printable(c.Label))
 	}
 	return s.String()
+}
+
+// wrap breaks line into pieces of at most n characters at spaces, joined
+// by sep; a word longer than n stays whole. n below 20 does not wrap.
+func wrap(line string, n int, sep string) string {
+	if n < 20 || utf8.RuneCountInString(line) <= n {
+		return line
+	}
+	var out strings.Builder
+	col := 0
+	for i, w := range strings.Fields(line) {
+		l := utf8.RuneCountInString(w)
+		switch {
+		case i == 0:
+		case col+1+l > n:
+			out.WriteString(sep)
+			col = 0
+		default:
+			out.WriteByte(' ')
+			col++
+		}
+		out.WriteString(w)
+		col += l
+	}
+	return out.String()
 }
 
 // printable drops control characters (terminal escape sequences among

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"unicode/utf8"
 
 	"ayuda/bots"
 )
@@ -61,5 +62,29 @@ func TestFormatStripsControls(t *testing.T) {
 	got := Format(bots.Reply{Text: "hola \x1b[2J\x1b[31mrojo\x07", Choices: []bots.Choice{{ID: "a", Label: "\x1b]0;title\x07ok"}}})
 	if strings.ContainsAny(got, "\x1b\x07") {
 		t.Errorf("control characters survived: %q", got)
+	}
+}
+
+// In a terminal, long lines wrap at its width under the first line's text,
+// at spaces; lists and blank lines keep their shape.
+func TestFormatWrapsAtWidth(t *testing.T) {
+	r := bots.Reply{Text: "Enviamos a España, Portugal y el resto de la Unión Europea con plazos distintos.\n\n- Baleares: 3–5 días", Choices: []bots.Choice{{ID: "yes", Label: "Sí"}}}
+	got := FormatWidth(r, 40)
+	want := "ayuda: Enviamos a España, Portugal y el\n" +
+		"       resto de la Unión Europea con\n" +
+		"       plazos distintos.\n" +
+		"\n" +
+		"       - Baleares: 3–5 días\n" +
+		"  1) Sí\n"
+	if got != want {
+		t.Errorf("wrapped:\n%s\nwant:\n%s", got, want)
+	}
+	for _, line := range strings.Split(got, "\n") {
+		if n := utf8.RuneCountInString(line); n > 40 {
+			t.Errorf("line of %d columns: %q", n, line)
+		}
+	}
+	if FormatWidth(r, 0) != Format(r) || strings.Count(Format(r), "\n") != 4 {
+		t.Errorf("width 0 wraps: %q", Format(r))
 	}
 }

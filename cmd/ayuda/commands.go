@@ -51,7 +51,7 @@ func cmdServe(ctx context.Context, e *env, args []string) error {
 	}
 	var term *console.Bot
 	if e.interactive && !*noTerminal && !anyToken(e.getenv) {
-		term = console.New(console.Config{In: e.stdin, Out: e.stdout, User: customerName(*as, e.getenv), Prompt: true})
+		term = console.New(console.Config{In: e.stdin, Out: e.stdout, User: customerName(*as, e.getenv), Prompt: true, Width: e.width})
 	}
 	log, closeLog, err := serverLogger(cfg, e, term != nil)
 	if err != nil {
@@ -147,7 +147,7 @@ func cmdChat(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	name := customerName(*as, e.getenv)
-	term := console.New(console.Config{In: e.stdin, Out: e.stdout, User: name, Prompt: e.interactive})
+	term := console.New(console.Config{In: e.stdin, Out: e.stdout, User: name, Prompt: e.interactive, Width: e.width})
 	if cl := findServer(ctx, cfg, e.getenv); cl != nil {
 		return remoteChat(ctx, cl, term, name)
 	}

@@ -44,6 +44,9 @@ func main() {
 		stderr:      os.Stderr,
 		interactive: term.IsTerminal(int(os.Stdin.Fd())),
 	}
+	if w, _, err := term.GetSize(int(os.Stdout.Fd())); err == nil {
+		e.width = w
+	}
 	if err := run(ctx, e); err != nil {
 		if !errors.Is(err, errSilent) {
 			fmt.Fprintln(os.Stderr, "ayuda:", err)
@@ -60,6 +63,8 @@ type env struct {
 	stdout      io.Writer
 	stderr      io.Writer
 	interactive bool
+	// width is the terminal's width when stdout is one, else 0.
+	width int
 }
 
 // errSilent fails a command whose output already said what is wrong.
