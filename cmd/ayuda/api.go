@@ -5,6 +5,7 @@ import (
 	"crypto/subtle"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"strconv"
@@ -51,7 +52,33 @@ func (s *api) handler() http.Handler {
 	mux.Handle("GET /api/agents", s.auth(s.agents))
 	mux.Handle("POST /api/chat", s.auth(s.chat))
 	mux.Handle("GET /api/chat/inbox", s.auth(s.inbox))
-	return mux
+	return jsonErrors(mux)
+}
+
+// jsonErrors answers what mux has no route for in JSON, as every other
+// answer of the API: 404 for an unknown path, 405 (with Allow) for a known
+// path asked with another method. net/http's own answers are plain text.
+func jsonErrors(mux *http.ServeMux) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if _, pattern := mux.Handler(r); pattern != "" {
+			mux.ServeHTTP(w, r)
+			return
+		}
+		var allow []string
+		for _, m := range []string{http.MethodGet, http.MethodPost} {
+			probe := r.Clone(r.Context())
+			probe.Method = m
+			if _, p := mux.Handler(probe); p != "" {
+				allow = append(allow, m)
+			}
+		}
+		if len(allow) > 0 {
+			w.Header().Set("Allow", strings.Join(allow, ", "))
+			writeJSON(w, http.StatusMethodNotAllowed, apiError{fmt.Sprintf("%s is not allowed on %s; use %s", r.Method, r.URL.Path, strings.Join(allow, " or "))})
+			return
+		}
+		writeJSON(w, http.StatusNotFound, apiError{"no such route: " + r.URL.Path + " (the API is under /api/: see the README)"})
+	})
 }
 
 type apiError struct {

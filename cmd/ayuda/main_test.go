@@ -186,6 +186,17 @@ func TestAPI(t *testing.T) {
 	if code, _ := call("GET", "/healthz", "", ""); code != http.StatusOK {
 		t.Errorf("healthz: %d", code)
 	}
+	// Unknown routes and wrong methods answer JSON, as the rest of the API.
+	for _, tc := range []struct {
+		method, path string
+		want         int
+	}{{"GET", "/api/nothing", http.StatusNotFound}, {"DELETE", "/api/tickets/1", http.StatusMethodNotAllowed}, {"GET", "/api/tickets/1/claim", http.StatusMethodNotAllowed}} {
+		code, body := call(tc.method, tc.path, "s3cret", "")
+		var e apiError
+		if code != tc.want || json.Unmarshal([]byte(body), &e) != nil || e.Error == "" {
+			t.Errorf("%s %s: %d %q, want %d with a JSON error", tc.method, tc.path, code, body, tc.want)
+		}
+	}
 	if code, body := call("POST", "/api/chat", "s3cret", `{"as":"lola","text":"quiero hablar con una persona, el pedido AUR-9 llegó abierto"}`); code != 200 || !strings.Contains(body, "#1") {
 		t.Fatalf("chat: %d %s", code, body)
 	}
