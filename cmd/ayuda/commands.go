@@ -580,7 +580,7 @@ func cmdKB(ctx context.Context, e *env, args []string) error {
 	if where == "" {
 		where = "built-in articles"
 	}
-	fmt.Fprintf(e.stdout, "%s: %d articles, %d problems\n", where, n, len(problems))
+	fmt.Fprintf(e.stdout, "%s: %s, %s\n", where, plural(n, "article", "articles"), plural(len(problems), "problem", "problems"))
 	if len(problems) > 0 {
 		return errSilent
 	}

@@ -887,7 +887,11 @@ func printFeedback(w io.Writer, f *escalation.Feedback, loc *time.Location) {
 		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 		fmt.Fprintln(tw, "  ARTICLE\tLANG\tANSWERED\tYES\tNO\tNO RATE")
 		for _, a := range f.Articles {
-			fmt.Fprintf(tw, "  %s\t%s\t%d\t%d\t%d\t%.0f%%\n", a.Article, a.Lang, a.Answered, a.Yes, a.No, 100*a.NoRate)
+			rate := "-" // no feedback yet: not a 0% no rate
+			if a.Yes+a.No > 0 {
+				rate = fmt.Sprintf("%.0f%%", 100*a.NoRate)
+			}
+			fmt.Fprintf(tw, "  %s\t%s\t%d\t%d\t%d\t%s\n", a.Article, a.Lang, a.Answered, a.Yes, a.No, rate)
 		}
 		tw.Flush()
 		for _, a := range f.Articles {

@@ -143,12 +143,25 @@ func cmdReport(ctx context.Context, e *env, args []string) error {
 
 func pct(f float64) string { return fmt.Sprintf("%.0f%%", 100*f) }
 
-func hoursOf(seconds float64) string {
-	d := time.Duration(seconds * float64(time.Second)).Round(time.Minute)
-	if d == 0 {
+// hoursOf renders a duration in seconds as "1h30m"; "0m" is zero, and
+// only a figure with nothing measured (count 0) is "-".
+func hoursOf(seconds float64, count int) string {
+	if count == 0 {
 		return "-"
 	}
+	d := time.Duration(seconds * float64(time.Second)).Round(time.Minute)
+	if d == 0 {
+		return "0m"
+	}
 	return strings.TrimSuffix(d.String(), "0s")
+}
+
+// plural is "1 ticket", "2 tickets".
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return fmt.Sprintf("%d %s", n, many)
 }
 
 // counts writes a map as "a 3 · b 1", largest first.
@@ -190,17 +203,17 @@ func printReport(w io.Writer, r *escalation.Report, loc *time.Location) {
 	fmt.Fprintf(tw, "  by status\t%s\t\n", counts(r.ByStatus))
 	fmt.Fprintf(tw, "  by priority\t%s\t\n", counts(r.Priority))
 	ss := r.SelfService
-	fmt.Fprintf(tw, "self-service\t%s\t%d of %d answered questions resolved (%d confirmed, %d not escalated in 24 h, %d pending); %d not answered\n",
-		pct(ss.Rate), ss.Resolved, ss.Answered-ss.Pending, ss.Confirmed, ss.NotEscalated, ss.Pending, ss.Unanswered)
+	fmt.Fprintf(tw, "self-service\t%s\t%d of %d answered (%d confirmed, %d not escalated in 24 h), counting the %d old enough to tell; %d answered in all, %d not answered\n",
+		pct(ss.Rate), ss.Resolved, ss.Answered-ss.Pending, ss.Confirmed, ss.NotEscalated, ss.Answered-ss.Pending, ss.Answered, ss.Unanswered)
 	fmt.Fprintf(tw, "escalation\t%s\t%s\n", pct(r.EscalationRate), counts(r.Reasons))
 	fmt.Fprintf(tw, "first-contact resolution\t%s\t%d of %d closed\n", pct(r.FirstContact.Rate), r.FirstContact.Yes, r.FirstContact.Total)
-	fmt.Fprintf(tw, "first response\tmedian %s\tp90 %s (business time, %d tickets)\n", hoursOf(r.FirstResponse.Median), hoursOf(r.FirstResponse.P90), r.FirstResponse.Count)
-	fmt.Fprintf(tw, "resolution\tmedian %s\tp90 %s (business time, %d tickets)\n", hoursOf(r.Resolution.Median), hoursOf(r.Resolution.P90), r.Resolution.Count)
+	fmt.Fprintf(tw, "first response\tmedian %s\tp90 %s (business time, %s)\n", hoursOf(r.FirstResponse.Median, r.FirstResponse.Count), hoursOf(r.FirstResponse.P90, r.FirstResponse.Count), plural(r.FirstResponse.Count, "ticket", "tickets"))
+	fmt.Fprintf(tw, "resolution\tmedian %s\tp90 %s (business time, %s)\n", hoursOf(r.Resolution.Median, r.Resolution.Count), hoursOf(r.Resolution.P90, r.Resolution.Count), plural(r.Resolution.Count, "ticket", "tickets"))
 	fmt.Fprintf(tw, "targets met\tfirst response %s\t%d of %d; resolution %s, %d of %d\n", pct(r.FirstResponseTarget.Rate), r.FirstResponseTarget.Yes, r.FirstResponseTarget.Total,
 		pct(r.ResolutionTarget.Rate), r.ResolutionTarget.Yes, r.ResolutionTarget.Total)
 	fmt.Fprintf(tw, "closed\t%s\t\n", counts(r.Closures))
 	s := r.Satisfaction
-	fmt.Fprintf(tw, "satisfaction\t%.1f / 5\t%d ratings of %d closed (%s); %d of 1 or 2\n", s.Average, s.Rated, s.Closed, pct(s.ResponseRate), s.Low)
+	fmt.Fprintf(tw, "satisfaction\t%.1f / 5\t%s of %d closed (%s); %d of 1 or 2\n", s.Average, plural(s.Rated, "rating", "ratings"), s.Closed, pct(s.ResponseRate), s.Low)
 	tw.Flush()
 	fmt.Fprintln(w, "\nagents (open now · opened in the period · closed):")
 	for _, a := range r.Agents {
