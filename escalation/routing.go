@@ -83,7 +83,12 @@ func checkRouting(teams []Team, routes []Route, agents map[string]Agent) error {
 		}
 		for _, a := range tm.Agents {
 			if _, ok := agents[strings.ToLower(a)]; !ok {
-				return fmt.Errorf("escalation: team %q: %w: %q", tm.Name, ErrNotAgent, a)
+				known := make([]string, 0, len(agents))
+				for id := range agents {
+					known = append(known, id)
+				}
+				slices.Sort(known)
+				return fmt.Errorf("team %q lists %q, who is not among the agents (%s): add them under agents, or fix the name: %w", tm.Name, a, strings.Join(known, ", "), ErrNotAgent)
 			}
 		}
 	}

@@ -6,8 +6,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
+	"reflect"
 	"strconv"
 	"strings"
 	"time"
@@ -166,9 +168,46 @@ func decode(r *http.Request, v any) error {
 		if errors.As(err, &mbe) {
 			return err
 		}
-		return badRequest{"invalid JSON body: " + err.Error()}
+		return badRequest{bodyProblem(err)}
 	}
 	return nil
+}
+
+// bodyProblem says what is wrong with a request body in the API's terms
+// (the JSON field), not Go's (its struct types).
+func bodyProblem(err error) string {
+	var te *json.UnmarshalTypeError
+	var se *json.SyntaxError
+	switch {
+	case errors.As(err, &te) && te.Field != "":
+		return fmt.Sprintf("field %q must be %s, not %s", te.Field, jsonKind(te.Type.Kind()), te.Value)
+	case errors.As(err, &te):
+		return fmt.Sprintf("the body must be a JSON object, not %s", te.Value)
+	case errors.As(err, &se):
+		return fmt.Sprintf("the body is not valid JSON (at byte %d)", se.Offset)
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return "the body is not valid JSON (it ends too soon)"
+	case errors.Is(err, io.EOF):
+		return "the body is empty: send a JSON object"
+	}
+	if f, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
+		return "unknown field " + f
+	}
+	return "invalid JSON body"
+}
+
+func jsonKind(k reflect.Kind) string {
+	switch k {
+	case reflect.String:
+		return "a string"
+	case reflect.Bool:
+		return "true or false"
+	case reflect.Int, reflect.Int64, reflect.Uint64, reflect.Float64:
+		return "a number"
+	case reflect.Slice:
+		return "a list"
+	}
+	return "an object"
 }
 
 func ticketID(r *http.Request) (escalation.ID, error) {

@@ -7,6 +7,8 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"reflect"
+	"regexp"
 	"strings"
 	"time"
 
@@ -133,9 +135,105 @@ func parseConfig(data []byte, c *Config) error {
 	dec := yaml.NewDecoder(strings.NewReader(string(data)))
 	dec.KnownFields(true)
 	if err := dec.Decode(c); err != nil && !errors.Is(err, io.EOF) {
-		return err
+		return configError(err)
 	}
 	return nil
+}
+
+var (
+	unknownField = regexp.MustCompile(`^line (\d+): field (\S+) not found in type (\S+)$`)
+	wrongType    = regexp.MustCompile("^line (\\d+): cannot unmarshal !!(\\w+) `(.*)` into (\\S+)$")
+)
+
+// configError says what yaml.v3 found wrong in the user's terms: the
+// line, the setting, and for an unknown one the known setting it is
+// closest to. Anything else is yaml's own message.
+func configError(err error) error {
+	var te *yaml.TypeError
+	if !errors.As(err, &te) {
+		return err
+	}
+	var out []string
+	for _, e := range te.Errors {
+		switch m := unknownField.FindStringSubmatch(e); {
+		case m != nil:
+			msg := fmt.Sprintf("line %s: unknown setting %q", m[1], m[2])
+			if near := closest(m[2], configKeys()); near != "" {
+				msg += fmt.Sprintf(" (did you mean %q?)", near)
+			}
+			out = append(out, msg)
+		default:
+			if m := wrongType.FindStringSubmatch(e); m != nil {
+				want := map[string]string{"int": "a whole number", "float64": "a number", "bool": "true or false", "string": "text"}[strings.TrimPrefix(m[4], "*")]
+				if want == "" {
+					want = "a " + m[4]
+				}
+				out = append(out, fmt.Sprintf("line %s: %q is not %s", m[1], m[3], want))
+				continue
+			}
+			out = append(out, e)
+		}
+	}
+	return errors.New(strings.Join(out, "; "))
+}
+
+// configKeys are every setting name the configuration file knows, at any
+// depth (yaml tags of Config and what it holds).
+func configKeys() []string {
+	seen := map[reflect.Type]bool{}
+	var keys []string
+	var walk func(t reflect.Type)
+	walk = func(t reflect.Type) {
+		for t.Kind() == reflect.Pointer || t.Kind() == reflect.Slice || t.Kind() == reflect.Map {
+			t = t.Elem()
+		}
+		if t.Kind() != reflect.Struct || seen[t] {
+			return
+		}
+		seen[t] = true
+		for i := range t.NumField() {
+			f := t.Field(i)
+			name, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
+			if name != "" && name != "-" {
+				keys = append(keys, name)
+			}
+			walk(f.Type)
+		}
+	}
+	walk(reflect.TypeFor[Config]())
+	return keys
+}
+
+// closest is the key nearest to s, at most two edits away, or "".
+func closest(s string, keys []string) string {
+	best, bestD := "", 3
+	for _, k := range keys {
+		if d := editDistance(strings.ToLower(s), k); d < bestD {
+			best, bestD = k, d
+		}
+	}
+	return best
+}
+
+func editDistance(a, b string) int {
+	ra, rb := []rune(a), []rune(b)
+	prev := make([]int, len(rb)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(ra); i++ {
+		cur := make([]int, len(rb)+1)
+		cur[0] = i
+		for j := 1; j <= len(rb); j++ {
+			cost := 1
+			if ra[i-1] == rb[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev = cur
+	}
+	return prev[len(rb)]
 }
 
 func (c *Config) finish() error {

@@ -186,6 +186,17 @@ func TestAPI(t *testing.T) {
 	if code, _ := call("GET", "/healthz", "", ""); code != http.StatusOK {
 		t.Errorf("healthz: %d", code)
 	}
+	// A body of the wrong shape is explained in the API's terms, not Go's.
+	for body, want := range map[string]string{
+		`{"agent":"agente","text":5}`:  `field \"text\" must be a string, not number`,
+		`{"agent":"agente","txt":"x"}`: `unknown field \"txt\"`,
+		`{"agent":`:                    `not valid JSON`,
+	} {
+		code, got := call("POST", "/api/tickets/1/reply", "s3cret", body)
+		if code != http.StatusBadRequest || !strings.Contains(got, want) || strings.Contains(got, "Go struct") {
+			t.Errorf("reply with %s: %d %s, want 400 saying %s", body, code, got, want)
+		}
+	}
 	// Unknown routes and wrong methods answer JSON, as the rest of the API.
 	for _, tc := range []struct {
 		method, path string
@@ -362,5 +373,37 @@ func apiCaller(t *testing.T, srv *httptest.Server) func(method, path, token, bod
 		defer resp.Body.Close()
 		b, _ := io.ReadAll(resp.Body)
 		return resp.StatusCode, string(b)
+	}
+}
+
+// A configuration file's mistakes are told in its terms: the line, the
+// setting, a near setting for a typo, what a value should be; a team
+// naming someone who is not an agent says who the agents are.
+func TestConfigErrorsInUserTerms(t *testing.T) {
+	for yaml, want := range map[string]string{
+		"agents:\n  - {id: ana, nmae: Ana}\n": `line 2: unknown setting "nmae" (did you mean "name"?)`,
+		"thresholds:\n  answer: alto\n":       `line 2: "alto" is not a number`,
+		"timezon: Europe/Madrid\n":            `did you mean "timezone"?`,
+	} {
+		dir := t.TempDir()
+		path := write(t, dir, "ayuda.yaml", yaml)
+		_, err := cli(t, dir, "", "tickets", "list", "--config", path)
+		if err == nil || !strings.Contains(err.Error(), want) || strings.Contains(err.Error(), "Go struct") || strings.Contains(err.Error(), "escalation.") {
+			t.Errorf("%q: %v, want %s", yaml, err, want)
+		}
+	}
+	dir := t.TempDir()
+	path := write(t, dir, "ayuda.yaml", "agents:\n  - {id: ana}\nteams:\n  - {name: reclamaciones, agents: [luis]}\n")
+	cfg, err := loadConfig(path, func(string) string { return "" })
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Data = dir
+	a, err := openApp(t.Context(), cfg, newLogger(io.Discard, 0))
+	if err == nil {
+		a.Close()
+	}
+	if err == nil || !strings.Contains(err.Error(), `team "reclamaciones" lists "luis", who is not among the agents (ana)`) || strings.Contains(err.Error(), "escalation: team") {
+		t.Errorf("a team with a stranger: %v", err)
 	}
 }
