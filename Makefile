@@ -12,12 +12,15 @@ HTTP ?=
 run: build
 	AYUDA_HTTP=$(HTTP) ./$(BIN) serve
 
-# Every test, with the race detector, after vet and a gofmt check.
+# Every test, with the race detector, after vet and a gofmt check. A line
+# every 30 s says the tests are still running (packages print when done).
 test:
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	  if [ -n "$$unformatted" ]; then echo "gofmt needed: $$unformatted"; exit 1; fi
 	$(GO) vet ./...
-	$(GO) test -race -count=1 ./...
+	@echo "$(GO) test -race -count=1 ./..."; \
+	  ( s=0; while sleep 30; do s=$$((s+30)); echo "  … tests still running ($${s}s)"; done ) & beat=$$!; \
+	  $(GO) test -race -count=1 ./...; status=$$?; kill $$beat 2>/dev/null; exit $$status
 	$(MAKE) --no-print-directory eval-check
 	$(MAKE) --no-print-directory fuzz
 
