@@ -79,6 +79,10 @@ type Message struct {
 	// for a person then continues there: nothing about a ticket is said in
 	// the group.
 	Private Address `json:"private,omitzero"`
+	// Locale is the language the platform says the person uses (Telegram's
+	// language_code, Discord's interaction locale: "es", "en-GB"), a hint
+	// for when their words do not tell; empty when unknown.
+	Locale string `json:"locale,omitempty"`
 }
 
 // Choice is an option offered with a reply: a button on platforms that have

@@ -246,3 +246,18 @@ func TestFlood(t *testing.T) {
 		}
 	}
 }
+
+// The platform's locale is a hint for a first message that does not say
+// its language ("ok", "1"); the customer's own words win over it.
+func TestLocaleHint(t *testing.T) {
+	s := newStack(t)
+	r := s.eng.Handle(t.Context(), bots.Message{From: tg("50"), Text: "ok", Locale: "en-GB"})
+	es := s.eng.Handle(t.Context(), bots.Message{From: tg("52"), Text: "ok"})
+	if r.Text == es.Text || strings.ContainsAny(r.Text, "¿¡ñ") {
+		t.Errorf("an English locale's first «ok» got %q (without it: %q), want English", r.Text, es.Text)
+	}
+	r = s.eng.Handle(t.Context(), bots.Message{From: tg("51"), Text: "¿cuánto tarda un envío a Canarias?", Locale: "en"})
+	if !strings.Contains(r.Text, "Plazos") {
+		t.Errorf("Spanish words with an English locale got %q, want the Spanish article", r.Text)
+	}
+}

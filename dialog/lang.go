@@ -54,3 +54,14 @@ func detectLang(text, prev string) string {
 	}
 	return ""
 }
+
+// localeLang is the language of a platform locale ("es-419" → "es",
+// "en-GB" → "en"), or "" for one ayuda does not speak.
+func localeLang(locale string) string {
+	l, _, _ := strings.Cut(strings.ToLower(locale), "-")
+	l, _, _ = strings.Cut(l, "_")
+	if l == "es" || l == "en" {
+		return l
+	}
+	return ""
+}

@@ -39,7 +39,12 @@ func (t *turn) run(ctx context.Context) (bots.Reply, error) {
 	c, m := t.c, t.m
 	first := c.Lang == ""
 	if first {
+		// The platform's locale, when it names a language ayuda speaks,
+		// stands in until the customer's words say otherwise.
 		c.Lang = t.e.cfg.DefaultLang
+		if l := localeLang(m.Locale); l != "" {
+			c.Lang = l
+		}
 	}
 	pressed := t.pressed()
 	// A press keeps the conversation's language, but a first message that

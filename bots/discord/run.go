@@ -564,7 +564,7 @@ func (r *runner) handleInteraction(ctx context.Context, it *item) {
 	var reply bots.Reply
 	if ok {
 		when, _ := discordgo.SnowflakeTimestamp(in.ID)
-		reply = r.h(ctx, bots.Message{ID: "discord:" + in.ID, From: to, Name: displayName(user, in.Member), Text: text, Time: when})
+		reply = r.h(ctx, bots.Message{ID: "discord:" + in.ID, From: to, Name: displayName(user, in.Member), Text: text, Time: when, Locale: string(in.Locale)})
 	}
 	select {
 	case <-it.acked:

@@ -310,7 +310,7 @@ func (b *Bot) onMessage(ctx context.Context, h bots.Handler, update int, m *tgbo
 		text = "/ayuda" // just "@bot" in a group
 	}
 	to := address(m.Chat.ID, m.From.ID)
-	msg := bots.Message{ID: strconv.Itoa(update), From: to, Name: fullName(m.From), Text: text, Attachments: atts}
+	msg := bots.Message{ID: strconv.Itoa(update), From: to, Name: fullName(m.From), Text: text, Attachments: atts, Locale: m.From.LanguageCode}
 	if !m.Chat.IsPrivate() {
 		// A private chat's id is the user's id.
 		msg.Private = address(m.From.ID, m.From.ID)
