@@ -248,7 +248,21 @@ func loadtest(ctx context.Context, a *app, customers int, duration time.Duration
 			}
 		})
 	}
+	tick := time.NewTicker(time.Second)
+	loadDone := make(chan struct{})
+	go func() {
+		for {
+			select {
+			case <-loadDone:
+				return
+			case <-tick.C:
+				fmt.Fprintf(progress, "mixed load: %.0fs of %.0fs, %d messages\n", time.Since(start).Seconds(), duration.Seconds(), messages.Load())
+			}
+		}
+	}()
 	customersWG.Wait()
+	tick.Stop()
+	close(loadDone)
 	rep.Seconds = time.Since(start).Seconds()
 	rep.Messages = messages.Load()
 	rep.MessagesPerSecond = float64(rep.Messages) / rep.Seconds
@@ -256,6 +270,7 @@ func loadtest(ctx context.Context, a *app, customers int, duration time.Duration
 	fmt.Fprintf(progress, "mixed load done: %d messages in %.1fs\n", rep.Messages, rep.Seconds)
 
 	// The burst: many customers ask for a person at the same moment.
+	fmt.Fprintf(progress, "burst: %d customers ask for a person at once…\n", burst)
 	before, err := a.queue.List(ctx, escalation.Filter{})
 	if err != nil {
 		return rep, err
@@ -288,6 +303,7 @@ func loadtest(ctx context.Context, a *app, customers int, duration time.Duration
 	}
 
 	// Let the agents answer what is left, then wait for the outbox to drain.
+	fmt.Fprintln(progress, "waiting for the agents to answer and the outbox to deliver…")
 	for drained := time.Now().Add(time.Minute); ; {
 		ts, err := a.queue.List(ctx, escalation.Filter{Status: []escalation.Status{escalation.New}, Limit: 1})
 		if err != nil {
@@ -324,6 +340,7 @@ func loadtest(ctx context.Context, a *app, customers int, duration time.Duration
 	sk.mu.Unlock()
 
 	// Every follow-up a customer sent on a ticket is in its transcript.
+	fmt.Fprintln(progress, "checking every transcript…")
 	missing, err := missingFollowUps(ctx, a.queue, followUps)
 	if err != nil {
 		return rep, err
