@@ -171,3 +171,16 @@ func SendKey(ctx context.Context) string {
 	k, _ := ctx.Value(sendKeyCtx{}).(string)
 	return k
 }
+
+// Sleep waits d, or until ctx is done (then it returns ctx's error): the
+// channels' retry and back-off pauses, which must never outlast a shutdown.
+func Sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}

@@ -84,7 +84,7 @@ func (b *Bot) Run(ctx context.Context, h bots.Handler) error {
 	}
 	wg.Go(func() { r.catchUpLoop(ctx) })
 
-	g := &gateway{b: b, dialer: b.s.Dialer, token: b.s.Identify.Token, up: b.up.Store, sleep: sleepCtx,
+	g := &gateway{b: b, dialer: b.s.Dialer, token: b.s.Identify.Token, up: b.up.Store, sleep: bots.Sleep,
 		ev: events{ready: r.onReady, resumed: r.onResumed, message: r.onMessage, interaction: r.onInteraction}}
 	if err := g.run(ctx); err != nil {
 		b.log.ErrorContext(ctx, "Discord stopped for good; the other channels keep running", "err", err)
@@ -97,17 +97,6 @@ func (b *Bot) Run(ctx context.Context, h bots.Handler) error {
 // Up reports whether the gateway has a live session.
 func (b *Bot) Up() bool { return b.up.Load() }
 
-// sleepCtx waits d, or until ctx is done (then it returns ctx's error).
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
-}
 
 // stop makes the gateway handlers drop what arrives from now on and lets
 // the ack workers finish.
@@ -142,7 +131,7 @@ func (b *Bot) checkToken(ctx context.Context) error {
 			return err // a wrong token: retrying cannot help
 		}
 		b.log.WarnContext(ctx, "cannot reach Discord; retrying", "in", wait, "err", err)
-		if sleepCtx(ctx, wait) != nil {
+		if bots.Sleep(ctx, wait) != nil {
 			return nil
 		}
 		wait = min(2*wait, 2*time.Minute)

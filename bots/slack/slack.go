@@ -273,7 +273,7 @@ func New(cfg Config) (*Bot, error) {
 		api:   slack.New(cfg.BotToken.Reveal(), opts...),
 		dms:   map[string]string{},
 		now:   time.Now,
-		sleep: sleep,
+		sleep: bots.Sleep,
 	}
 	b.inbox = newInbox(cfg.State, func() time.Time { return b.now() })
 	b.users = &userCache{m: map[string]userInfo{}}
@@ -288,16 +288,6 @@ func New(cfg Config) (*Bot, error) {
 	return b, nil
 }
 
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-}
 
 // Run asks Slack who the bot is, replays envelopes a previous run
 // acknowledged but did not finish, runs the agents' desk, and receives

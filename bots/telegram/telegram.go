@@ -241,7 +241,7 @@ func New(cfg Config) (*Bot, error) {
 		client:    client,
 		tg:        tg,
 		poll:      cfg.PollTimeout,
-		sleep:     sleep,
+		sleep:     bots.Sleep,
 		retryBase: time.Second,
 		pressed:   recent{max: 4096},
 		nudged:    recent{max: 4096},
@@ -583,17 +583,6 @@ type scrubbed struct {
 func (e *scrubbed) Error() string { return e.msg }
 func (e *scrubbed) Unwrap() error { return e.err }
 
-// sleep waits for d, or until ctx is done.
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
-}
 
 // backoff doubles from the Bot's retryBase up to maxBackoff.
 type backoff struct{ base, cur time.Duration }
