@@ -97,7 +97,6 @@ func (b *Bot) Run(ctx context.Context, h bots.Handler) error {
 // Up reports whether the gateway has a live session.
 func (b *Bot) Up() bool { return b.up.Load() }
 
-
 // stop makes the gateway handlers drop what arrives from now on and lets
 // the ack workers finish.
 func (r *runner) stop() {

@@ -288,7 +288,6 @@ func New(cfg Config) (*Bot, error) {
 	return b, nil
 }
 
-
 // Run asks Slack who the bot is, replays envelopes a previous run
 // acknowledged but did not finish, runs the agents' desk, and receives
 // events (over Socket Mode, or through Handler in HTTP mode), calling h for

@@ -583,7 +583,6 @@ type scrubbed struct {
 func (e *scrubbed) Error() string { return e.msg }
 func (e *scrubbed) Unwrap() error { return e.err }
 
-
 // backoff doubles from the Bot's retryBase up to maxBackoff.
 type backoff struct{ base, cur time.Duration }
 
