@@ -7,10 +7,12 @@ BIN := bin/ayuda
 build:
 	$(GO) build -o $(BIN) ./cmd/ayuda
 
-# make run HTTP=127.0.0.1:8081 serves the API on another address.
+# make run HTTP=127.0.0.1:8081 serves the API on another address; make run
+# AS=maria chats as maria (default: $$USER, or "cliente").
 HTTP ?=
+AS ?=
 run: build
-	AYUDA_HTTP=$(HTTP) ./$(BIN) serve
+	AYUDA_HTTP=$(HTTP) ./$(BIN) serve $(if $(AS),--as $(AS))
 
 # Every test, with the race detector, after vet and a gofmt check. A line
 # every 30 s says the tests are still running (packages print when done).

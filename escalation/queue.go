@@ -53,6 +53,16 @@ type Agent struct {
 	Slack string `json:"slack,omitempty" yaml:"slack"`
 }
 
+// Display is how agents and the desk name the agent: Name, or else the
+// id. Customers are told Name only; without one they hear "a person from
+// the team", not an id.
+func (a Agent) Display() string {
+	if a.Name != "" {
+		return a.Name
+	}
+	return a.ID
+}
+
 // NoticeKind is what a notice to the customer is about.
 type NoticeKind string
 
@@ -181,9 +191,6 @@ func Open(path string, cfg Config) (*Queue, error) {
 	}
 	agents := map[string]Agent{}
 	for _, a := range cfg.Agents {
-		if a.Name == "" {
-			a.Name = a.ID
-		}
 		agents[strings.ToLower(a.ID)] = a
 	}
 	if err := checkRouting(cfg.Teams, cfg.Routes, agents); err != nil {
@@ -700,7 +707,7 @@ func (q *Queue) ReplyRef(ctx context.Context, id ID, agent, text, ref string) (*
 			}
 		}
 		now := q.now()
-		t.Transcript = append(t.Transcript, Entry{Time: now, Author: AuthorAgent, Name: a.Name, Text: text, MessageID: ref})
+		t.Transcript = append(t.Transcript, Entry{Time: now, Author: AuthorAgent, Name: a.Display(), Text: text, MessageID: ref})
 		if t.FirstResponse.IsZero() {
 			t.FirstResponse = now
 		}
@@ -754,7 +761,7 @@ func (q *Queue) NoteRef(ctx context.Context, id ID, agent, text, ref string) (*T
 		if hasMessage(t, ref) {
 			return errNoChange
 		}
-		t.Transcript = append(t.Transcript, Entry{Time: q.now(), Author: AuthorAgent, Name: a.Name, Text: text, Note: true, MessageID: ref})
+		t.Transcript = append(t.Transcript, Entry{Time: q.now(), Author: AuthorAgent, Name: a.Display(), Text: text, Note: true, MessageID: ref})
 		q.event(t, a.ID, "noted", "")
 		return nil
 	})

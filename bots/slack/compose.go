@@ -265,7 +265,7 @@ func (d *desk) submit(ctx context.Context, user string, v *slack.View) {
 				return
 			}
 		}
-		line := entryLine(escalation.Entry{Author: escalation.AuthorAgent, Name: ag.Name, Text: text, Note: note}, maxLine)
+		line := entryLine(escalation.Entry{Author: escalation.AuthorAgent, Name: ag.Display(), Text: text, Note: note}, maxLine)
 		ts, err = d.postLine(ctx, c, line)
 		if err != nil && ctx.Err() != nil {
 			return

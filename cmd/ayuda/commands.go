@@ -74,7 +74,7 @@ func cmdServe(ctx context.Context, e *env, args []string) error {
 	}
 	return serve(ctx, a, e.getenv, serveOptions{terminal: term, adapters: adapters, ready: func(addr string) {
 		if term != nil {
-			greet(e.stdout, cfg, addr, term.Addr().User)
+			greet(e.stdout, cfg, e.prog, addr, term.Addr().User)
 		}
 	}})
 }
@@ -130,10 +130,21 @@ func serverLogger(cfg *Config, e *env, chatting bool) (*slog.Logger, func(), err
 	return newLogger(f, slog.LevelInfo), func() { f.Close() }, nil
 }
 
-func greet(w io.Writer, cfg *Config, addr, user string) {
+// greet tells the person at the terminal who they are chatting as, and
+// how an agent answers them: a command that works when copied (the
+// program as it was started, the data directory only when not the
+// default).
+func greet(w io.Writer, cfg *Config, prog, addr, user string) {
 	fmt.Fprintf(w, "ayuda: chatting as %q. Write a question (es/en); Ctrl-D to quit.\n", user)
-	fmt.Fprintf(w, "       Agents, in another terminal: ayuda tickets list --data %s   (API on http://%s, logs in %s)\n\n",
-		cfg.Data, addr, filepath.Join(cfg.Data, "ayuda.log"))
+	if prog == "" {
+		prog = "ayuda"
+	}
+	data := ""
+	if cfg.Data != defaultData {
+		data = " --data " + cfg.Data
+	}
+	fmt.Fprintf(w, "       Agents, in another terminal: %s tickets list%s   (API on http://%s, logs in %s)\n\n",
+		prog, data, addr, filepath.Join(cfg.Data, "ayuda.log"))
 }
 
 func cmdChat(ctx context.Context, e *env, args []string) error {
@@ -173,7 +184,7 @@ func cmdChat(ctx context.Context, e *env, args []string) error {
 	}
 	return serve(ctx, a, e.getenv, serveOptions{terminal: term, ready: func(addr string) {
 		if e.interactive {
-			greet(e.stdout, cfg, addr, name)
+			greet(e.stdout, cfg, e.prog, addr, name)
 		}
 	}})
 }
@@ -654,5 +665,11 @@ func lint(ctx context.Context, cfg *Config) ([]string, []string, int, error) {
 			}
 		}
 	}
-	return problems, idx.Notes(), len(entries), nil
+	articles := 0 // the out-of-scope examples are no article
+	for _, e := range entries {
+		if !e.IsOutOfScope() {
+			articles++
+		}
+	}
+	return problems, idx.Notes(), articles, nil
 }

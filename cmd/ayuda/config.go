@@ -84,6 +84,9 @@ var weekdayNames = map[string]time.Weekday{
 	"jueves": time.Thursday, "viernes": time.Friday, "sabado": time.Saturday, "sábado": time.Saturday, "domingo": time.Sunday,
 }
 
+// defaultData is the data directory when none is configured.
+const defaultData = "data"
+
 // defaultAgent acts on tickets when the configuration names no agents, so
 // the terminal walk-through works on a fresh machine. It has no name:
 // customers read "Una persona del equipo está atendiendo tu solicitud",
@@ -93,7 +96,7 @@ var defaultAgent = escalation.Agent{ID: "agente"}
 // loadConfig reads the file at path (if path is empty, ayuda.yaml in the
 // working directory when it exists) and applies the environment.
 func loadConfig(path string, getenv func(string) string) (*Config, error) {
-	c := &Config{Data: "data", Lang: "es", Timezone: "Europe/Madrid", HTTP: "127.0.0.1:8080"}
+	c := &Config{Data: defaultData, Lang: "es", Timezone: "Europe/Madrid", HTTP: "127.0.0.1:8080"}
 	explicit := path != ""
 	if path == "" {
 		path = getenv("AYUDA_CONFIG")

@@ -43,6 +43,7 @@ func main() {
 		stdout:      os.Stdout,
 		stderr:      os.Stderr,
 		interactive: term.IsTerminal(int(os.Stdin.Fd())),
+		prog:        os.Args[0],
 	}
 	if w, _, err := term.GetSize(int(os.Stdout.Fd())); err == nil {
 		e.width = w
@@ -65,6 +66,9 @@ type env struct {
 	interactive bool
 	// width is the terminal's width when stdout is one, else 0.
 	width int
+	// prog is how the program was started ("./bin/ayuda"), for commands
+	// it suggests; empty means "ayuda".
+	prog string
 }
 
 // errSilent fails a command whose output already said what is wrong.

@@ -85,7 +85,7 @@ func TestWalkThrough(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(out, "Agente (solicitud #1):\n       Hola María, sale hoy.") {
+	if !strings.Contains(out, "Una persona del equipo (solicitud #1):\n       Hola María, sale hoy.") {
 		t.Errorf("the agent's answer did not arrive:\n%s", out)
 	}
 	if strings.Contains(out, "secreta") {
