@@ -21,6 +21,12 @@ import (
 // cli runs ayuda with args against dataDir and returns what it printed.
 func cli(t *testing.T, dataDir, stdin string, args ...string) (string, error) {
 	t.Helper()
+	return cliTerm(t, dataDir, stdin, false, args...)
+}
+
+// cliTerm is cli with stdin a terminal (interactive) or not.
+func cliTerm(t *testing.T, dataDir, stdin string, interactive bool, args ...string) (string, error) {
+	t.Helper()
 	var out, errOut bytes.Buffer
 	e := &env{
 		args: append(args, "--data", dataDir),
@@ -33,9 +39,10 @@ func cli(t *testing.T, dataDir, stdin string, args ...string) (string, error) {
 			}
 			return ""
 		},
-		stdin:  strings.NewReader(stdin),
-		stdout: &out,
-		stderr: &errOut,
+		stdin:       strings.NewReader(stdin),
+		stdout:      &out,
+		stderr:      &errOut,
+		interactive: interactive,
 	}
 	err := run(t.Context(), e)
 	if errOut.Len() > 0 {
