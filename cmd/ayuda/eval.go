@@ -43,11 +43,23 @@ type record struct {
 }
 
 // readRecords reads a .jsonl or .csv file of articles and out-of-scope
-// questions, each with its line.
+// questions, each with its line; or a public dataset in its own format
+// (datasets.go), whose records have no line.
 func readRecords(path string) ([]record, []int, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, nil, err
+	}
+	if c, ok := asCLINC(data); ok {
+		recs, lines := clincRecords(c)
+		return recs, lines, nil
+	}
+	if pairs, ok, err := textCategory(data); ok {
+		if err != nil {
+			return nil, nil, fmt.Errorf("%s: %w", path, err)
+		}
+		recs := intentRecords(pairs, nil)
+		return recs, numbered(recs), nil
 	}
 	switch strings.ToLower(filepath.Ext(path)) {
 	case ".jsonl", ".json", ".ndjson":
@@ -343,9 +355,9 @@ func cmdKBImport(e *env, args []string) error {
 			articles++
 		}
 	}
-	fmt.Fprintf(e.stdout, "%s: %d articles", *out, articles)
+	fmt.Fprintf(e.stdout, "%s: %s", *out, plural(articles, "article", "articles"))
 	if oos > 0 {
-		fmt.Fprintf(e.stdout, " and %d out-of-scope questions (%s)", oos, faq.OutOfScope)
+		fmt.Fprintf(e.stdout, " and %s (%s)", plural(oos, "out-of-scope question", "out-of-scope questions"), faq.OutOfScope)
 	}
 	fmt.Fprintln(e.stdout, " written")
 	return nil
@@ -360,6 +372,12 @@ type labelled struct {
 }
 
 func parseLabelled(name string, data []byte) ([]labelled, error) {
+	if ls, ok, err := datasetLabelled(name, data); ok {
+		if err == nil && len(ls) == 0 {
+			err = fmt.Errorf("%s: no labelled questions", name)
+		}
+		return ls, err
+	}
 	var out []labelled
 	err := eachJSONLine(name, data, func(n int, l labelled) error {
 		if strings.TrimSpace(l.Q) == "" || l.Want == "" {

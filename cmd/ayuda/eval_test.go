@@ -324,3 +324,39 @@ func openTestStore(t *testing.T, dir string) *escalation.Queue {
 	}
 	return q
 }
+
+// The public datasets in the formats their authors publish: CLINC150's
+// data_full.json and Banking77's text,category CSVs are imported as
+// articles (CLINC150's out-of-scope training questions as out-of-scope
+// examples) and read by eval as labelled questions (CLINC150's val split,
+// a Banking77 CSV).
+func TestPublicDatasetFormats(t *testing.T) {
+	dir := t.TempDir()
+	clinc := write(t, dir, "data_full.json", `{"train": [["can i book a table at redrobin", "accept_reservations"], ["does burger king take reservations", "accept_reservations"], ["what is my balance", "balance"], ["how much money do i have", "balance"]],
+ "val": [["do they take reservations at hodak's", "accept_reservations"], ["tell me my balance", "balance"]],
+ "oos_train": [["tell me a joke about cats", "oos"]], "oos_val": [["what is the capital of peru", "oos"]], "test": [], "oos_test": []}`)
+	out, err := cli(t, dir, "", "kb", "import", clinc, "--out", filepath.Join(dir, "clinc"))
+	if err != nil || !strings.Contains(out, "2 articles and 1 out-of-scope question") {
+		t.Fatalf("import CLINC150: %v %s", err, out)
+	}
+	got, err := cli(t, dir, "", "eval", "--articles", filepath.Join(dir, "clinc"), clinc, "--json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var r map[string]any
+	if err := json.Unmarshal([]byte(got), &r); err != nil || r["in_scope"] != 2.0 || r["out_of_scope"] != 1.0 || r["in_scope_accuracy"] != 1.0 {
+		t.Errorf("eval on CLINC150's val: %v %s", err, got)
+	}
+	train := write(t, dir, "train.csv", "text,category\nI still have not received my new card,card_arrival\nmy card has not arrived yet,card_arrival\nhow do I top up,top_up\nadd money to my account,top_up\n")
+	test := write(t, dir, "test.csv", "text,category\nwhen will my card arrive,card_arrival\ncan I top up by card,top_up\n")
+	if out, err := cli(t, dir, "", "kb", "import", train, "--out", filepath.Join(dir, "bank")); err != nil || !strings.Contains(out, "2 articles written") {
+		t.Fatalf("import Banking77: %v %s", err, out)
+	}
+	got, err = cli(t, dir, "", "eval", "--articles", filepath.Join(dir, "bank"), test, "--json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal([]byte(got), &r); err != nil || r["in_scope"] != 2.0 {
+		t.Errorf("eval on Banking77's test.csv: %v %s", err, got)
+	}
+}
