@@ -32,7 +32,7 @@ test:
 # regression fails. About a minute on 2 cores.
 EVAL ?= ../shared/eval
 eval-check:
-	@if [ ! -d "$(EVAL)/clinc150" ]; then echo "eval-check: $(EVAL) is absent, skipped"; exit 0; fi; \
+	@if [ ! -d "$(EVAL)/clinc150" ]; then echo "eval-check: $(EVAL) is absent, skipped (docs/quality.md: reproducing the figures from the public datasets)"; exit 0; fi; \
 	  set -e; \
 	  $(GO) run ./cmd/ayuda eval --articles $(EVAL)/clinc150/articles.jsonl $(EVAL)/clinc150/val.jsonl --min-accuracy 0.885 --min-oos-recall 0.80; \
 	  $(GO) run ./cmd/ayuda eval --articles $(EVAL)/banking77/articles.jsonl $(EVAL)/banking77/val.jsonl --min-accuracy 0.865; \
