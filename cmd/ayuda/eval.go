@@ -317,6 +317,10 @@ func cmdKBTools(ctx context.Context, e *env, args []string) error {
 	return fmt.Errorf("kb: unknown action %q", args[0])
 }
 
+// progressEvery is how many article files kb import writes between two
+// lines of progress.
+const progressEvery = 1000
+
 func cmdKBImport(e *env, args []string) error {
 	fs, _ := newFlags("kb import", e)
 	out := fs.String("out", "articles", "folder to write the article files to")
@@ -341,7 +345,13 @@ func cmdKBImport(e *env, args []string) error {
 		}
 	}
 	var articles, oos int
-	for _, im := range ims {
+	if len(ims) >= progressEvery {
+		fmt.Fprintf(e.stderr, "kb import: writing %d files to %s…\n", len(ims), *out)
+	}
+	for i, im := range ims {
+		if i > 0 && i%progressEvery == 0 {
+			fmt.Fprintf(e.stderr, "kb import: %d of %d written\n", i, len(ims))
+		}
 		p := filepath.Join(*out, filepath.FromSlash(im.name))
 		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
 			return fmt.Errorf("kb import: %w", err)
