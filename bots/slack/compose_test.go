@@ -206,3 +206,21 @@ func TestStaffFollowUpsMarkedSeen(t *testing.T) {
 	ts := payload["event"].(map[string]any)["ts"].(string)
 	h.f.waitReaction(ts, "eyes")
 }
+
+// A staff member's Slack locale is the language of a first message whose
+// words do not tell it.
+func TestStaffLocaleHint(t *testing.T) {
+	h := newHarness(t, nil)
+	h.f.mu.Lock()
+	h.f.users["UENG"] = map[string]any{"locale": "en-GB"}
+	h.f.mu.Unlock()
+	env, _ := h.dm("UENG", "ok")
+	h.f.waitAcked(env)
+	en := h.f.waitPosted("DUENG", "", "")
+	env, _ = h.dm("UESP", "ok")
+	h.f.waitAcked(env)
+	es := h.f.waitPosted("DUESP", "", "")
+	if en.Text == es.Text || strings.ContainsAny(en.Text, "¿¡ñ") {
+		t.Errorf("an en-GB user's «ok» got %q, an es-ES user's %q: want English and Spanish", en.Text, es.Text)
+	}
+}

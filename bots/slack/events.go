@@ -419,7 +419,7 @@ func (b *Bot) converse(ctx context.Context, from bots.Address, raw string, files
 	}
 	text := plain(b.named(ctx, raw))
 	u, _ := b.users.get(ctx, b, from.User)
-	m := bots.Message{ID: id, From: from, Name: u.name(), Text: text, Attachments: files, Time: at, Internal: u.staff}
+	m := bots.Message{ID: id, From: from, Name: u.name(), Text: text, Attachments: files, Time: at, Internal: u.staff, Locale: u.locale}
 	r := (*hp)(ctx, m)
 	if r.IsZero() {
 		// Added to their open request: 👀 on their message says so.
@@ -469,7 +469,10 @@ type userInfo struct {
 	// Connect, bots and deactivated accounts are not, so they are offered
 	// public articles only, like any customer.
 	staff bool
-	at    time.Time
+	// locale is the person's Slack language ("es-ES"), a hint for the
+	// engine when their words do not tell.
+	locale string
+	at     time.Time
 }
 
 // fullMember reports whether su is a full member of team (the app's
@@ -532,7 +535,7 @@ func (c *userCache) get(ctx context.Context, b *Bot, user string) (userInfo, boo
 		b.log.WarnContext(ctx, "users.info failed", "user", user, "err", err)
 		return u, ok
 	}
-	u = userInfo{handle: su.Name, display: su.Profile.DisplayName, real: su.RealName, staff: fullMember(su, b.identity().TeamID), at: b.now()}
+	u = userInfo{handle: su.Name, display: su.Profile.DisplayName, real: su.RealName, staff: fullMember(su, b.identity().TeamID), locale: su.Locale, at: b.now()}
 	if u.real == "" {
 		u.real = su.Profile.RealName
 	}

@@ -188,6 +188,9 @@ func (f *fakeSlack) api(w http.ResponseWriter, r *http.Request) {
 		user := map[string]any{"id": u, "team_id": "T1", "name": strings.ToLower(strings.TrimPrefix(u, "U")),
 			"real_name": "Persona " + u, "profile": map[string]any{"display_name": "", "real_name": "Persona " + u},
 			"is_restricted": false, "is_ultra_restricted": false, "is_stranger": false, "is_bot": false, "deleted": false}
+		if form.Get("include_locale") == "true" { // users.info sends the locale only when asked
+			user["locale"] = "es-ES"
+		}
 		for k, v := range f.users[u] {
 			user[k] = v
 		}
