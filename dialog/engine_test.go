@@ -26,10 +26,11 @@ func newStack(t testing.TB) *stack {
 	return newStackOn(t, sharedIndex(t), t.TempDir())
 }
 
-// newStackOn is a fresh store in dir and an engine over idx.
+// newStackOn is a fresh store in dir and an engine over idx. Its writes
+// commit at once: the tests run one conversation at a time.
 func newStackOn(t testing.TB, idx *knowledge.Index, dir string) *stack {
 	t.Helper()
-	q, err := escalation.Open(filepath.Join(dir, "ayuda.db"), escalation.Config{Agents: []escalation.Agent{{ID: "ana"}}, Notify: dialog.Notifier()})
+	q, err := escalation.Open(filepath.Join(dir, "ayuda.db"), escalation.Config{Agents: []escalation.Agent{{ID: "ana"}}, Notify: dialog.Notifier(), CommitDelay: -1})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -122,6 +122,10 @@ var DefaultTargets = map[Priority]Target{
 type Config struct {
 	// Agents may act on tickets. Empty means nobody may.
 	Agents []Agent
+	// CommitDelay is how long a write waits for concurrent ones to share
+	// its commit (and fsync): 0 means 2 ms; negative, no wait (a single
+	// writer, such as a test that runs one conversation at a time).
+	CommitDelay time.Duration
 	// Notify words notices to customers. Required.
 	Notify Notifier
 	// Targets per priority, and per type and priority (TypeTargets wins).
@@ -224,6 +228,9 @@ func Open(path string, cfg Config) (*Queue, error) {
 	// of a turn's latency, since a commit takes about 0.3 ms here); 2 ms
 	// still gathers dozens of turns a commit under load.
 	db.MaxBatchDelay = 2 * time.Millisecond
+	if cfg.CommitDelay != 0 {
+		db.MaxBatchDelay = max(cfg.CommitDelay, 0)
+	}
 	err = db.Update(func(tx *bolt.Tx) error {
 		for _, b := range allBuckets {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
