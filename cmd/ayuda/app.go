@@ -22,11 +22,13 @@ import (
 
 // app is ayuda opened: the store, the index and the engine.
 type app struct {
-	cfg    *Config
-	log    *slog.Logger
-	queue  *escalation.Queue
-	index  *knowledge.Index
-	engine *dialog.Engine
+	cfg   *Config
+	log   *slog.Logger
+	queue *escalation.Queue
+	index *knowledge.Index
+	// closeIndex lets go of index (see buildIndex).
+	closeIndex func() error
+	engine     *dialog.Engine
 }
 
 // loadArticles reads the configured articles folder, or the built-in ones.
@@ -85,16 +87,28 @@ func loadKnowledge(cfg *Config) ([]faq.Entry, knowledge.Options, error) {
 	return entries, knowledge.Options{Synonyms: syn}, nil
 }
 
-// openIndex builds the knowledge index from the configured articles, and
-// logs what part of the method the articles leave unused.
-func openIndex(cfg *Config, log *slog.Logger) (*knowledge.Index, error) {
-	entries, opt, err := loadKnowledge(cfg)
-	if err != nil {
-		return nil, err
-	}
+// buildIndex builds an index and says how to let go of it. The tests
+// replace it to share one read-only index of the built-in articles
+// between the many commands they run (each build trains a classifier).
+var buildIndex = func(cfg *Config, entries []faq.Entry, opt knowledge.Options) (*knowledge.Index, func() error, error) {
 	idx, err := knowledge.Open(entries, opt)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
+	}
+	return idx, idx.Close, nil
+}
+
+// openIndex builds the knowledge index from the configured articles, and
+// logs what part of the method the articles leave unused. close lets go
+// of it.
+func openIndex(cfg *Config, log *slog.Logger) (idx *knowledge.Index, close func() error, err error) {
+	entries, opt, err := loadKnowledge(cfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	idx, close, err = buildIndex(cfg, entries, opt)
+	if err != nil {
+		return nil, nil, err
 	}
 	// Training leaves hundreds of MB of garbage on a large knowledge base;
 	// give it back now rather than whenever the scavenger gets to it.
@@ -102,7 +116,7 @@ func openIndex(cfg *Config, log *slog.Logger) (*knowledge.Index, error) {
 	for _, n := range idx.Notes() {
 		log.Warn("articles: "+n, "part", "knowledge")
 	}
-	return idx, nil
+	return idx, close, nil
 }
 
 // openApp opens the store in the data directory and builds the engine.
@@ -118,7 +132,7 @@ func openApp(ctx context.Context, cfg *Config, log *slog.Logger) (*app, error) {
 	if err != nil {
 		return nil, err
 	}
-	idx, err := openIndex(cfg, log)
+	idx, closeIndex, err := openIndex(cfg, log)
 	if err != nil {
 		q.Close()
 		return nil, err
@@ -135,14 +149,14 @@ func openApp(ctx context.Context, cfg *Config, log *slog.Logger) (*app, error) {
 	})
 	if err != nil {
 		q.Close()
-		idx.Close()
+		closeIndex()
 		return nil, err
 	}
-	return &app{cfg: cfg, log: log, queue: q, index: idx, engine: eng}, nil
+	return &app{cfg: cfg, log: log, queue: q, index: idx, closeIndex: closeIndex, engine: eng}, nil
 }
 
 func (a *app) Close() error {
-	return errors.Join(a.queue.Close(), a.index.Close())
+	return errors.Join(a.queue.Close(), a.closeIndex())
 }
 
 // watchArticles rebuilds the index when the articles folder changes, until

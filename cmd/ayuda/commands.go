@@ -534,11 +534,11 @@ func cmdAsk(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	idx, err := openIndex(cfg, slog.New(slog.NewTextHandler(e.stderr, nil)))
+	idx, closeIndex, err := openIndex(cfg, slog.New(slog.NewTextHandler(e.stderr, nil)))
 	if err != nil {
 		return err
 	}
-	defer idx.Close()
+	defer closeIndex()
 	eng, err := dialog.New(dialog.Config{Search: idx, AnswerThreshold: cfg.Thresholds.Answer, ClarifyThreshold: cfg.Thresholds.Clarify, Margin: cfg.Thresholds.Margin, DefaultLang: cfg.Lang})
 	if err != nil {
 		return err

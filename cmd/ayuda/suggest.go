@@ -45,11 +45,11 @@ func cmdKBSuggest(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	idx, err := openIndex(cfg, discardLog())
+	idx, closeIndex, err := openIndex(cfg, discardLog())
 	if err != nil {
 		return err
 	}
-	defer idx.Close()
+	defer closeIndex()
 	sugg, err := idx.Suggest(ctx, asked)
 	if err != nil {
 		return err
