@@ -8,8 +8,7 @@ import (
 	"testing"
 )
 
-// readme is the README, split at its fenced blocks: each block's text,
-// keyed by the heading or sentence just before it is looked up by block.
+// readme is the README's text.
 func readme(t *testing.T) string {
 	t.Helper()
 	data, err := os.ReadFile("../../README.md")
