@@ -240,6 +240,15 @@ func disabled(comps []discordgo.MessageComponent, pressed string) []discordgo.Me
 				continue
 			}
 			btn.Disabled = true
+			// Discord refuses a button with neither label nor emoji; the
+			// message as it came back may lack one (it is the platform's
+			// data, not ours): name it by its id.
+			if strings.TrimSpace(btn.Label) == "" && btn.Emoji == nil {
+				btn.Label = label(bots.Choice{ID: btn.CustomID})
+				if btn.Label == "" {
+					btn.Label = "…"
+				}
+			}
 			if btn.CustomID == pressed && btn.Style != discordgo.LinkButton {
 				btn.Style = discordgo.SuccessButton
 			}
