@@ -30,7 +30,7 @@ test:
 # Banking77 validation sets, kb-gym-es with its requests for a person;
 # docs/quality.md), with bars just under the measured figures so that a
 # regression fails. CLINC150 and Banking77 run side by side (their output
-# is printed in order); about 40 s on 2 cores.
+# is printed in order); about 20 s on 2 cores once built.
 EVAL ?= ../shared/eval
 eval-check:
 	@if [ ! -d "$(EVAL)/clinc150" ]; then echo "eval-check: $(EVAL) is absent, skipped (docs/quality.md: reproducing the figures from the public datasets)"; exit 0; fi; \

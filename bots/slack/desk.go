@@ -513,7 +513,7 @@ func (d *desk) showRelays(ctx context.Context, id escalation.ID, c *card) error 
 // show puts state on the agent's message r.
 func (d *desk) show(ctx context.Context, c *card, r relay, state, reason string) error {
 	if name := relayReactions[state]; name != "" {
-		if err := d.react(ctx, c.Channel, r.TS, name); err != nil {
+		if err := d.b.react(ctx, c.Channel, r.TS, name); err != nil {
 			return err
 		}
 	}
@@ -533,9 +533,11 @@ func (d *desk) show(ctx context.Context, c *card, r relay, state, reason string)
 	return err
 }
 
-func (d *desk) react(ctx context.Context, ch, ts, name string) error {
-	return d.b.call(ctx, "reactions.add", func(ctx context.Context) error {
-		err := d.b.api.AddReactionContext(ctx, name, slack.NewRefToMessage(ch, ts))
+// react puts reaction name on message ts of channel ch; one already
+// there is no error.
+func (b *Bot) react(ctx context.Context, ch, ts, name string) error {
+	return b.call(ctx, "reactions.add", func(ctx context.Context) error {
+		err := b.api.AddReactionContext(ctx, name, slack.NewRefToMessage(ch, ts))
 		var se slack.SlackErrorResponse
 		if errors.As(err, &se) && se.Err == "already_reacted" {
 			return nil

@@ -424,10 +424,7 @@ func (b *Bot) converse(ctx context.Context, from bots.Address, raw string, files
 	if r.IsZero() {
 		// Added to their open request: 👀 on their message says so.
 		if ts, ok := strings.CutPrefix(id, "slack:"+from.Chat+":"); r.Seen && ok && ts != "" {
-			err := b.call(ctx, "reactions.add", func(ctx context.Context) error {
-				return b.api.AddReactionContext(ctx, "eyes", slack.NewRefToMessage(from.Chat, ts))
-			})
-			if err != nil && ctx.Err() == nil {
+			if err := b.react(ctx, from.Chat, ts, "eyes"); err != nil && ctx.Err() == nil {
 				b.log.WarnContext(ctx, "could not mark a message as seen", "channel", from.Chat, "err", err)
 			}
 		}

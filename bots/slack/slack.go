@@ -309,6 +309,9 @@ func (b *Bot) Run(ctx context.Context, h bots.Handler) error {
 		return err
 	}
 	if err := b.inbox.load(ctx); err != nil {
+		if ctx.Err() != nil {
+			return nil // stopped while starting
+		}
 		return fmt.Errorf("slack: inbox: %w", err)
 	}
 	g, gctx := errgroup.WithContext(ctx)
