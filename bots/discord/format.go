@@ -1,6 +1,7 @@
 package discord
 
 import (
+	"fmt"
 	"regexp"
 	"strings"
 	"unicode/utf16"
@@ -216,7 +217,11 @@ func label(c bots.Choice) string {
 // the pressed one (custom_id pressed) shown in green.
 func disabled(comps []discordgo.MessageComponent, pressed string) []discordgo.MessageComponent {
 	out := make([]discordgo.MessageComponent, 0, len(comps))
+	used := map[string]bool{}
 	for _, c := range comps {
+		if len(out) == maxRows {
+			break
+		}
 		var row discordgo.ActionsRow
 		switch r := c.(type) {
 		case *discordgo.ActionsRow:
@@ -229,6 +234,9 @@ func disabled(comps []discordgo.MessageComponent, pressed string) []discordgo.Me
 		}
 		inner := make([]discordgo.MessageComponent, 0, len(row.Components))
 		for _, ic := range row.Components {
+			if len(inner) == maxButtons {
+				break
+			}
 			var btn discordgo.Button
 			switch x := ic.(type) {
 			case *discordgo.Button:
@@ -240,22 +248,44 @@ func disabled(comps []discordgo.MessageComponent, pressed string) []discordgo.Me
 				continue
 			}
 			btn.Disabled = true
-			// Discord refuses a button with neither label nor emoji; the
-			// message as it came back may lack one (it is the platform's
-			// data, not ours): name it by its id.
-			if strings.TrimSpace(btn.Label) == "" && btn.Emoji == nil {
-				btn.Label = label(bots.Choice{ID: btn.CustomID})
-				if btn.Label == "" {
-					btn.Label = "…"
-				}
+			if !echoable(&btn, used) {
+				continue
 			}
 			if btn.CustomID == pressed && btn.Style != discordgo.LinkButton {
 				btn.Style = discordgo.SuccessButton
 			}
 			inner = append(inner, btn)
 		}
+		if len(inner) == 0 {
+			continue
+		}
 		row.Components = inner
 		out = append(out, row)
 	}
 	return out
+}
+
+// echoable makes a button from a message as Discord sent it back into one
+// Discord accepts when it is sent again, or reports that it cannot be: the
+// data is the platform's, not ours, and a message whose edit Discord refuses
+// keeps live buttons. A link button needs its URL; any other needs a
+// custom_id of 1–100 bytes, unique in the message, and every button a label
+// (or an emoji) of at most 80 characters.
+func echoable(btn *discordgo.Button, used map[string]bool) bool {
+	if btn.Style == discordgo.LinkButton {
+		if btn.URL == "" {
+			return false
+		}
+	} else {
+		if btn.CustomID == "" || len(btn.CustomID) > maxCustomID || used[btn.CustomID] {
+			btn.CustomID = fmt.Sprintf("off-%d", len(used))
+		}
+		used[btn.CustomID] = true
+	}
+	if strings.TrimSpace(btn.Label) == "" {
+		btn.Label = label(bots.Choice{ID: btn.CustomID})
+	} else {
+		btn.Label = label(bots.Choice{Label: btn.Label})
+	}
+	return true
 }
