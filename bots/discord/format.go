@@ -214,7 +214,9 @@ func label(c bots.Choice) string {
 }
 
 // disabled returns a message's components with every button disabled and
-// the pressed one (custom_id pressed) shown in green.
+// the pressed one (custom_id pressed) shown in green. The components are
+// the message as Discord sent it back; what could not be sent again as it
+// came is left out or mended (echoable).
 func disabled(comps []discordgo.MessageComponent, pressed string) []discordgo.MessageComponent {
 	out := make([]discordgo.MessageComponent, 0, len(comps))
 	used := map[string]bool{}
@@ -229,8 +231,7 @@ func disabled(comps []discordgo.MessageComponent, pressed string) []discordgo.Me
 		case discordgo.ActionsRow:
 			row = r
 		default:
-			out = append(out, c)
-			continue
+			continue // we send only rows of buttons
 		}
 		inner := make([]discordgo.MessageComponent, 0, len(row.Components))
 		for _, ic := range row.Components {
@@ -244,8 +245,7 @@ func disabled(comps []discordgo.MessageComponent, pressed string) []discordgo.Me
 			case discordgo.Button:
 				btn = x
 			default:
-				inner = append(inner, ic)
-				continue
+				continue // we send only buttons in rows; anything else cannot be sent back as it came
 			}
 			btn.Disabled = true
 			if !echoable(&btn, used) {
