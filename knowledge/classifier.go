@@ -65,6 +65,22 @@ var defaultTraining = trainOptions{
 	Prior:     10,
 }
 
+// minGrad is the smallest per-class gradient a training step applies, for
+// k classes. Once a class is learnt, most of the others score far below it
+// for a given example, and with many classes skipping their updates halves
+// training at the same accuracy (CLINC150 val: 13.8 s → 7.8 s to build,
+// 89.4% → 89.5% in scope; Banking77 val: 87.2% → 87.1%; the 227-article
+// combined base: 37–47 s → 19 s). Small knowledge bases, which train on
+// every example many times over, lean on those small updates to push wrong
+// articles down (skipping them on kb-gym-es answered 1.2 points more wrong)
+// and cost little anyway: up to 30 classes every gradient above 1e-5 is
+// applied, from 150 only those above 1e-3, log-linear between, so no size
+// is a step.
+func minGrad(k int) float64 {
+	f := min(1, max(0, float64(k-30)/120))
+	return math.Pow(10, -5+2*f)
+}
+
 // sample is one vectorized example.
 type sample struct {
 	rows  []int32
@@ -272,6 +288,7 @@ func (c *classifier) fit(samples []sample, opt trainOptions) {
 	var sumW, sumB []float32
 	summed := 0
 	scale, t := 1.0, 0.0
+	skip := minGrad(k)
 	for epoch := 0; epoch < epochs; epoch++ {
 		if epoch >= avgFrom && epoch > 0 {
 			if sumW == nil {
@@ -300,7 +317,7 @@ func (c *classifier) fit(samples []sample, opt trainOptions) {
 			active = active[:0]
 			grad = grad[:0]
 			for j, g := range p {
-				if g > -1e-5 && g < 1e-5 {
+				if g > -skip && g < skip {
 					continue // a negligible gradient: skipping it saves most of the work
 				}
 				c.bias[j] -= float32(eta * g)
