@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -210,6 +211,59 @@ func TestAgents(t *testing.T) {
 	}
 	if _, err := q.Claim(ctx, tk.ID, "luis"); !errors.Is(err, ErrClaimed) {
 		t.Errorf("claiming Ana's ticket: got %v, want ErrClaimed", err)
+	}
+}
+
+// Only the agent who holds a ticket acts on it; anyone else takes it over
+// first, and the takeover, like every action, is in the ticket's events with
+// who, when and from which channel.
+func TestHeldTicketsNeedTakeover(t *testing.T) {
+	q, _, _ := setup(t)
+	ctx := WithVia(t.Context(), "api")
+	tk := newTicket(t, q, maria)
+	if _, err := q.Claim(ctx, tk.ID, "ana"); err != nil {
+		t.Fatal(err)
+	}
+	for name, do := range map[string]func(string) (*Ticket, error){
+		"reply":    func(a string) (*Ticket, error) { return q.Reply(ctx, tk.ID, a, "hola") },
+		"note":     func(a string) (*Ticket, error) { return q.Note(ctx, tk.ID, a, "ojo") },
+		"status":   func(a string) (*Ticket, error) { return q.SetStatus(ctx, tk.ID, a, Waiting) },
+		"release":  func(a string) (*Ticket, error) { return q.SetStatus(ctx, tk.ID, a, New) },
+		"priority": func(a string) (*Ticket, error) { return q.Classify(ctx, tk.ID, a, "", Alta) },
+	} {
+		if _, err := do("luis"); !errors.Is(err, ErrClaimed) {
+			t.Errorf("%s by luis on ana's ticket: got %v, want ErrClaimed", name, err)
+		}
+	}
+	got, _ := q.Get(ctx, tk.ID)
+	if got.Assignee != "ana" || got.Status != Assigned || got.Priority != Normal || len(got.Transcript) != 2 {
+		t.Fatalf("refused actions changed the ticket: %s %s %s, %d entries", got.Assignee, got.Status, got.Priority, len(got.Transcript))
+	}
+	pending, _ := q.Pending(ctx)
+	before := len(pending)
+
+	took, err := q.Takeover(WithVia(t.Context(), "slack"), tk.ID, "luis", "Ana está de baja")
+	if err != nil {
+		t.Fatal(err)
+	}
+	last := took.Events[len(took.Events)-1]
+	if took.Assignee != "luis" || last.What != EventTakenOver || last.Actor != "luis" || last.Detail != "from ana: Ana está de baja" || last.Via != "slack" || last.Time.IsZero() {
+		t.Errorf("takeover: assignee %s, last event %+v", took.Assignee, last)
+	}
+	if pending, _ := q.Pending(ctx); len(pending) != before+1 || !strings.Contains(pending[len(pending)-1].Reply.Text, "Luis") {
+		t.Errorf("the customer was not told who answers now: %+v", pending)
+	}
+	if _, err := q.Reply(ctx, tk.ID, "luis", "Ya lo llevo yo."); err != nil {
+		t.Errorf("luis after the takeover: %v", err)
+	}
+	if _, err := q.Note(ctx, tk.ID, "ana", "sigo"); !errors.Is(err, ErrClaimed) {
+		t.Errorf("ana after the takeover: got %v, want ErrClaimed", err)
+	}
+	got, _ = q.Get(ctx, tk.ID)
+	for _, ev := range got.Events[1:] {
+		if ev.Via == "" {
+			t.Errorf("event without its channel: %+v", ev)
+		}
 	}
 }
 

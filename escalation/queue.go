@@ -425,6 +425,13 @@ func (q *Queue) update(ctx context.Context, id ID, fn func(tx *bolt.Tx, t *Ticke
 			}
 			return err
 		}
+		if via := ViaOf(ctx); via != "" {
+			for i := events; i < len(t.Events); i++ {
+				if t.Events[i].Via == "" {
+					t.Events[i].Via = via
+				}
+			}
+		}
 		t.Updated = q.now()
 		if err := putTicket(tx, old, t); err != nil {
 			return err
@@ -660,6 +667,47 @@ func (q *Queue) Claim(ctx context.Context, id ID, agent string) (*Ticket, error)
 	})
 }
 
+// held refuses an action by a on a ticket another agent holds: only the
+// holder acts on it, and anyone else takes it over first (Takeover), which
+// is recorded. A new or reopened ticket, or a closed one, is nobody's.
+func held(t *Ticket, a Agent) error {
+	if t.Assignee == "" || strings.EqualFold(t.Assignee, a.ID) {
+		return nil
+	}
+	switch t.Status {
+	case New, Reopened, Closed:
+		return nil
+	}
+	return fmt.Errorf("%w: #%d is %s's; take it over first to act on it", ErrClaimed, t.ID, t.Assignee)
+}
+
+// Takeover gives ticket id to agent even when another agent holds it, with
+// why in the ticket's events, and tells the customer who answers now. It is
+// the only way to act on someone else's ticket.
+func (q *Queue) Takeover(ctx context.Context, id ID, agent, why string) (*Ticket, error) {
+	a, err := q.Agent(agent)
+	if err != nil {
+		return nil, err
+	}
+	why = strings.TrimSpace(why)
+	return q.update(ctx, id, func(tx *bolt.Tx, t *Ticket) error {
+		if !t.Status.Open() {
+			return fmt.Errorf("%w: #%d is %s", ErrTransition, t.ID, t.Status)
+		}
+		from := t.Assignee
+		if from == "" || strings.EqualFold(from, a.ID) || t.Status == New || t.Status == Reopened {
+			return q.claim(tx, t, a, true)
+		}
+		t.Assignee = a.ID
+		detail := "from " + from
+		if why != "" {
+			detail += ": " + why
+		}
+		q.event(t, a.ID, EventTakenOver, detail)
+		return q.notify(tx, Notice{Kind: NoticeClaimed, Ticket: t, Agent: a})
+	})
+}
+
 // claim gives t to a; notify tells the customer (a reply that claims says
 // who is answering already).
 func (q *Queue) claim(tx *bolt.Tx, t *Ticket, a Agent, notify bool) error {
@@ -707,6 +755,9 @@ func (q *Queue) ReplyRef(ctx context.Context, id ID, agent, text, ref string) (*
 		}
 		if t.Status == Closed {
 			return fmt.Errorf("%w: #%d is closed; reopen it first", ErrTransition, t.ID)
+		}
+		if err := held(t, a); err != nil {
+			return err
 		}
 		if t.Assignee == "" || t.Status == New || t.Status == Reopened {
 			if err := q.claim(tx, t, a, false); err != nil {
@@ -768,6 +819,9 @@ func (q *Queue) NoteRef(ctx context.Context, id ID, agent, text, ref string) (*T
 		if hasMessage(t, ref) {
 			return errNoChange
 		}
+		if err := held(t, a); err != nil {
+			return err
+		}
 		t.Transcript = append(t.Transcript, Entry{Time: q.now(), Author: AuthorAgent, Name: a.Display(), Text: text, Note: true, MessageID: ref})
 		q.event(t, a.ID, "noted", "")
 		return nil
@@ -787,6 +841,9 @@ func (q *Queue) SetStatus(ctx context.Context, id ID, agent string, to Status) (
 		}
 		if !CanMove(t.Status, to) {
 			return fmt.Errorf("%w: #%d cannot go from %s to %s", ErrTransition, t.ID, t.Status, to)
+		}
+		if err := held(t, a); err != nil {
+			return err
 		}
 		from := t.Status
 		if t.Assignee == "" && to != New {

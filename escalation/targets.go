@@ -28,6 +28,7 @@ const (
 	EventRecurring  = "recurring_problem" // similar tickets keep arriving; Detail lists them
 	EventLinked     = "linked_customer"   // the same customer on another platform; Detail lists the keys
 	EventClassified = "classified"        // an agent changed the type or priority
+	EventTakenOver  = "taken_over"        // an agent took a ticket another held; Detail names who and why
 )
 
 // setDue sets the due times of a ticket being opened, on the calendar.
@@ -186,6 +187,9 @@ func (q *Queue) Classify(ctx context.Context, id ID, agent string, typ Type, p P
 		}
 		if !t.Status.Open() {
 			return fmt.Errorf("%w: #%d is %s", ErrTransition, t.ID, t.Status)
+		}
+		if err := held(t, a); err != nil {
+			return err
 		}
 		q.retarget(t)
 		if team := q.route(t); team != "" {

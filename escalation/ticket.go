@@ -1,6 +1,7 @@
 package escalation
 
 import (
+	"context"
 	"fmt"
 	"strconv"
 	"strings"
@@ -221,6 +222,24 @@ type Event struct {
 	Actor  string    `json:"actor"`
 	What   string    `json:"what"`
 	Detail string    `json:"detail,omitempty"`
+	// Via is the channel the action came from ("api", "slack", "cli"),
+	// from the context of the call that made it (WithVia).
+	Via string `json:"via,omitempty"`
+}
+
+type viaKey struct{}
+
+// WithVia returns ctx saying that what is done with it comes from channel
+// via: the events it adds to tickets record it, so a ticket's events are an
+// audit trail of who did what, when and from where.
+func WithVia(ctx context.Context, via string) context.Context {
+	return context.WithValue(ctx, viaKey{}, via)
+}
+
+// ViaOf returns the channel WithVia put in ctx, or "".
+func ViaOf(ctx context.Context) string {
+	v, _ := ctx.Value(viaKey{}).(string)
+	return v
 }
 
 // Ticket is a request in the human queue, with everything an agent needs
