@@ -48,6 +48,7 @@ const (
 // it is refused privately. What became of it is shown on it by the desk:
 // 📝 for a note, 📤 on its way to the customer, ✅ delivered.
 func (d *desk) threadMessage(ctx context.Context, ch, thread, ts, user, text string, files []bots.Attachment) {
+	ctx = escalation.WithVia(ctx, "slack")
 	id, ok := d.ticketFor(ctx, thread)
 	if !ok {
 		return
@@ -79,7 +80,7 @@ func (d *desk) threadMessage(ctx context.Context, ch, thread, ts, user, text str
 			}
 		}
 	}
-	d.record(ctx, id, ag, relay{TS: ts, Ref: messageID(ch, ts), Note: note}, body)
+	d.record(ctx, id, user, ag, relay{TS: ts, Ref: messageID(ch, ts), Note: note}, body)
 }
 
 // edited tells an agent who edited a message in a card's thread that the
@@ -103,7 +104,7 @@ func (d *desk) edited(ctx context.Context, ch, thread, ts, user string) {
 // record keeps an agent's message r on ticket id (as a note or a reply to
 // the customer) and remembers it on the card, so the desk shows what
 // became of it on the message r.TS.
-func (d *desk) record(ctx context.Context, id escalation.ID, ag escalation.Agent, r relay, body string) {
+func (d *desk) record(ctx context.Context, id escalation.ID, user string, ag escalation.Agent, r relay, body string) {
 	r.State = relayPending
 	if r.Note {
 		r.State = relayNoted
@@ -114,6 +115,9 @@ func (d *desk) record(ctx context.Context, id escalation.ID, ag escalation.Agent
 		}
 		d.b.log.WarnContext(ctx, "an agent's message was refused", "ticket", id, "err", err)
 		r.State, r.Reason = relayFailed, reason(err)
+		if errors.Is(err, escalation.ErrClaimed) {
+			d.refuse(ctx, user, "", id, err) // with the button to take it over
+		}
 	}
 	err := d.modify(ctx, id, func(c *card) {
 		for _, x := range c.Relays {
@@ -142,6 +146,7 @@ func (d *desk) keep(ctx context.Context, id escalation.ID, ag escalation.Agent, 
 
 // action handles a desk button or the priority menu.
 func (d *desk) action(ctx context.Context, ch, user, trigger string, act *slack.BlockAction) {
+	ctx = escalation.WithVia(ctx, "slack")
 	ag, ok := d.b.agents.agentFor(ctx, user)
 	if !ok {
 		d.b.ephemeral(ctx, ch, user, "", refusal)
@@ -168,6 +173,8 @@ func (d *desk) action(ctx context.Context, ch, user, trigger string, act *slack.
 		_, err = d.q.SetStatus(ctx, id, ag.ID, escalation.Completed)
 	case "priority":
 		_, err = d.q.Classify(ctx, id, ag.ID, "", escalation.Priority(prio))
+	case "takeover":
+		_, err = d.q.Takeover(ctx, id, ag.ID, "desde Slack")
 	case "reply":
 		d.openForm(ctx, ch, user, trigger, id, false)
 		return
@@ -179,9 +186,24 @@ func (d *desk) action(ctx context.Context, ch, user, trigger string, act *slack.
 	}
 	if err != nil && ctx.Err() == nil {
 		d.b.log.WarnContext(ctx, "a desk action was refused", "ticket", id, "action", act.ActionID, "err", err)
-		d.b.ephemeral(ctx, ch, user, "", fmt.Sprintf("#%d: %s", id, reason(err)))
+		d.refuse(ctx, user, "", id, err)
 	}
 	d.mark(id)
+}
+
+// refuse tells an agent privately why the queue refused what they did on
+// ticket id. When another agent holds it, it offers to take it over: the
+// only way to act on someone else's ticket, and recorded on it.
+func (d *desk) refuse(ctx context.Context, user, thread string, id escalation.ID, err error) {
+	text := fmt.Sprintf("#%d: %s", id, reason(err))
+	if !errors.Is(err, escalation.ErrClaimed) {
+		d.b.ephemeral(ctx, d.channel, user, thread, text)
+		return
+	}
+	btn := slack.NewButtonBlockElement(deskPrefix+"takeover", fmt.Sprint(id), slack.NewTextBlockObject(slack.PlainTextType, "Quedármela", true, false))
+	d.b.ephemeral(ctx, d.channel, user, thread, text,
+		slack.NewSectionBlock(slack.NewTextBlockObject(slack.MarkdownType, escape(text), false, false), nil, nil),
+		slack.NewActionBlock("", btn))
 }
 
 // openForm opens the form for a reply to the customer, or a note, on
@@ -240,6 +262,7 @@ func formView(t *escalation.Ticket, note bool) slack.ModalViewRequest {
 // then shows what became of it, as an agent's own thread reply does. A
 // form Slack delivers again is recorded once (by the view's id).
 func (d *desk) submit(ctx context.Context, user string, v *slack.View) {
+	ctx = escalation.WithVia(ctx, "slack")
 	id, err := escalation.ParseID(v.PrivateMetadata)
 	if err != nil {
 		d.b.log.WarnContext(ctx, "a desk form without a ticket", "callback", v.CallbackID)
@@ -275,7 +298,7 @@ func (d *desk) submit(ctx context.Context, user string, v *slack.View) {
 		}
 	}
 	if ts != "" {
-		d.record(ctx, id, ag, relay{TS: ts, Ref: ref, Note: note}, text)
+		d.record(ctx, id, user, ag, relay{TS: ts, Ref: ref, Note: note}, text)
 		return
 	}
 	// Nowhere to show it (no card, or the thread out of reach): it counts
@@ -293,7 +316,7 @@ func (d *desk) submit(ctx context.Context, user string, v *slack.View) {
 func reason(err error) string {
 	switch {
 	case errors.Is(err, escalation.ErrClaimed):
-		return "la lleva otra persona; pídele que te la pase o que la suelte"
+		return "la lleva otra persona: para actuar en ella, quédatela (queda registrado en la solicitud)"
 	case errors.Is(err, escalation.ErrTransition):
 		return "ese cambio no está permitido en el estado en que está la solicitud (por ejemplo, cerrada: reábrela antes)"
 	case errors.Is(err, escalation.ErrEmptyText):

@@ -1,6 +1,7 @@
 package slack
 
 import (
+	"encoding/json"
 	"strings"
 	"testing"
 
@@ -223,4 +224,39 @@ func TestStaffLocaleHint(t *testing.T) {
 	if en.Text == es.Text || strings.ContainsAny(en.Text, "¿¡ñ") {
 		t.Errorf("an en-GB user's «ok» got %q, an es-ES user's %q: want English and Spanish", en.Text, es.Text)
 	}
+}
+
+// A colleague cannot act on a ticket another agent holds: the desk says
+// so privately and offers to take it over, which is recorded on the ticket
+// with the channel it came from; after it, the colleague's thread replies
+// reach the customer.
+func TestTakeoverFromSlack(t *testing.T) {
+	h := newHarness(t, nil)
+	card := h.openTicket()
+	h.press(ana, card, "desk_claim", "")
+	h.waitTicket(1, "ana to hold it", func(tk *escalation.Ticket) bool { return tk.Assignee == "ana" })
+	h.inThread(luis, card.TS, "ya lo miro yo")
+	h.waitEphemeral(luis, "quédatela")
+	var offer fakeMsg
+	h.f.waitFor("the takeover button", func() bool {
+		for _, c := range h.f.callsLocked("chat.postEphemeral") {
+			if c.Get("user") == luis && strings.Contains(c.Get("blocks"), "desk_takeover") {
+				offer = fakeMsg{Channel: c.Get("channel"), TS: "1.0", Text: c.Get("text"), Blocks: json.RawMessage(c.Get("blocks"))}
+				return true
+			}
+		}
+		return false
+	})
+	if n := h.sentCount("42", "ya lo miro yo"); n != 0 {
+		t.Fatalf("a reply on someone else's ticket reached the customer %d times", n)
+	}
+	h.press(luis, offer, "desk_takeover", "")
+	tk := h.waitTicket(1, "luis to take it over", func(tk *escalation.Ticket) bool { return tk.Assignee == "luis" })
+	last := tk.Events[len(tk.Events)-1]
+	if last.What != escalation.EventTakenOver || last.Actor != "luis" || last.Via != "slack" || !strings.Contains(last.Detail, "from ana") {
+		t.Errorf("takeover event %+v", last)
+	}
+	h.tg.waitSent("42", "Luis")
+	h.inThread(luis, card.TS, "Te lo mandamos hoy por mensajero.")
+	h.tg.waitSent("42", "Te lo mandamos hoy por mensajero.")
 }

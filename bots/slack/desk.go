@@ -642,8 +642,11 @@ func deliveryWords(lastErr string) string {
 
 // ephemeral tells user something only they see, in channel ch (and
 // thread, if set).
-func (b *Bot) ephemeral(ctx context.Context, ch, user, thread, text string) {
+func (b *Bot) ephemeral(ctx context.Context, ch, user, thread, text string, blocks ...slack.Block) {
 	opts := []slack.MsgOption{slack.MsgOptionText(text, true)}
+	if len(blocks) > 0 {
+		opts = append(opts, slack.MsgOptionBlocks(blocks...))
+	}
 	if thread != "" {
 		opts = append(opts, slack.MsgOptionTS(thread))
 	}

@@ -78,6 +78,7 @@ type Queue interface {
 	List(ctx context.Context, f escalation.Filter) ([]escalation.Ticket, error)
 	Agent(id string) (escalation.Agent, error)
 	Claim(ctx context.Context, id escalation.ID, agent string) (*escalation.Ticket, error)
+	Takeover(ctx context.Context, id escalation.ID, agent, why string) (*escalation.Ticket, error)
 	SetStatus(ctx context.Context, id escalation.ID, agent string, to escalation.Status) (*escalation.Ticket, error)
 	Classify(ctx context.Context, id escalation.ID, agent string, typ escalation.Type, p escalation.Priority) (*escalation.Ticket, error)
 	ReplyRef(ctx context.Context, id escalation.ID, agent, text, ref string) (*escalation.Ticket, error)
