@@ -2,7 +2,10 @@ package main
 
 import (
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
 	"crypto/subtle"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -10,10 +13,12 @@ import (
 	"log/slog"
 	"net/http"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
 
+	"ayuda/auth"
 	"ayuda/bots"
 	"ayuda/bots/console"
 	"ayuda/escalation"
@@ -21,10 +26,15 @@ import (
 
 // api is the HTTP API for agents' tools and terminal clients.
 type api struct {
-	app   *app
+	app *app
+	// token is the operator's: it reads tickets, reports and metrics, and
+	// acts as nobody.
 	token string
+	// creds holds the agents' and terminal customers' own tokens; nil:
+	// only the operator's token is accepted.
+	creds *auth.Store
 	log   *slog.Logger
-	// metrics serves /metrics (with the token); nil: not served.
+	// metrics serves /metrics (with a token); nil: not served.
 	metrics http.Handler
 	// health answers /healthz with the channels' state; nil: just "ok".
 	health *channelHealth
@@ -33,28 +43,63 @@ type api struct {
 // maxBody is the largest request body accepted.
 const maxBody = 1 << 20
 
+// Who may call a route: the operator's token, an agent's, a terminal
+// customer's.
+const (
+	roleOperator = "operator"
+	roleAgent    = string(auth.Agent)
+	roleCustomer = string(auth.Customer)
+)
+
+// staff are the roles that read the queue.
+var staff = []string{roleOperator, roleAgent}
+
 func (s *api) handler() http.Handler {
 	mux := http.NewServeMux()
-	if s.health != nil {
-		mux.HandleFunc("GET /healthz", s.health.serveHTTP)
-	} else {
-		mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok\n")) })
-	}
-	mux.Handle("GET /api/tickets", s.auth(s.list))
-	mux.Handle("GET /api/tickets/{id}", s.auth(s.show))
-	mux.Handle("POST /api/tickets/{id}/claim", s.auth(s.claim))
-	mux.Handle("POST /api/tickets/{id}/reply", s.auth(s.reply))
-	mux.Handle("POST /api/tickets/{id}/note", s.auth(s.note))
-	mux.Handle("POST /api/tickets/{id}/status", s.auth(s.status))
-	mux.Handle("POST /api/tickets/{id}/classify", s.auth(s.classify))
-	mux.Handle("GET /api/report", s.auth(s.report))
+	mux.HandleFunc("GET /healthz", s.healthz)
+	mux.Handle("GET /api/whoami", s.auth([]string{roleOperator, roleAgent, roleCustomer}, s.whoami))
+	mux.Handle("GET /api/tickets", s.auth(staff, s.list))
+	mux.Handle("GET /api/tickets/{id}", s.auth(staff, s.show))
+	agent := []string{roleAgent}
+	mux.Handle("POST /api/tickets/{id}/claim", s.auth(agent, s.claim))
+	mux.Handle("POST /api/tickets/{id}/takeover", s.auth(agent, s.takeover))
+	mux.Handle("POST /api/tickets/{id}/reply", s.auth(agent, s.reply))
+	mux.Handle("POST /api/tickets/{id}/note", s.auth(agent, s.note))
+	mux.Handle("POST /api/tickets/{id}/status", s.auth(agent, s.status))
+	mux.Handle("POST /api/tickets/{id}/classify", s.auth(agent, s.classify))
+	mux.Handle("GET /api/report", s.auth(staff, s.report))
 	if s.metrics != nil {
-		mux.Handle("GET /metrics", s.requireToken(s.metrics))
+		mux.Handle("GET /metrics", s.require(staff, s.metrics))
 	}
-	mux.Handle("GET /api/agents", s.auth(s.agents))
-	mux.Handle("POST /api/chat", s.auth(s.chat))
-	mux.Handle("GET /api/chat/inbox", s.auth(s.inbox))
+	mux.Handle("GET /api/agents", s.auth(staff, s.agents))
+	customer := []string{roleCustomer}
+	mux.Handle("POST /api/chat", s.auth(customer, s.chat))
+	mux.Handle("GET /api/chat/inbox", s.auth(customer, s.inbox))
 	return jsonErrors(mux)
+}
+
+// healthz answers whether ayuda serves, with each channel's state. With
+// ?challenge=X it also proves that it is this data directory's server: the
+// X-Ayuda-Proof header is the HMAC-SHA256 of X under the operator's token,
+// which a process that merely took the port cannot compute, so the
+// terminal tools send credentials only to the real server.
+func (s *api) healthz(w http.ResponseWriter, r *http.Request) {
+	if c := r.URL.Query().Get("challenge"); c != "" && len(c) <= 128 {
+		w.Header().Set(proofHeader, proof(s.token, c))
+	}
+	if s.health != nil {
+		s.health.serveHTTP(w, r)
+		return
+	}
+	w.Write([]byte("ok\n"))
+}
+
+const proofHeader = "X-Ayuda-Proof"
+
+func proof(token, challenge string) string {
+	m := hmac.New(sha256.New, []byte(token))
+	m.Write([]byte("ayuda-server-proof:" + challenge))
+	return hex.EncodeToString(m.Sum(nil))
 }
 
 // jsonErrors answers what mux has no route for in JSON, as every other
@@ -89,32 +134,93 @@ type apiError struct {
 
 type handlerFunc func(w http.ResponseWriter, r *http.Request) (any, error)
 
-// tokenOK checks the bearer token, and answers 401 when it is wrong.
-func (s *api) tokenOK(w http.ResponseWriter, r *http.Request) bool {
-	got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-	if !ok || subtle.ConstantTimeCompare([]byte(got), []byte(s.token)) != 1 {
-		w.Header().Set("WWW-Authenticate", `Bearer realm="ayuda"`)
-		writeJSON(w, http.StatusUnauthorized, apiError{"missing or wrong API token (Authorization: Bearer <token>; the token is in the data directory's api-token file or AYUDA_API_TOKEN)"})
-		return false
-	}
-	return true
+// caller is who made a request: a role and, for agents and customers, a
+// name.
+type caller struct {
+	Role string `json:"role"`
+	Name string `json:"name,omitempty"`
 }
 
-// requireToken serves h only with the bearer token.
-func (s *api) requireToken(h http.Handler) http.Handler {
+type callerKey struct{}
+
+func callerOf(r *http.Request) caller {
+	c, _ := r.Context().Value(callerKey{}).(caller)
+	return c
+}
+
+// identify returns whose bearer token a request carries. The scheme is
+// case-insensitive (RFC 9110); the operator's token is compared in
+// constant time, and the others are looked up by their hash.
+func (s *api) identify(r *http.Request) (caller, bool) {
+	f := strings.Fields(r.Header.Get("Authorization"))
+	if len(f) != 2 || !strings.EqualFold(f[0], "bearer") {
+		return caller{}, false
+	}
+	if s.token != "" && subtle.ConstantTimeCompare([]byte(f[1]), []byte(s.token)) == 1 {
+		return caller{Role: roleOperator}, true
+	}
+	if s.creds == nil {
+		return caller{}, false
+	}
+	p, ok := s.creds.Check(f[1])
+	return caller{Role: string(p.Role), Name: p.Name}, ok
+}
+
+// allowed checks the request's token against the roles a route takes, and
+// answers 401 (no or unknown token) or 403 (a token of another role). No
+// body is read before this.
+func (s *api) allowed(w http.ResponseWriter, r *http.Request, roles []string) (caller, bool) {
+	c, ok := s.identify(r)
+	if !ok {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="ayuda"`)
+		writeJSON(w, http.StatusUnauthorized, apiError{"missing or unknown token (Authorization: Bearer <token>): agents use their own (ayuda agents token NAME), terminal customers theirs (ayuda customers token NAME), monitoring the operator's (the data directory's api-token file or AYUDA_API_TOKEN)"})
+		return c, false
+	}
+	if !slices.Contains(roles, c.Role) {
+		writeJSON(w, http.StatusForbidden, apiError{fmt.Sprintf("a token of %s cannot do this (it takes %s)", describe(c), strings.Join(roleNames(roles), " or "))})
+		return c, false
+	}
+	return c, true
+}
+
+func describe(c caller) string {
+	switch c.Role {
+	case roleOperator:
+		return "the operator"
+	case roleAgent:
+		return "agent " + c.Name
+	}
+	return "customer " + c.Name
+}
+
+func roleNames(roles []string) []string {
+	out := make([]string, len(roles))
+	for i, r := range roles {
+		out[i] = map[string]string{roleOperator: "the operator's token", roleAgent: "an agent's token", roleCustomer: "a customer's token"}[r]
+	}
+	return out
+}
+
+// require serves h only to the given roles.
+func (s *api) require(roles []string, h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if s.tokenOK(w, r) {
+		if _, ok := s.allowed(w, r, roles); ok {
 			h.ServeHTTP(w, r)
 		}
 	})
 }
 
-// auth checks the bearer token and turns a handler's result into JSON.
-func (s *api) auth(h handlerFunc) http.Handler {
+// auth serves h to the given roles, with the caller in the request's
+// context and the API as the channel of what it changes, and turns its
+// result into JSON.
+func (s *api) auth(roles []string, h handlerFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if !s.tokenOK(w, r) {
+		c, ok := s.allowed(w, r, roles)
+		if !ok {
 			return
 		}
+		ctx := context.WithValue(escalation.WithVia(r.Context(), "api"), callerKey{}, c)
+		r = r.WithContext(ctx)
 		r.Body = http.MaxBytesReader(w, r.Body, maxBody)
 		v, err := h(w, r)
 		if err != nil {
@@ -129,6 +235,15 @@ func (s *api) auth(h handlerFunc) http.Handler {
 	})
 }
 
+func (s *api) whoami(w http.ResponseWriter, r *http.Request) (any, error) {
+	return callerOf(r), nil
+}
+
+// forbidden is a caller acting as someone else.
+type forbidden struct{ msg string }
+
+func (e forbidden) Error() string { return e.msg }
+
 // badRequest marks an error as the caller's.
 type badRequest struct{ msg string }
 
@@ -142,6 +257,8 @@ func statusFor(err error) int {
 		return http.StatusBadRequest
 	case errors.As(err, &mbe):
 		return http.StatusRequestEntityTooLarge
+	case errors.As(err, new(forbidden)):
+		return http.StatusForbidden
 	case errors.Is(err, escalation.ErrNotAgent):
 		return http.StatusForbidden
 	case errors.Is(err, escalation.ErrNotFound):
@@ -169,6 +286,13 @@ func decode(r *http.Request, v any) error {
 			return err
 		}
 		return badRequest{bodyProblem(err)}
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return err
+		}
+		return badRequest{"the body must be one JSON object, with nothing after it"}
 	}
 	return nil
 }
@@ -289,15 +413,23 @@ func (s *api) act(r *http.Request, do func(ctx context.Context, id escalation.ID
 	if err := decode(r, &b); err != nil {
 		return nil, err
 	}
-	if b.Agent == "" {
-		return nil, badRequest{`"agent" is required: the id of a configured agent`}
+	c := callerOf(r)
+	if b.Agent != "" && !strings.EqualFold(b.Agent, c.Name) {
+		return nil, forbidden{fmt.Sprintf("this token is agent %s's: it cannot act as %q", c.Name, b.Agent)}
 	}
+	b.Agent = c.Name
 	return do(r.Context(), id, b)
 }
 
 func (s *api) claim(w http.ResponseWriter, r *http.Request) (any, error) {
 	return s.act(r, func(ctx context.Context, id escalation.ID, b agentText) (*escalation.Ticket, error) {
 		return s.app.queue.Claim(ctx, id, b.Agent)
+	})
+}
+
+func (s *api) takeover(w http.ResponseWriter, r *http.Request) (any, error) {
+	return s.act(r, func(ctx context.Context, id escalation.ID, b agentText) (*escalation.Ticket, error) {
+		return s.app.queue.Takeover(ctx, id, b.Agent, b.Text)
 	})
 }
 
@@ -375,6 +507,16 @@ type chatRequest struct {
 	Text string `json:"text"`
 }
 
+// asCaller is the customer a chat request is for: the token's own, which
+// "as", when given, must name.
+func asCaller(r *http.Request, as string) (string, error) {
+	c := callerOf(r)
+	if as != "" && as != c.Name {
+		return "", forbidden{fmt.Sprintf("this token is customer %s's: it cannot chat or read the inbox as %q", c.Name, as)}
+	}
+	return c.Name, nil
+}
+
 type chatReply struct {
 	Reply bots.Reply `json:"reply"`
 }
@@ -384,10 +526,11 @@ func (s *api) chat(w http.ResponseWriter, r *http.Request) (any, error) {
 	if err := decode(r, &b); err != nil {
 		return nil, err
 	}
-	if strings.TrimSpace(b.As) == "" {
-		return nil, badRequest{`"as" is required: who the customer is`}
+	as, err := asCaller(r, b.As)
+	if err != nil {
+		return nil, err
 	}
-	m := bots.Message{From: console.Address(b.As), Name: b.As, Text: b.Text, Time: time.Now()}
+	m := bots.Message{From: console.Address(as), Name: as, Text: b.Text, Time: time.Now()}
 	return chatReply{s.app.engine.Handle(r.Context(), m)}, nil
 }
 
@@ -402,9 +545,9 @@ type inboxReply struct {
 // acknowledges them with ?ack=<last> on its next call, so neither a crash
 // of the server nor of the client loses one.
 func (s *api) inbox(w http.ResponseWriter, r *http.Request) (any, error) {
-	as := r.URL.Query().Get("as")
-	if strings.TrimSpace(as) == "" {
-		return nil, badRequest{`"as" is required`}
+	as, err := asCaller(r, r.URL.Query().Get("as"))
+	if err != nil {
+		return nil, err
 	}
 	wait := time.Duration(0)
 	if v := r.URL.Query().Get("wait"); v != "" {

@@ -222,16 +222,30 @@ func fingerprint(dir string) string {
 	return b.String()
 }
 
-// apiToken returns the API token: AYUDA_API_TOKEN, or the one in the data
-// directory, created on first use.
+// minToken is the shortest operator token accepted: a token anyone can
+// guess protects nothing.
+const minToken = 16
+
+// apiToken returns the operator's token: AYUDA_API_TOKEN, or the one in
+// the data directory, created on first use.
 func apiToken(cfg *Config, getenv func(string) string, create bool) (string, error) {
 	if t := getenv("AYUDA_API_TOKEN"); t != "" {
-		return t, nil
+		if len(strings.TrimSpace(t)) < minToken {
+			return "", fmt.Errorf("AYUDA_API_TOKEN is too short (%d characters; at least %d): use a long random one, e.g. `openssl rand -hex 24`, or unset it to have one generated into %s", len(strings.TrimSpace(t)), minToken, filepath.Join(cfg.Data, "api-token"))
+		}
+		return strings.TrimSpace(t), nil
 	}
 	path := filepath.Join(cfg.Data, "api-token")
 	data, err := os.ReadFile(path)
 	if err == nil {
-		return strings.TrimSpace(string(data)), nil
+		tok := strings.TrimSpace(string(data))
+		switch {
+		case tok == "":
+			return "", fmt.Errorf("%s is empty: delete it to have a new token generated, or write one of at least %d characters into it", path, minToken)
+		case len(tok) < minToken:
+			return "", fmt.Errorf("the token in %s is too short (%d characters; at least %d): delete the file to have a new one generated", path, len(tok), minToken)
+		}
+		return tok, nil
 	}
 	if !errors.Is(err, fs.ErrNotExist) || !create {
 		return "", fmt.Errorf("api token: %w", err)
@@ -248,4 +262,20 @@ func apiToken(cfg *Config, getenv func(string) string, create bool) (string, err
 		return "", fmt.Errorf("api token: %w", err)
 	}
 	return tok, nil
+}
+
+// secretFilesReadable names the data directory's secret files that users
+// other than the owner can read.
+func secretFilesReadable(data string) []string {
+	var out []string
+	paths := []string{filepath.Join(data, "api-token")}
+	if ms, _ := filepath.Glob(filepath.Join(tokensDir(data), "*")); ms != nil {
+		paths = append(paths, ms...)
+	}
+	for _, p := range paths {
+		if fi, err := os.Stat(p); err == nil && fi.Mode().Perm()&0o077 != 0 {
+			out = append(out, fmt.Sprintf("%s (mode %04o)", p, fi.Mode().Perm()))
+		}
+	}
+	return out
 }

@@ -3,6 +3,9 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/hmac"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -12,50 +15,95 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
+	"ayuda/auth"
 	"ayuda/bots"
 	"ayuda/escalation"
 )
 
-// client talks to a running server's HTTP API.
+// client talks to a running server's HTTP API: reads with the operator's
+// token, agents' actions with that agent's own token, a terminal
+// customer's messages with that customer's.
 type client struct {
-	base  string
-	token string
-	http  *http.Client
+	base     string
+	operator string
+	// tokenFor returns the token of role name.
+	tokenFor func(role auth.Role, name string) (string, error)
+	http     *http.Client
 }
 
 // findServer returns a client for the server that runs on cfg's data
-// directory, or nil when none answers.
+// directory, or nil when none answers. A server is believed only when the
+// process in server.json is alive and the server proves that it knows the
+// operator's token (healthz's challenge): what answers on a port a crashed
+// server left behind gets no token, no reply and no customer's message.
 func findServer(ctx context.Context, cfg *Config, getenv func(string) string) *client {
 	data, err := os.ReadFile(serverFile(cfg.Data))
 	if err != nil {
 		return nil
 	}
 	var info serverInfo
-	if json.Unmarshal(data, &info) != nil || info.Addr == "" {
+	if json.Unmarshal(data, &info) != nil || info.Addr == "" || !alive(info.PID) {
 		return nil
 	}
 	tok, err := apiToken(cfg, getenv, false)
 	if err != nil {
 		return nil
 	}
-	c := &client{base: "http://" + info.Addr, token: tok, http: &http.Client{Timeout: 45 * time.Second}}
-	hctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-	defer cancel()
-	req, err := http.NewRequestWithContext(hctx, "GET", c.base+"/healthz", nil)
+	creds, err := auth.Open(cfg.Data)
 	if err != nil {
 		return nil
 	}
-	resp, err := c.http.Do(req)
-	if err != nil {
-		return nil
+	c := &client{base: "http://" + info.Addr, operator: tok, http: &http.Client{Timeout: 45 * time.Second}}
+	c.tokenFor = func(role auth.Role, name string) (string, error) {
+		if t, err := localToken(cfg, getenv, role, name); err == nil || role == auth.Agent {
+			return t, err
+		}
+		// A terminal customer on this machine gets a token of their own
+		// on first use, as the first start made one for $USER.
+		if err := ensureLocal(cfg, creds, role, name); err != nil {
+			return "", err
+		}
+		return localToken(cfg, getenv, role, name)
 	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
+	if !c.proven(ctx) {
 		return nil
 	}
 	return c
+}
+
+// alive reports whether process pid runs.
+func alive(pid int) bool {
+	if pid <= 0 {
+		return false
+	}
+	err := syscall.Kill(pid, 0)
+	return err == nil || errors.Is(err, syscall.EPERM)
+}
+
+// proven asks the server to prove that it knows the operator's token.
+func (c *client) proven(ctx context.Context) bool {
+	nonce := make([]byte, 16)
+	if _, err := rand.Read(nonce); err != nil {
+		return false
+	}
+	challenge := hex.EncodeToString(nonce)
+	hctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(hctx, "GET", c.base+"/healthz?challenge="+challenge, nil)
+	if err != nil {
+		return false
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return false
+	}
+	resp.Body.Close()
+	got, err := hex.DecodeString(resp.Header.Get(proofHeader))
+	want, _ := hex.DecodeString(proof(c.operator, challenge))
+	return err == nil && hmac.Equal(got, want)
 }
 
 // apiCallError is an error the server answered with.
@@ -80,6 +128,11 @@ func (e *apiCallError) Is(target error) bool {
 }
 
 func (c *client) do(ctx context.Context, method, path string, in, out any) error {
+	return c.doAs(ctx, c.operator, method, path, in, out)
+}
+
+// doAs calls the API with token.
+func (c *client) doAs(ctx context.Context, token, method, path string, in, out any) error {
 	var body io.Reader
 	if in != nil {
 		data, err := json.Marshal(in)
@@ -92,7 +145,7 @@ func (c *client) do(ctx context.Context, method, path string, in, out any) error
 	if err != nil {
 		return err
 	}
-	req.Header.Set("Authorization", "Bearer "+c.token)
+	req.Header.Set("Authorization", "Bearer "+token)
 	if in != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
@@ -147,11 +200,19 @@ func (c *client) Get(ctx context.Context, id escalation.ID) (*escalation.Ticket,
 }
 
 func (c *client) act(ctx context.Context, id escalation.ID, what string, b agentText) (*escalation.Ticket, error) {
+	tok, err := c.tokenFor(auth.Agent, b.Agent)
+	if err != nil {
+		return nil, err
+	}
 	var t escalation.Ticket
-	if err := c.do(ctx, "POST", fmt.Sprintf("/api/tickets/%d/%s", id, what), b, &t); err != nil {
+	if err := c.doAs(ctx, tok, "POST", fmt.Sprintf("/api/tickets/%d/%s", id, what), b, &t); err != nil {
 		return nil, err
 	}
 	return &t, nil
+}
+
+func (c *client) Takeover(ctx context.Context, id escalation.ID, agent, why string) (*escalation.Ticket, error) {
+	return c.act(ctx, id, "takeover", agentText{Agent: agent, Text: why})
 }
 
 func (c *client) Claim(ctx context.Context, id escalation.ID, agent string) (*escalation.Ticket, error) {
@@ -186,8 +247,12 @@ func (c *client) Report(ctx context.Context, since, until time.Time) (*escalatio
 
 // chat sends a terminal customer's line and returns the reply.
 func (c *client) chat(ctx context.Context, as, text string) (bots.Reply, error) {
+	tok, err := c.tokenFor(auth.Customer, as)
+	if err != nil {
+		return bots.Reply{}, err
+	}
 	var out chatReply
-	err := c.do(ctx, "POST", "/api/chat", chatRequest{As: as, Text: text}, &out)
+	err = c.doAs(ctx, tok, "POST", "/api/chat", chatRequest{As: as, Text: text}, &out)
 	return out.Reply, err
 }
 
@@ -199,7 +264,11 @@ func (c *client) inbox(ctx context.Context, as string, wait time.Duration, ack u
 	if ack > 0 {
 		v.Set("ack", strconv.FormatUint(ack, 10))
 	}
-	err := c.do(ctx, "GET", "/api/chat/inbox?"+v.Encode(), nil, &out)
+	tok, err := c.tokenFor(auth.Customer, as)
+	if err != nil {
+		return inboxReply{}, err
+	}
+	err = c.doAs(ctx, tok, "GET", "/api/chat/inbox?"+v.Encode(), nil, &out)
 	if errors.Is(ctx.Err(), context.Canceled) {
 		return inboxReply{}, nil
 	}

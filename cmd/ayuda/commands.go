@@ -14,6 +14,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"ayuda/auth"
 	"ayuda/bots"
 	"ayuda/bots/console"
 	"ayuda/dialog"
@@ -48,6 +49,11 @@ func cmdServe(ctx context.Context, e *env, args []string) error {
 	}
 	if *httpAddr != "" {
 		cfg.HTTP = *httpAddr
+	}
+	if *as != "" {
+		if err := auth.CheckName(*as); err != nil {
+			return fmt.Errorf("serve --as %q: %w", *as, err)
+		}
 	}
 	var term *console.Bot
 	if e.interactive && !*noTerminal && !anyToken(e.getenv) {
@@ -108,7 +114,7 @@ func customerName(as string, getenv func(string) string) string {
 	if as != "" {
 		return as
 	}
-	if u := getenv("USER"); u != "" {
+	if u := getenv("USER"); u != "" && auth.CheckName(u) == nil {
 		return u
 	}
 	return "cliente"
@@ -158,6 +164,9 @@ func cmdChat(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	name := customerName(*as, e.getenv)
+	if err := auth.CheckName(name); err != nil {
+		return fmt.Errorf("chat --as %q: %w", name, err)
+	}
 	term := console.New(console.Config{In: e.stdin, Out: e.stdout, User: name, Prompt: e.interactive, Width: e.width})
 	if cl := findServer(ctx, cfg, e.getenv); cl != nil {
 		return remoteChat(ctx, cl, term, name)
@@ -266,6 +275,7 @@ type desk interface {
 	Note(ctx context.Context, id escalation.ID, agent, text string) (*escalation.Ticket, error)
 	SetStatus(ctx context.Context, id escalation.ID, agent string, to escalation.Status) (*escalation.Ticket, error)
 	Classify(ctx context.Context, id escalation.ID, agent string, typ escalation.Type, p escalation.Priority) (*escalation.Ticket, error)
+	Takeover(ctx context.Context, id escalation.ID, agent, why string) (*escalation.Ticket, error)
 }
 
 // openDesk uses the running server when there is one, else the store.
@@ -299,12 +309,18 @@ func cmdTickets(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	if len(rest) == 0 {
-		return errors.New("tickets: say what: list, show, claim, reply, note, status or classify")
+		return errors.New("tickets: say what: list, show, claim, takeover, reply, note, status or classify")
+	}
+	if *as != "" {
+		if err := auth.CheckName(*as); err != nil {
+			return fmt.Errorf("tickets --as %q: %w", *as, err)
+		}
 	}
 	cfg, err := c.load(e)
 	if err != nil {
 		return err
 	}
+	ctx = escalation.WithVia(ctx, "cli")
 	d, closeDesk, err := openDesk(ctx, cfg, e)
 	if err != nil {
 		return err
@@ -365,6 +381,11 @@ func cmdTickets(ctx context.Context, e *env, args []string) error {
 		if a, err = agent(); err == nil {
 			t, err = d.SetStatus(ctx, id, a, st)
 		}
+	case "takeover":
+		var a string
+		if a, err = agent(); err == nil {
+			t, err = d.Takeover(ctx, id, a, text)
+		}
 	case "classify":
 		var ty escalation.Type
 		var p escalation.Priority
@@ -376,7 +397,7 @@ func cmdTickets(ctx context.Context, e *env, args []string) error {
 			t, err = d.Classify(ctx, id, a, ty, p)
 		}
 	default:
-		return fmt.Errorf("tickets: unknown action %q (list, show, claim, reply, note, status, classify)", verb)
+		return fmt.Errorf("tickets: unknown action %q (list, show, claim, takeover, reply, note, status, classify)", verb)
 	}
 	if err != nil {
 		return err
@@ -401,11 +422,14 @@ func nonNil(ts []escalation.Ticket) []escalation.Ticket {
 
 // pickAgent chooses who acts: --as, AYUDA_AGENT, or the only agent.
 func pickAgent(as string, cfg *Config, getenv func(string) string) (string, error) {
-	if as != "" {
-		return as, nil
+	if as == "" {
+		as = getenv("AYUDA_AGENT")
 	}
-	if a := getenv("AYUDA_AGENT"); a != "" {
-		return a, nil
+	if as != "" {
+		if err := auth.CheckName(as); err != nil {
+			return "", fmt.Errorf("agent %q: %w", as, err)
+		}
+		return as, nil
 	}
 	if len(cfg.Agents) == 1 {
 		return cfg.Agents[0].ID, nil
@@ -496,6 +520,19 @@ func printTicket(w io.Writer, t *escalation.Ticket, loc *time.Location) {
 				fb = "no feedback"
 			}
 			fmt.Fprintf(w, "  - %s (%s) confidence %.2f · %s\n", o.Article, o.Title, o.Confidence, fb)
+		}
+	}
+	if len(t.Events) > 0 {
+		fmt.Fprintln(w, "Activity:")
+		for _, ev := range t.Events {
+			line := ev.Actor + " " + ev.What
+			if ev.Detail != "" {
+				line += ": " + ev.Detail
+			}
+			if ev.Via != "" {
+				line += " (via " + ev.Via + ")"
+			}
+			fmt.Fprintf(w, "  %s %s\n", tf(ev.Time), line)
 		}
 	}
 	fmt.Fprintln(w, "Conversation:")

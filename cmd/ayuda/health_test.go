@@ -55,18 +55,24 @@ func TestChannelDownKeepsServing(t *testing.T) {
 	done := make(chan error, 1)
 	getenv := func(k string) string {
 		if k == "AYUDA_API_TOKEN" {
-			return "s3cret"
+			return "s3cret-operator-token"
 		}
 		return ""
 	}
 	go func() {
 		done <- serve(ctx, a, getenv, serveOptions{adapters: map[string]bots.Adapter{"telegram": good, "discord": bad}, ready: func(s string) { addr <- s }})
 	}()
-	base := "http://" + <-addr
+	var base string
+	select {
+	case a := <-addr:
+		base = "http://" + a
+	case err := <-done:
+		t.Fatalf("serve did not start: %v", err)
+	}
 	get := func(path string) (int, string) {
 		t.Helper()
 		req, _ := http.NewRequest("GET", base+path, nil)
-		req.Header.Set("Authorization", "Bearer s3cret")
+		req.Header.Set("Authorization", "Bearer s3cret-operator-token")
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
 			t.Fatal(err)

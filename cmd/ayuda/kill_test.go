@@ -1,6 +1,7 @@
 package main
 
 import (
+	"ayuda/auth"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -29,12 +30,12 @@ func startServer(t *testing.T, bin, data string) *server {
 	t.Helper()
 	os.Remove(filepath.Join(data, "server.json"))
 	cmd := exec.Command(bin, "serve", "--no-terminal", "--data", data, "--http", "127.0.0.1:0")
-	cmd.Env = append(os.Environ(), "AYUDA_API_TOKEN=kill-test")
+	cmd.Env = append(os.Environ(), "AYUDA_API_TOKEN=kill-test-operator-token")
 	cmd.Stderr = io.Discard
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	s := &server{t: t, cmd: cmd, tok: "kill-test"}
+	s := &server{t: t, cmd: cmd, tok: "kill-test-operator-token"}
 	for i := 0; ; i++ {
 		data, err := os.ReadFile(filepath.Join(data, "server.json"))
 		var info serverInfo
@@ -55,16 +56,21 @@ func (s *server) kill() {
 	s.cmd.Wait()
 }
 
-// call does one API call; ok is false when the server did not answer 200
-// (it may have been killed meanwhile).
+// call does one API call with the operator's token (see callAs).
 func (s *server) call(method, path string, in, out any) bool {
+	return s.callAs(s.tok, method, path, in, out)
+}
+
+// callAs does one API call with token; ok is false when the server did
+// not answer 200 (it may have been killed meanwhile).
+func (s *server) callAs(token, method, path string, in, out any) bool {
 	var body io.Reader
 	if in != nil {
 		b, _ := json.Marshal(in)
 		body = bytes.NewReader(b)
 	}
 	req, _ := http.NewRequest(method, s.base+path, body)
-	req.Header.Set("Authorization", "Bearer "+s.tok)
+	req.Header.Set("Authorization", "Bearer "+token)
 	resp, err := (&http.Client{Timeout: 10 * time.Second}).Do(req)
 	if err != nil {
 		return false
@@ -99,6 +105,21 @@ func TestKillAndRestart(t *testing.T) {
 	replies := map[string]bool{}       // agent replies the server acknowledged
 	everDelivered := map[string]bool{} // reply markers delivered in any round
 	var mu sync.Mutex
+	// Each customer and the agent with their own token, as in production.
+	creds, err := auth.Open(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tokens := map[string]string{}
+	for c := range customers {
+		name := fmt.Sprint("c", c)
+		if tokens[name], err = creds.Issue(auth.Customer, name); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if tokens["agente"], err = creds.Issue(auth.Agent, "agente"); err != nil {
+		t.Fatal(err)
+	}
 	for round := range 3 {
 		s := startServer(t, bin, data)
 		ctx, stop := context.WithCancel(t.Context())
@@ -115,7 +136,7 @@ func TestKillAndRestart(t *testing.T) {
 						text = fmt.Sprintf("mensaje %s-%d-%d", name, round, i)
 					}
 					var r chatReply
-					if !s.call("POST", "/api/chat", chatRequest{As: name, Text: text}, &r) {
+					if !s.callAs(tokens[name], "POST", "/api/chat", chatRequest{As: name, Text: text}, &r) {
 						return
 					}
 					mu.Lock()
@@ -136,7 +157,7 @@ func TestKillAndRestart(t *testing.T) {
 				}
 				for _, tk := range list.Tickets {
 					text := fmt.Sprintf("respuesta [r%d-%d-%d]", tk.ID, round, n)
-					if s.call("POST", fmt.Sprintf("/api/tickets/%d/reply", tk.ID), agentText{Agent: "agente", Text: text}, nil) {
+					if s.callAs(tokens["agente"], "POST", fmt.Sprintf("/api/tickets/%d/reply", tk.ID), agentText{Agent: "agente", Text: text}, nil) {
 						mu.Lock()
 						replies[text] = true
 						mu.Unlock()
@@ -189,7 +210,7 @@ func TestKillAndRestart(t *testing.T) {
 			var last uint64
 			for {
 				var in inboxReply
-				if !s.call("GET", fmt.Sprintf("/api/chat/inbox?as=%s&ack=%d", name, last), nil, &in) {
+				if !s.callAs(tokens[name], "GET", fmt.Sprintf("/api/chat/inbox?as=%s&ack=%d", name, last), nil, &in) {
 					t.Fatal("inbox after restart failed")
 				}
 				if len(in.Messages) == 0 {
@@ -204,7 +225,7 @@ func TestKillAndRestart(t *testing.T) {
 			}
 			// Not stuck: the conversation goes on.
 			var r chatReply
-			if !s.call("POST", "/api/chat", chatRequest{As: name, Text: fmt.Sprintf("sigo aquí %d", round)}, &r) {
+			if !s.callAs(tokens[name], "POST", "/api/chat", chatRequest{As: name, Text: fmt.Sprintf("sigo aquí %d", round)}, &r) {
 				t.Errorf("round %d: %s cannot write after the restart", round, name)
 			}
 		}

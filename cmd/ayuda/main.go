@@ -19,6 +19,7 @@
 package main
 
 import (
+	"ayuda/auth"
 	"context"
 	"errors"
 	"flag"
@@ -86,6 +87,9 @@ Commands:
   tickets note ID TEXT [--as AGENT]      an internal note: never shown to the customer
   tickets status ID STATUS [--as AGENT]  new, assigned, in_progress, waiting, completed, closed, reopened
   tickets classify ID [--type T] [--priority P] [--as AGENT]   correct the type or priority; due times follow
+  tickets takeover ID [WHY] [--as AGENT]  take a ticket another agent holds (recorded, with why)
+  agents token NAME [--revoke] [--save]    issue (or revoke) an agent's own API token; agents list
+  customers token NAME [--revoke] [--save] the same for a terminal customer
   report [--since 7d|DATE] [--until DATE] [--json]   volume, self-service, escalation, response times, targets, satisfaction, load, content gaps
   ask [--lang es|en] [--json] [--internal] QUESTION
   kb lint [DIR]              check articles: format, duplicates, conflicting questions
@@ -110,6 +114,13 @@ func run(ctx context.Context, e *env) error {
 	}
 	cmd, args := e.args[0], e.args[1:]
 	switch cmd {
+	case "tickets", "ticket", "report", "kb", "customers", "agents":
+		// What these print comes partly from customers and platforms.
+		safe := *e
+		safe.stdout = termSafe{e.stdout}
+		e = &safe
+	}
+	switch cmd {
 	case "serve":
 		return cmdServe(ctx, e, args)
 	case "chat":
@@ -129,6 +140,10 @@ func run(ctx context.Context, e *env) error {
 		return cmdLoadtest(ctx, e, args)
 	case "report":
 		return cmdReport(ctx, e, args)
+	case "agents":
+		return cmdCredentials(ctx, e, auth.Agent, args)
+	case "customers":
+		return cmdCredentials(ctx, e, auth.Customer, args)
 	case "help", "-h", "--help", "-help":
 		fmt.Fprint(e.stdout, usage)
 		return nil

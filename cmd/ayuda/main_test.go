@@ -1,6 +1,7 @@
 package main
 
 import (
+	"ayuda/auth"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -182,7 +183,13 @@ func TestAPI(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer a.Close()
-	srv := httptest.NewServer((&api{app: a, token: "s3cret", log: a.log}).handler())
+	creds, err := auth.Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	agente, _ := creds.Issue(auth.Agent, "agente")
+	lola, _ := creds.Issue(auth.Customer, "lola")
+	srv := httptest.NewServer((&api{app: a, token: "s3cret", creds: creds, log: a.log}).handler())
 	defer srv.Close()
 	call := apiCaller(t, srv)
 	for _, tok := range []string{"", "wrong", "s3cre"} {
@@ -199,7 +206,7 @@ func TestAPI(t *testing.T) {
 		`{"agent":"agente","txt":"x"}`: `unknown field \"txt\"`,
 		`{"agent":`:                    `not valid JSON`,
 	} {
-		code, got := call("POST", "/api/tickets/1/reply", "s3cret", body)
+		code, got := call("POST", "/api/tickets/1/reply", agente, body)
 		if code != http.StatusBadRequest || !strings.Contains(got, want) || strings.Contains(got, "Go struct") {
 			t.Errorf("reply with %s: %d %s, want 400 saying %s", body, code, got, want)
 		}
@@ -215,7 +222,7 @@ func TestAPI(t *testing.T) {
 			t.Errorf("%s %s: %d %q, want %d with a JSON error", tc.method, tc.path, code, body, tc.want)
 		}
 	}
-	if code, body := call("POST", "/api/chat", "s3cret", `{"as":"lola","text":"quiero hablar con una persona, el pedido AUR-9 llegó abierto"}`); code != 200 || !strings.Contains(body, "#1") {
+	if code, body := call("POST", "/api/chat", lola, `{"as":"lola","text":"quiero hablar con una persona, el pedido AUR-9 llegó abierto"}`); code != 200 || !strings.Contains(body, "#1") {
 		t.Fatalf("chat: %d %s", code, body)
 	}
 	for _, tc := range []struct {
@@ -223,7 +230,7 @@ func TestAPI(t *testing.T) {
 		want               int
 	}{
 		{"POST", "/api/tickets/1/claim", `{"agent":"mallory"}`, http.StatusForbidden},
-		{"POST", "/api/tickets/1/claim", `{}`, http.StatusBadRequest},
+		{"POST", "/api/tickets/1/claim", `{"agent":"agente"} {"agent":"agente"}`, http.StatusBadRequest},
 		{"POST", "/api/tickets/1/claim", `{"agent":"agente","x":1}`, http.StatusBadRequest},
 		{"POST", "/api/tickets/9/claim", `{"agent":"agente"}`, http.StatusNotFound},
 		{"POST", "/api/tickets/abc/claim", `{"agent":"agente"}`, http.StatusBadRequest},
@@ -233,21 +240,25 @@ func TestAPI(t *testing.T) {
 		{"GET", "/api/tickets?status=bogus", ``, http.StatusBadRequest},
 		{"POST", "/api/chat", `{"as":"x","text":"` + strings.Repeat("x", maxBody) + `"}`, http.StatusRequestEntityTooLarge},
 	} {
-		if code, body := call(tc.method, tc.path, "s3cret", tc.body); code != tc.want {
+		tok := agente
+		if strings.HasPrefix(tc.path, "/api/chat") {
+			tok = lola
+		}
+		if code, body := call(tc.method, tc.path, tok, tc.body); code != tc.want {
 			t.Errorf("%s %s %.40s: %d %s, want %d", tc.method, tc.path, tc.body, code, body, tc.want)
 		}
 	}
-	code, body := call("GET", "/api/chat/inbox?as=lola", "s3cret", "")
+	code, body := call("GET", "/api/chat/inbox?as=lola", lola, "")
 	if code != 200 || !strings.Contains(body, "Te mandamos otro.") {
 		t.Errorf("inbox: %d %s", code, body)
 	}
 	var in inboxReply
 	json.Unmarshal([]byte(body), &in)
 	// Not acknowledged: a client that crashed gets it again.
-	if _, again := call("GET", "/api/chat/inbox?as=lola", "s3cret", ""); !strings.Contains(again, "Te mandamos otro.") {
+	if _, again := call("GET", "/api/chat/inbox", lola, ""); !strings.Contains(again, "Te mandamos otro.") {
 		t.Errorf("an unacknowledged message was dropped: %s", again)
 	}
-	if _, body := call("GET", fmt.Sprintf("/api/chat/inbox?as=lola&ack=%d", in.Last), "s3cret", ""); strings.Contains(body, "Te mandamos otro.") {
+	if _, body := call("GET", fmt.Sprintf("/api/chat/inbox?as=lola&ack=%d", in.Last), lola, ""); strings.Contains(body, "Te mandamos otro.") {
 		t.Errorf("delivered again after the ack: %s", body)
 	}
 }

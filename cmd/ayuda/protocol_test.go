@@ -1,6 +1,7 @@
 package main
 
 import (
+	"ayuda/auth"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -257,23 +258,32 @@ func TestClassifyReportAndMetricsOverHTTP(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer((&api{app: a, token: "s3cret", log: a.log, metrics: metrics}).handler())
+	creds, err := auth.Open(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tokens := map[string]string{"operator": "s3cret"}
+	for _, name := range []string{"luis", "mallory"} {
+		tokens[name], _ = creds.Issue(auth.Agent, name)
+	}
+	srv := httptest.NewServer((&api{app: a, token: "s3cret", creds: creds, log: a.log, metrics: metrics}).handler())
 	defer srv.Close()
 	call := apiCaller(t, srv)
 	for _, tc := range []struct {
-		method, path, body string
-		want               int
+		who, method, path, body string
+		want                    int
 	}{
-		{"POST", "/api/tickets/6/classify", `{"agent":"ana","priority":"alta"}`, 200},
-		{"POST", "/api/tickets/6/classify", `{"agent":"ana"}`, 400},
-		{"POST", "/api/tickets/6/classify", `{"agent":"ana","type":"pregunta"}`, 400},
-		{"POST", "/api/tickets/6/classify", `{"agent":"mallory","type":"queja"}`, 403},
-		{"POST", "/api/tickets/2/classify", `{"agent":"ana","type":"queja"}`, 409}, // closed
-		{"GET", "/api/report?since=2026-11-23&until=2026-11-30", ``, 200},
-		{"GET", "/api/report?since=banana", ``, 400},
+		{"luis", "POST", "/api/tickets/6/classify", `{"agent":"luis","priority":"alta"}`, 200},
+		{"luis", "POST", "/api/tickets/6/classify", `{}`, 400},
+		{"luis", "POST", "/api/tickets/6/classify", `{"type":"pregunta"}`, 400},
+		{"mallory", "POST", "/api/tickets/6/classify", `{"type":"queja"}`, 403}, // a token, but not a configured agent
+		{"luis", "POST", "/api/tickets/2/classify", `{"type":"queja"}`, 409},    // closed
+		{"operator", "POST", "/api/tickets/6/classify", `{"agent":"luis","type":"queja"}`, 403},
+		{"operator", "GET", "/api/report?since=2026-11-23&until=2026-11-30", ``, 200},
+		{"luis", "GET", "/api/report?since=banana", ``, 400},
 	} {
-		if code, body := call(tc.method, tc.path, "s3cret", tc.body); code != tc.want {
-			t.Errorf("%s %s %s: %d %s, want %d", tc.method, tc.path, tc.body, code, body, tc.want)
+		if code, body := call(tc.method, tc.path, tokens[tc.who], tc.body); code != tc.want {
+			t.Errorf("%s: %s %s %s: %d %s, want %d", tc.who, tc.method, tc.path, tc.body, code, body, tc.want)
 		}
 	}
 	_, body := call("GET", "/api/report?since=2026-11-23&until=2026-11-30", "s3cret", "")

@@ -11,10 +11,12 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"golang.org/x/sync/errgroup"
 
+	"ayuda/auth"
 	"ayuda/bots"
 	"ayuda/bots/console"
 )
@@ -53,6 +55,20 @@ func serve(ctx context.Context, a *app, getenv func(string) string, opt serveOpt
 	if err != nil {
 		return err
 	}
+	if bad := secretFilesReadable(a.cfg.Data); len(bad) > 0 {
+		a.log.WarnContext(ctx, "secret files other users can read: chmod 600 them", "files", strings.Join(bad, ", "))
+	}
+	creds, err := auth.Open(a.cfg.Data)
+	if err != nil {
+		return err
+	}
+	if len(a.cfg.Agents) == 1 {
+		// The local default agent gets a token the tools on this machine
+		// use, so a second terminal can answer as before.
+		if err := ensureLocal(a.cfg, creds, auth.Agent, a.cfg.Agents[0].ID); err != nil {
+			return err
+		}
+	}
 	ln, err := net.Listen("tcp", a.cfg.HTTP)
 	if err != nil {
 		return fmt.Errorf("http: %w (is another ayuda serve running? pick another address: ayuda serve --http 127.0.0.1:8081, AYUDA_HTTP=…, or make run HTTP=127.0.0.1:8081)", err)
@@ -72,7 +88,7 @@ func serve(ctx context.Context, a *app, getenv func(string) string, opt serveOpt
 		return fmt.Errorf("metrics: %w", err)
 	}
 	srv := &http.Server{
-		Handler:           (&api{app: a, token: token, log: a.log.With("part", "api"), metrics: metrics, health: health}).handler(),
+		Handler:           (&api{app: a, token: token, creds: creds, log: a.log.With("part", "api"), metrics: metrics, health: health}).handler(),
 		ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog:          slog.NewLogLogger(a.log.Handler(), slog.LevelWarn),
 	}
