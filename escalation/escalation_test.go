@@ -536,3 +536,21 @@ func TestLongHistory(t *testing.T) {
 		t.Errorf("re-delivered message opened #%d (%v), want #%d", again.ID, err, last.ID)
 	}
 }
+
+// A customer address with a NUL or another control character never
+// reaches the indexes, where "console:lola\x00…" would sort among lola's
+// tickets and be taken for hers.
+func TestControlCharactersInAddresses(t *testing.T) {
+	q, _, _ := setup(t)
+	lola := bots.Address{Platform: "console", Chat: "lola", User: "lola"}
+	mine := newTicket(t, q, lola)
+	for _, user := range []string{"lola\x00\x00\x00\x00\x00\x00\x00\x00\x09", "lola\x1b[2J", "lo\nla"} {
+		if _, err := q.Open(t.Context(), Ticket{Customer: Customer{Address: bots.Address{Platform: "console", Chat: user, User: user}}}); !errors.Is(err, ErrBadAddress) {
+			t.Errorf("address %q: %v, want ErrBadAddress", user, err)
+		}
+	}
+	ts, err := q.List(t.Context(), Filter{Customer: lola.Customer()})
+	if err != nil || len(ts) != 1 || ts[0].ID != mine.ID {
+		t.Errorf("lola's tickets: %v %+v", err, ts)
+	}
+}

@@ -26,6 +26,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode"
 
 	bolt "go.etcd.io/bbolt"
 	bolterrors "go.etcd.io/bbolt/errors"
@@ -41,7 +42,22 @@ var (
 	ErrTransition = errors.New("escalation: status change not allowed")
 	ErrLocked     = errors.New("escalation: the data file is in use by another process")
 	ErrEmptyText  = errors.New("escalation: empty text")
+	// ErrBadAddress is a customer's address with control characters, NUL
+	// among them: no platform sends one, and it would reach the indexes.
+	ErrBadAddress = errors.New("escalation: the customer's address has control characters")
 )
+
+// checkAddress refuses an address no platform sends.
+func checkAddress(a bots.Address) error {
+	for _, s := range []string{a.Platform, a.Chat, a.User} {
+		for _, r := range s {
+			if unicode.IsControl(r) {
+				return fmt.Errorf("%w: %q", ErrBadAddress, a.String())
+			}
+		}
+	}
+	return nil
+}
 
 // Agent is a person allowed to act on tickets.
 type Agent struct {
@@ -387,6 +403,9 @@ func scanIndex(tx *bolt.Tx, bucket []byte, value string) []ID {
 	var ids []ID
 	c := tx.Bucket(bucket).Cursor()
 	for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
+		if len(k) != len(prefix)+8 {
+			continue // another value that starts with this one and a NUL
+		}
 		ids = append(ids, ID(binary.BigEndian.Uint64(k[len(prefix):])))
 	}
 	return ids
@@ -463,6 +482,9 @@ const (
 // instead: a re-delivered message never opens two.
 func (q *Queue) Open(ctx context.Context, t Ticket) (*Ticket, error) {
 	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if err := checkAddress(t.Customer.Address); err != nil {
 		return nil, err
 	}
 	if t.Type == "" {
