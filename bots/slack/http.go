@@ -6,8 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
-	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -15,6 +13,8 @@ import (
 
 	"github.com/slack-go/slack"
 	"github.com/slack-go/slack/slackevents"
+
+	"ayuda/bots"
 )
 
 // maxBody is the largest request Handler reads; Slack's are far smaller.
@@ -41,17 +41,21 @@ func (b *Bot) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "POST only", http.StatusMethodNotAllowed)
 		return
 	}
+	// The signature's headers (present, and a timestamp within five
+	// minutes) are checked before any of the body is read.
+	sv, err := slack.NewSecretsVerifier(r.Header, b.cfg.SigningSecret.Reveal())
+	if err != nil {
+		b.log.WarnContext(r.Context(), "rejected an unsigned or stale request", "remote", r.RemoteAddr, "err", err)
+		http.Error(w, "bad signature", http.StatusUnauthorized)
+		return
+	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
 	if err != nil {
 		http.Error(w, "body too large", http.StatusRequestEntityTooLarge)
 		return
 	}
-	sv, err := slack.NewSecretsVerifier(r.Header, b.cfg.SigningSecret.Reveal())
-	if err == nil {
-		_, _ = sv.Write(body)
-		err = sv.Ensure()
-	}
-	if err != nil {
+	_, _ = sv.Write(body)
+	if err = sv.Ensure(); err != nil {
 		b.log.WarnContext(r.Context(), "rejected an unsigned or stale request", "remote", r.RemoteAddr, "err", err)
 		http.Error(w, "bad signature", http.StatusUnauthorized)
 		return
@@ -113,15 +117,11 @@ func (b *Bot) serveHTTP(w http.ResponseWriter, r *http.Request) {
 // listen serves Handler on Config.Listen until ctx is done, then drains
 // requests for up to five seconds.
 func (b *Bot) listen(ctx context.Context) error {
-	ln, err := net.Listen("tcp", b.cfg.Listen)
+	ln, err := bots.Listen(b.cfg.Listen, bots.DefaultLimits)
 	if err != nil {
 		return fmt.Errorf("slack: listen: %w", err)
 	}
-	srv := &http.Server{
-		Handler:           b.Handler(),
-		ReadHeaderTimeout: 10 * time.Second,
-		ErrorLog:          slog.NewLogLogger(b.log.Handler(), slog.LevelWarn),
-	}
+	srv := bots.NewServer(b.Handler(), b.log, bots.DefaultLimits)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {

@@ -6,8 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"log/slog"
-	"net"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -49,7 +47,7 @@ func (b *Bot) runWebhook(ctx context.Context, h bots.Handler) error {
 		<-ctx.Done()
 		return nil
 	}
-	ln, err := net.Listen("tcp", b.cfg.Webhook.Addr)
+	ln, err := bots.Listen(b.cfg.Webhook.Addr, bots.DefaultLimits)
 	if err != nil {
 		return fmt.Errorf("telegram: webhook: %w", err)
 	}
@@ -59,17 +57,13 @@ func (b *Bot) runWebhook(ctx context.Context, h bots.Handler) error {
 		path = "/"
 	}
 	hook := b.WebhookHandler()
-	srv := &http.Server{
-		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if r.URL.EscapedPath() != path {
-				http.NotFound(w, r)
-				return
-			}
-			hook.ServeHTTP(w, r)
-		}),
-		ReadHeaderTimeout: 10 * time.Second,
-		ErrorLog:          slog.NewLogLogger(b.log.Handler(), slog.LevelWarn),
-	}
+	srv := bots.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.EscapedPath() != path {
+			http.NotFound(w, r)
+			return
+		}
+		hook.ServeHTTP(w, r)
+	}), b.log, bots.DefaultLimits)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	b.log.InfoContext(ctx, "telegram webhook listening", "addr", ln.Addr().String(), "path", path)

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -69,7 +68,7 @@ func serve(ctx context.Context, a *app, getenv func(string) string, opt serveOpt
 			return err
 		}
 	}
-	ln, err := net.Listen("tcp", a.cfg.HTTP)
+	ln, err := bots.Listen(a.cfg.HTTP, bots.DefaultLimits)
 	if err != nil {
 		return fmt.Errorf("http: %w (is another ayuda serve running? pick another address: ayuda serve --http 127.0.0.1:8081, AYUDA_HTTP=…, or make run HTTP=127.0.0.1:8081)", err)
 	}
@@ -87,11 +86,7 @@ func serve(ctx context.Context, a *app, getenv func(string) string, opt serveOpt
 		ln.Close()
 		return fmt.Errorf("metrics: %w", err)
 	}
-	srv := &http.Server{
-		Handler:           (&api{app: a, token: token, creds: creds, log: a.log.With("part", "api"), metrics: metrics, health: health}).handler(),
-		ReadHeaderTimeout: 10 * time.Second,
-		ErrorLog:          slog.NewLogLogger(a.log.Handler(), slog.LevelWarn),
-	}
+	srv := bots.NewServer((&api{app: a, token: token, creds: creds, log: a.log.With("part", "api"), metrics: metrics, health: health}).handler(), a.log, bots.DefaultLimits)
 	rt := router{}
 	for name, ad := range opt.adapters {
 		rt[name] = ad

@@ -1,0 +1,93 @@
+package bots
+
+import (
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// One client cannot hold a listener: connections past the cap wait
+// unaccepted (no file handle), and connections that send nothing, or send
+// their body a byte at a time, are closed by the server, after which a real
+// request is served.
+func TestLimitsHoldOffSlowClients(t *testing.T) {
+	l := Limits{MaxConns: 4, ReadHeader: 200 * time.Millisecond, Read: 300 * time.Millisecond, Write: time.Second, Idle: 200 * time.Millisecond}
+	ln, err := Listen("127.0.0.1:0", l)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var open, peak atomic.Int64
+	srv := NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		w.Write([]byte("ok"))
+	}), slog.New(slog.NewTextHandler(io.Discard, nil)), l)
+	srv.ConnState = func(c net.Conn, s http.ConnState) {
+		switch s {
+		case http.StateNew:
+			if n := open.Add(1); n > peak.Load() {
+				peak.Store(n)
+			}
+		case http.StateClosed, http.StateHijacked:
+			open.Add(-1)
+		}
+	}
+	go srv.Serve(ln)
+	defer srv.Close()
+	addr := ln.Addr().String()
+
+	// Twelve clients that connect and say nothing.
+	var conns []net.Conn
+	for range 12 {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		conns = append(conns, c)
+	}
+	defer func() {
+		for _, c := range conns {
+			c.Close()
+		}
+	}()
+	// One that sends its headers and then its body a byte at a time.
+	slow, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer slow.Close()
+	slow.Write([]byte("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\n"))
+	var wg sync.WaitGroup
+	closed := make(chan struct{})
+	wg.Go(func() {
+		defer close(closed)
+		for {
+			if _, err := slow.Write([]byte("a")); err != nil {
+				return
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	})
+
+	// A real request is served once the server has dropped the idle ones.
+	client := &http.Client{Timeout: 20 * time.Second}
+	resp, err := client.Get("http://" + addr + "/")
+	if err != nil {
+		t.Fatalf("a real request was not served: %v", err)
+	}
+	resp.Body.Close()
+	select {
+	case <-closed:
+	case <-time.After(20 * time.Second):
+		t.Error("the connection sending its body a byte at a time was never closed")
+		slow.Close()
+	}
+	wg.Wait()
+	if p := peak.Load(); p > int64(l.MaxConns) {
+		t.Errorf("%d connections were open at once, over the cap of %d", p, l.MaxConns)
+	}
+}
