@@ -3,6 +3,7 @@ package escalation
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -552,5 +553,43 @@ func TestControlCharactersInAddresses(t *testing.T) {
 	ts, err := q.List(t.Context(), Filter{Customer: lola.Customer()})
 	if err != nil || len(ts) != 1 || ts[0].ID != mine.ID {
 		t.Errorf("lola's tickets: %v %+v", err, ts)
+	}
+}
+
+// An upstream that echoes the request puts the platform's token in the
+// error; what the outbox keeps of it, and the ticket's note when the
+// message cannot be delivered, have it redacted.
+func TestDeliveryErrorsKeepNoToken(t *testing.T) {
+	const tok = "123456:AAE-telegram-token-xyz"
+	clk := &fakeClock{t: time.Date(2026, 11, 24, 9, 0, 0, 0, time.UTC)}
+	q, err := Open(filepath.Join(t.TempDir(), "ayuda.db"), Config{
+		Agents: []Agent{{ID: "ana", Name: "Ana"}}, Notify: notices, Now: clk.now,
+		Redact: func(s string) string { return strings.ReplaceAll(s, tok, "[redacted]") },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer q.Close()
+	tk := newTicket(t, q, maria)
+	if _, err := q.Reply(t.Context(), tk.ID, "ana", "hola"); err != nil {
+		t.Fatal(err)
+	}
+	echo := &recorder{fail: func(bots.Address, bots.Reply) error {
+		return errors.New("502 from proxy: POST /bot" + tok + "/sendMessage")
+	}}
+	deliver(t, q, echo)
+	pending, _ := q.Pending(t.Context())
+	if len(pending) == 0 || strings.Contains(pending[0].LastErr, tok) || !strings.Contains(pending[0].LastErr, "[redacted]") {
+		t.Errorf("the outbox keeps %+v", pending)
+	}
+	echo.fail = func(bots.Address, bots.Reply) error {
+		return bots.Permanent(errors.New("403 forbidden for /bot" + tok + "/sendMessage"))
+	}
+	clk.add(time.Hour)
+	deliver(t, q, echo)
+	got, _ := q.Get(t.Context(), tk.ID)
+	data, _ := json.Marshal(got)
+	if strings.Contains(string(data), tok) || !strings.Contains(string(data), "Could not deliver") {
+		t.Errorf("the ticket keeps the token, or no note of the failure: %s", data)
 	}
 }

@@ -378,6 +378,9 @@ func (q *Queue) deliver(ctx context.Context, s Sender, o Outgoing) {
 			return b.Delete(key)
 		}
 		o.LastErr = err.Error()
+		if q.cfg.Redact != nil {
+			o.LastErr = q.cfg.Redact(o.LastErr)
+		}
 		if errors.Is(err, bots.ErrUnreachable) {
 			// Waiting for the person to connect is not a failed attempt.
 			o.NextAt = q.now().Add(parkBackoff)

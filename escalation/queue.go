@@ -142,6 +142,10 @@ type Config struct {
 	// its commit (and fsync): 0 means 2 ms; negative, no wait (a single
 	// writer, such as a test that runs one conversation at a time).
 	CommitDelay time.Duration
+	// Redact removes secrets from an error's text before it is stored (a
+	// failed delivery's error, which an upstream may have filled with the
+	// request it got, token and all); nil keeps the text.
+	Redact func(string) string
 	// Notify words notices to customers. Required.
 	Notify Notifier
 	// Targets per priority, and per type and priority (TypeTargets wins).

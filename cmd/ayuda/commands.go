@@ -124,7 +124,7 @@ func customerName(as string, getenv func(string) string) string {
 // used for chatting, so log lines do not interleave with the conversation.
 func serverLogger(cfg *Config, e *env, chatting bool) (*slog.Logger, func(), error) {
 	if !chatting {
-		return newLogger(e.stderr, slog.LevelInfo), func() {}, nil
+		return slog.New(cfg.secrets.Handler(newLogger(e.stderr, slog.LevelInfo).Handler())), func() {}, nil
 	}
 	if err := os.MkdirAll(cfg.Data, 0o700); err != nil {
 		return nil, nil, fmt.Errorf("data directory: %w", err)
@@ -133,7 +133,7 @@ func serverLogger(cfg *Config, e *env, chatting bool) (*slog.Logger, func(), err
 	if err != nil {
 		return nil, nil, fmt.Errorf("log: %w", err)
 	}
-	return newLogger(f, slog.LevelInfo), func() { f.Close() }, nil
+	return slog.New(cfg.secrets.Handler(newLogger(f, slog.LevelInfo).Handler())), func() { f.Close() }, nil
 }
 
 // greet tells the person at the terminal who they are chatting as, and

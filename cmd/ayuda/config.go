@@ -1,6 +1,7 @@
 package main
 
 import (
+	"ayuda/bots"
 	"errors"
 	"fmt"
 	"io"
@@ -73,7 +74,10 @@ type Config struct {
 	} `yaml:"telegram"`
 
 	loc *time.Location
-	cal *escalation.Calendar
+	// secrets keeps the platforms' tokens (from the environment) out of
+	// logs and of the store.
+	secrets *bots.Redactor
+	cal     *escalation.Calendar
 }
 
 // weekdayNames are the keys of calendar.hours, in English or Spanish.
@@ -97,6 +101,11 @@ var defaultAgent = escalation.Agent{ID: "agente"}
 // working directory when it exists) and applies the environment.
 func loadConfig(path string, getenv func(string) string) (*Config, error) {
 	c := &Config{Data: defaultData, Lang: "es", Timezone: "Europe/Madrid", HTTP: "127.0.0.1:8080"}
+	var secrets []string
+	for _, k := range secretEnv {
+		secrets = append(secrets, getenv(k))
+	}
+	c.secrets = bots.NewRedactor(secrets...)
 	explicit := path != ""
 	if path == "" {
 		path = getenv("AYUDA_CONFIG")
@@ -316,5 +325,9 @@ func (c *Config) queueConfig() escalation.Config {
 		Teams:       c.Teams,
 		Routes:      c.Routes,
 		PhonePrefix: c.PhonePrefix,
+		Redact:      c.secrets.Redact,
 	}
 }
+
+// secretEnv are the environment variables that hold secrets.
+var secretEnv = []string{"AYUDA_API_TOKEN", "TELEGRAM_BOT_TOKEN", "TELEGRAM_WEBHOOK_SECRET", "DISCORD_BOT_TOKEN", "SLACK_BOT_TOKEN", "SLACK_APP_TOKEN", "SLACK_SIGNING_SECRET"}
