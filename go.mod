@@ -2,6 +2,8 @@ module ayuda
 
 go 1.26.8
 
+toolchain go1.27.3
+
 require (
 	github.com/adrg/frontmatter v0.2.0
 	github.com/blevesearch/bleve/v2 v2.6.3
