@@ -236,8 +236,11 @@ func Open(path string, cfg Config) (*Queue, error) {
 	// address space (not memory): growing the file past the mapped size
 	// remaps it, which waits for every reader and stopped all turns for
 	// 300-500 ms each time the store doubled under load.
-	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: timeout, NoFreelistSync: true, FreelistType: bolt.FreelistMapType, InitialMmapSize: 1 << 30})
+	db, err := openChecked(path, &bolt.Options{Timeout: timeout, NoFreelistSync: true, FreelistType: bolt.FreelistMapType, InitialMmapSize: 1 << 30})
 	if err != nil {
+		if errors.Is(err, ErrDamaged) {
+			return nil, err
+		}
 		if errors.Is(err, bolterrors.ErrTimeout) {
 			return nil, fmt.Errorf("%w: %s (is ayuda serve running? stop it or use its API)", ErrLocked, path)
 		}
