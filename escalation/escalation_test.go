@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	bolt "go.etcd.io/bbolt"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -659,5 +660,32 @@ func TestStoreSyncsEveryCommit(t *testing.T) {
 	q, _, _ := setup(t)
 	if q.db.NoSync {
 		t.Error("the store commits without fsync (bbolt NoSync)")
+	}
+}
+
+// One ticket whose record does not decode is skipped and reported: the
+// watchdog still serves every other ticket and the report still adds up.
+func TestUnreadableTicketIsSkipped(t *testing.T) {
+	q, clk, _ := setup(t)
+	bad := newTicket(t, q, maria)
+	good := newTicket(t, q, bots.Address{Platform: "telegram", Chat: "200", User: "200"})
+	if err := q.db.Update(func(tx *bolt.Tx) error {
+		return tx.Bucket(bTickets).Put(itob(uint64(bad.ID)), []byte(`{"id": 1, "status": `))
+	}); err != nil {
+		t.Fatal(err)
+	}
+	clk.add(72 * time.Hour)
+	if err := q.WatchdogOnce(t.Context()); err != nil {
+		t.Fatalf("the watchdog stopped on one bad ticket: %v", err)
+	}
+	if got, _ := q.Get(t.Context(), good.ID); len(got.Events) < 2 {
+		t.Errorf("the watchdog did not serve the other ticket: %+v", got.Events)
+	}
+	r, err := q.Report(t.Context(), clk.now().Add(-30*24*time.Hour), clk.now())
+	if err != nil || r.Tickets != 1 {
+		t.Errorf("report: %v, %d tickets", err, r.Tickets)
+	}
+	if d := q.Damaged(); len(d) != 1 || d[bad.ID] == "" {
+		t.Errorf("damaged: %v", d)
 	}
 }

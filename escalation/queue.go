@@ -174,12 +174,14 @@ type Config struct {
 
 // Queue is the ticket store. It is safe for concurrent use.
 type Queue struct {
-	db     *bolt.DB
-	cfg    Config
-	log    *slog.Logger
-	now    func() time.Time
-	agents map[string]Agent
-	wake   chan struct{} // pokes the dispatcher when the outbox grows
+	db  *bolt.DB
+	cfg Config
+	log *slog.Logger
+	// damaged holds the tickets that could not be read (ID → why).
+	damaged sync.Map
+	now     func() time.Time
+	agents  map[string]Agent
+	wake    chan struct{} // pokes the dispatcher when the outbox grows
 
 	subMu     sync.Mutex
 	subs      []func(Change)
@@ -350,6 +352,23 @@ func itob(v uint64) []byte {
 
 func idxKey(prefix string, id ID) []byte {
 	return append(append([]byte(prefix), 0), itob(uint64(id))...)
+}
+
+// damagedTicket reports, once per ticket, one that List cannot read.
+func (q *Queue) damagedTicket(id ID, err error) {
+	if _, seen := q.damaged.LoadOrStore(id, err.Error()); !seen {
+		q.log.Error("a ticket cannot be read and is skipped; restore the store from a backup to recover it", "ticket", id, "err", err)
+	}
+}
+
+// Damaged returns the tickets List could not read, with why.
+func (q *Queue) Damaged() map[ID]string {
+	out := map[ID]string{}
+	q.damaged.Range(func(k, v any) bool {
+		out[k.(ID)] = v.(string)
+		return true
+	})
+	return out
 }
 
 func getTicket(tx *bolt.Tx, id ID) (*Ticket, error) {
@@ -619,7 +638,10 @@ func (q *Queue) List(ctx context.Context, f Filter) ([]Ticket, error) {
 		for _, id := range ids {
 			t, err := getTicket(tx, id)
 			if err != nil {
-				return err
+				// One damaged record must not stop the watchdog for every
+				// ticket nor the reports: it is skipped and reported.
+				q.damagedTicket(id, err)
+				continue
 			}
 			if !f.match(t) {
 				continue
