@@ -689,3 +689,30 @@ func TestUnreadableTicketIsSkipped(t *testing.T) {
 		t.Errorf("damaged: %v", d)
 	}
 }
+
+// A wall clock that jumps (NTP, an operator) stops the watchdog from
+// acting until it comes back, or until it has stayed where it jumped for an
+// hour; small drift does nothing.
+func TestWatchdogWaitsOutClockJumps(t *testing.T) {
+	var g jumpGuard
+	steps := []struct {
+		wall, mono time.Duration
+		skip       bool
+	}{
+		{0, 0, false},
+		{time.Minute + 2*time.Second, time.Minute, false},        // drift
+		{30*24*time.Hour + 2*time.Minute, 2 * time.Minute, true}, // a month ahead
+		{30*24*time.Hour + 3*time.Minute, 3 * time.Minute, true},
+		{4 * time.Minute, 4 * time.Minute, false},                // back: acts at once
+		{30*24*time.Hour + 5*time.Minute, 5 * time.Minute, true}, // ahead again
+		{30*24*time.Hour + 64*time.Minute, 64 * time.Minute, true},
+		{30*24*time.Hour + 66*time.Minute, 66 * time.Minute, false}, // an hour there: believed
+		{30*24*time.Hour + 67*time.Minute, 67 * time.Minute, false},
+		{60 * time.Minute, 68 * time.Minute, true}, // and now back is the jump
+	}
+	for i, s := range steps {
+		if skip, why := g.check(s.wall, s.mono); skip != s.skip {
+			t.Errorf("step %d (wall %s, monotonic %s): skip %v (%s), want %v", i, s.wall, s.mono, skip, why, s.skip)
+		}
+	}
+}

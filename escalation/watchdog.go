@@ -84,8 +84,13 @@ func (p Protocol) withDefaults() Protocol {
 func (q *Queue) Watchdog(ctx context.Context) error {
 	t := time.NewTicker(q.cfg.Protocol.withDefaults().Every)
 	defer t.Stop()
+	start := time.Now()
+	var guard jumpGuard
 	for {
-		if err := q.WatchdogOnce(ctx); err != nil && ctx.Err() == nil {
+		now := time.Now()
+		if skip, why := guard.check(now.Sub(start.Round(0)), now.Sub(start)); skip {
+			q.log.WarnContext(ctx, "the wall clock jumped; the watchdog waits before acting on it", "why", why)
+		} else if err := q.WatchdogOnce(ctx); err != nil && ctx.Err() == nil {
 			q.log.ErrorContext(ctx, "watchdog pass failed", "err", err)
 		}
 		select {
@@ -430,4 +435,43 @@ func shortDuration(d time.Duration) string {
 		s = strings.TrimSuffix(s, "0m")
 	}
 	return s
+}
+
+// jumpGuard notices the wall clock moving apart from the monotonic one
+// (NTP stepping it, an operator setting it): every due time and message of
+// the protocol follows the wall clock, and a clock a month ahead would
+// tell every customer that their targets were missed and close completed
+// tickets for good. While the two clocks disagree by more than jumpLimit
+// the watchdog does nothing; a clock that comes back resumes at once, and
+// one that stays where it jumped is believed after jumpHold.
+type jumpGuard struct {
+	accepted time.Duration // the wall clock's offset from the monotonic one that is believed
+	since    time.Duration // monotonic time since the offset left it; 0: it has not
+}
+
+const (
+	jumpLimit = 5 * time.Minute
+	jumpHold  = time.Hour
+)
+
+// check takes the time since the watchdog started by the wall clock and by
+// the monotonic clock, and says whether to skip this pass.
+func (g *jumpGuard) check(wall, mono time.Duration) (bool, string) {
+	off := wall - mono
+	d := off - g.accepted
+	if d < 0 {
+		d = -d
+	}
+	if d <= jumpLimit {
+		g.since = 0
+		return false, ""
+	}
+	if g.since == 0 {
+		g.since = max(mono, 1)
+	}
+	if mono-g.since >= jumpHold {
+		g.accepted, g.since = off, 0
+		return false, ""
+	}
+	return true, fmt.Sprintf("the wall clock is %s off the monotonic one; it is believed if it stays so for %s", (off - g.accepted).Round(time.Second), jumpHold-(mono-g.since).Round(time.Second))
 }
