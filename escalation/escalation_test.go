@@ -44,7 +44,7 @@ func notices(n Notice) bots.Reply {
 func open(t testing.TB, path string, clk *fakeClock) *Queue {
 	t.Helper()
 	q, err := Open(path, Config{
-		Agents: []Agent{{ID: "ana", Name: "Ana"}, {ID: "luis", Name: "Luis"}},
+		Agents: []Agent{{ID: "ana", Name: "Ana", Privacy: true}, {ID: "luis", Name: "Luis"}},
 		Notify: notices,
 		Now:    clk.now,
 	})

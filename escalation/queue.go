@@ -63,6 +63,9 @@ func checkAddress(a bots.Address) error {
 type Agent struct {
 	ID   string `json:"id" yaml:"id"`
 	Name string `json:"name" yaml:"name"`
+	// Privacy lets the agent export and erase customers' data (people's
+	// data requests), which are recorded on the tickets.
+	Privacy bool `json:"privacy,omitempty" yaml:"privacy"`
 	// Slack is the agent's Slack user id (U0123…), so the agents' desk in
 	// Slack knows who pressed a button or answered in a thread. Empty: the
 	// agent does not work from Slack.
@@ -146,6 +149,9 @@ type Config struct {
 	// failed delivery's error, which an upstream may have filled with the
 	// request it got, token and all); nil keeps the text.
 	Redact func(string) string
+	// Retention says how long customers' messages are kept; the watchdog
+	// applies it.
+	Retention Retention
 	// Notify words notices to customers. Required.
 	Notify Notifier
 	// Targets per priority, and per type and priority (TypeTargets wins).
@@ -179,9 +185,12 @@ type Queue struct {
 	log *slog.Logger
 	// damaged holds the tickets that could not be read (ID → why).
 	damaged sync.Map
-	now     func() time.Time
-	agents  map[string]Agent
-	wake    chan struct{} // pokes the dispatcher when the outbox grows
+	// retentionAt is when retention was last applied.
+	retentionMu sync.Mutex
+	retentionAt time.Time
+	now         func() time.Time
+	agents      map[string]Agent
+	wake        chan struct{} // pokes the dispatcher when the outbox grows
 
 	subMu     sync.Mutex
 	subs      []func(Change)

@@ -122,6 +122,9 @@ func (q *Queue) WatchdogOnce(ctx context.Context) error {
 		return fmt.Errorf("escalation: watchdog: %w", err)
 	}
 	now := q.now()
+	if _, err := q.applyRetention(ctx, now); err != nil {
+		return fmt.Errorf("escalation: retention: %w", err)
+	}
 	for i := range ts {
 		if len(q.protocolStep(&ts[i], now)) > 0 {
 			ids = append(ids, ts[i].ID)

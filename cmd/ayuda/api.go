@@ -72,6 +72,8 @@ func (s *api) handler() http.Handler {
 		mux.Handle("GET /metrics", s.require(staff, s.metrics))
 	}
 	mux.Handle("GET /api/agents", s.auth(staff, s.agents))
+	mux.Handle("GET /api/customers/{key}", s.auth(agent, s.customerData))
+	mux.Handle("POST /api/customers/{key}/erase", s.auth(agent, s.eraseCustomer))
 	customer := []string{roleCustomer}
 	mux.Handle("POST /api/chat", s.auth(customer, s.chat))
 	mux.Handle("GET /api/chat/inbox", s.auth(customer, s.inbox))
@@ -495,6 +497,17 @@ func (s *api) report(w http.ResponseWriter, r *http.Request) (any, error) {
 		return nil, badRequest{err.Error()}
 	}
 	return s.app.queue.Report(r.Context(), since, until)
+}
+
+// customerData is a people's data export: everything kept about one
+// customer, for an agent with the privacy right; recorded on the tickets.
+func (s *api) customerData(w http.ResponseWriter, r *http.Request) (any, error) {
+	return s.app.queue.CustomerData(r.Context(), r.PathValue("key"), callerOf(r).Name)
+}
+
+// eraseCustomer erases one customer's data (see escalation.EraseCustomer).
+func (s *api) eraseCustomer(w http.ResponseWriter, r *http.Request) (any, error) {
+	return s.app.queue.EraseCustomer(r.Context(), r.PathValue("key"), callerOf(r).Name)
 }
 
 func (s *api) agents(w http.ResponseWriter, r *http.Request) (any, error) {

@@ -211,6 +211,30 @@ func (c *client) act(ctx context.Context, id escalation.ID, what string, b agent
 	return &t, nil
 }
 
+func (c *client) CustomerData(ctx context.Context, key, agent string) (*escalation.CustomerData, error) {
+	tok, err := c.tokenFor(auth.Agent, agent)
+	if err != nil {
+		return nil, err
+	}
+	var d escalation.CustomerData
+	if err := c.doAs(ctx, tok, "GET", "/api/customers/"+url.PathEscape(key), nil, &d); err != nil {
+		return nil, err
+	}
+	return &d, nil
+}
+
+func (c *client) EraseCustomer(ctx context.Context, key, agent string) (*escalation.Erased, error) {
+	tok, err := c.tokenFor(auth.Agent, agent)
+	if err != nil {
+		return nil, err
+	}
+	var e escalation.Erased
+	if err := c.doAs(ctx, tok, "POST", "/api/customers/"+url.PathEscape(key)+"/erase", struct{}{}, &e); err != nil {
+		return nil, err
+	}
+	return &e, nil
+}
+
 func (c *client) Takeover(ctx context.Context, id escalation.ID, agent, why string) (*escalation.Ticket, error) {
 	return c.act(ctx, id, "takeover", agentText{Agent: agent, Text: why})
 }

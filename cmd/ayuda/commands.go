@@ -276,6 +276,8 @@ type desk interface {
 	SetStatus(ctx context.Context, id escalation.ID, agent string, to escalation.Status) (*escalation.Ticket, error)
 	Classify(ctx context.Context, id escalation.ID, agent string, typ escalation.Type, p escalation.Priority) (*escalation.Ticket, error)
 	Takeover(ctx context.Context, id escalation.ID, agent, why string) (*escalation.Ticket, error)
+	CustomerData(ctx context.Context, key, agent string) (*escalation.CustomerData, error)
+	EraseCustomer(ctx context.Context, key, agent string) (*escalation.Erased, error)
 }
 
 // openDesk uses the running server when there is one, else the store.

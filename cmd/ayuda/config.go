@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"regexp"
+	"strconv"
 	"strings"
 	"time"
 
@@ -67,6 +68,10 @@ type Config struct {
 	PhonePrefix string `yaml:"phone_prefix"`
 	// MetricsWindow is the period /metrics reports on; zero means 7 days.
 	MetricsWindow time.Duration `yaml:"metrics_window"`
+	// Retention is how long customers' messages are kept.
+	Retention struct {
+		ClosedTranscripts days `yaml:"closed_transcripts"` // e.g. 365d; 0 keeps them
+	} `yaml:"retention"`
 
 	// Telegram, Discord, Slack settings that are not secrets.
 	Telegram struct {
@@ -95,7 +100,7 @@ const defaultData = "data"
 // the terminal walk-through works on a fresh machine. It has no name:
 // customers read "Una persona del equipo está atendiendo tu solicitud",
 // not a made-up name.
-var defaultAgent = escalation.Agent{ID: "agente"}
+var defaultAgent = escalation.Agent{ID: "agente", Privacy: true}
 
 // loadConfig reads the file at path (if path is empty, ayuda.yaml in the
 // working directory when it exists) and applies the environment.
@@ -326,7 +331,29 @@ func (c *Config) queueConfig() escalation.Config {
 		Routes:      c.Routes,
 		PhonePrefix: c.PhonePrefix,
 		Redact:      c.secrets.Redact,
+		Retention:   escalation.Retention{ClosedTranscripts: time.Duration(c.Retention.ClosedTranscripts)},
 	}
+}
+
+// days is a duration written as Go writes one (72h) or in days (365d).
+type days time.Duration
+
+func (p *days) UnmarshalYAML(n *yaml.Node) error {
+	s := strings.TrimSpace(n.Value)
+	if d, ok := strings.CutSuffix(s, "d"); ok {
+		k, err := strconv.Atoi(d)
+		if err != nil || k < 0 {
+			return fmt.Errorf("line %d: %q is not a number of days (365d)", n.Line, s)
+		}
+		*p = days(time.Duration(k) * 24 * time.Hour)
+		return nil
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil || d < 0 {
+		return fmt.Errorf("line %d: %q is not a period (365d, or 72h)", n.Line, s)
+	}
+	*p = days(d)
+	return nil
 }
 
 // secretEnv are the environment variables that hold secrets.

@@ -92,6 +92,9 @@ func cmdCredentials(ctx context.Context, e *env, role auth.Role, args []string) 
 		if len(rest) == 0 || rest[0] == "list" {
 			return listCredentials(e, creds, role)
 		}
+		if role == auth.Customer {
+			return fmt.Errorf("customers: unknown action %q (token NAME [--revoke] [--save], list, show KEY, export KEY, erase KEY --yes)", rest[0])
+		}
 		return fmt.Errorf("%ss: unknown action %q (token NAME [--revoke] [--save], list)", role, rest[0])
 	}
 	if len(rest) != 2 {

@@ -24,7 +24,7 @@ import (
 // acts as nobody. The ticket's events say who did what, when and from where.
 func TestAPIIdentity(t *testing.T) {
 	dir := t.TempDir()
-	path := write(t, dir, "ayuda.yaml", "agents:\n  - {id: ana, name: Ana}\n  - {id: luis, name: Luis}\n")
+	path := write(t, dir, "ayuda.yaml", "agents:\n  - {id: ana, name: Ana, privacy: true}\n  - {id: luis, name: Luis}\n")
 	cfg, err := loadConfig(path, func(string) string { return "" })
 	if err != nil {
 		t.Fatal(err)
@@ -79,6 +79,12 @@ func TestAPIIdentity(t *testing.T) {
 		{"mia", "GET", "/api/chat/inbox?as=lola", ``, 403},
 		{"mia", "GET", "/api/chat/inbox?as=lola&ack=99", ``, 403},
 		{"mia", "POST", "/api/chat", `{"as":"lola","text":"cancelad mi pedido"}`, 403},
+		// People's data: agents with the privacy right only.
+		{"luis", "GET", "/api/customers/console:lola", ``, 403},
+		{"luis", "POST", "/api/customers/console:lola/erase", `{}`, 403},
+		{"operator", "GET", "/api/customers/console:lola", ``, 403},
+		{"lola", "GET", "/api/customers/console:lola", ``, 403},
+		{"ana", "GET", "/api/customers/console:lola", ``, 200},
 		// What each may do.
 		{"operator", "GET", "/api/tickets/1", ``, 200},
 		{"luis", "GET", "/api/tickets", ``, 200},
@@ -111,7 +117,7 @@ func TestAPIIdentity(t *testing.T) {
 			trail = append(trail, ev.Actor+" "+ev.What+" "+ev.Detail)
 		}
 	}
-	if want := []string{"ana claimed ", "luis taken_over from ana: Ana está de vacaciones", "luis replied "}; strings.Join(trail, "|") != strings.Join(want, "|") {
+	if want := []string{"ana claimed ", "ana customer_data_exported ", "luis taken_over from ana: Ana está de vacaciones", "luis replied "}; strings.Join(trail, "|") != strings.Join(want, "|") {
 		t.Errorf("audit trail %q, want %q", trail, want)
 	}
 	// The customers' inboxes are their own.
@@ -275,5 +281,44 @@ func TestTerminalToolsPrintNoEscapes(t *testing.T) {
 		if strings.ContainsAny(out, "\x1b\x07\u009b\u202e") || !strings.Contains(out, "eve") {
 			t.Errorf("%v printed control characters:\n%q", args, out)
 		}
+	}
+}
+
+// `ayuda customers show/export/erase` handle a people's data request from
+// the command line: erasing needs --yes, and leaves the ticket anonymised.
+func TestCustomersDataCommands(t *testing.T) {
+	dir := t.TempDir()
+	if _, err := cli(t, dir, "quiero hablar con una persona, soy lola@example.com\n", "chat", "--as", "lola"); err != nil {
+		t.Fatal(err)
+	}
+	out, err := cli(t, dir, "", "customers", "show", "console:lola")
+	if err != nil || !strings.Contains(out, "#1") || !strings.Contains(out, "mail:lola@example.com") {
+		t.Fatalf("show: %v\n%s", err, out)
+	}
+	out, err = cli(t, dir, "", "customers", "export", "console:lola")
+	var data escalation.CustomerData
+	if err != nil || json.Unmarshal([]byte(out), &data) != nil || len(data.Tickets) != 1 || len(data.Conversations) != 1 {
+		t.Fatalf("export: %v\n%s", err, out)
+	}
+	if _, err := cli(t, dir, "", "customers", "erase", "console:lola"); err == nil || !strings.Contains(err.Error(), "--yes") {
+		t.Errorf("erase without --yes: %v", err)
+	}
+	if out, err := cli(t, dir, "", "customers", "erase", "console:lola", "--yes"); err != nil || !strings.Contains(out, "1 tickets anonymised") {
+		t.Fatalf("erase: %v\n%s", err, out)
+	}
+	out, err = cli(t, dir, "", "tickets", "show", "1")
+	if err != nil || strings.Contains(out, "lola") || !strings.Contains(out, "customer_data_erased") {
+		t.Errorf("the ticket after erasing: %v\n%s", err, out)
+	}
+}
+
+func TestRetentionSetting(t *testing.T) {
+	dir := t.TempDir()
+	cfg, err := loadConfig(write(t, dir, "ayuda.yaml", "retention:\n  closed_transcripts: 365d\n"), func(string) string { return "" })
+	if err != nil || cfg.queueConfig().Retention.ClosedTranscripts != 365*24*time.Hour {
+		t.Fatalf("365d: %v %+v", err, cfg.Retention)
+	}
+	if _, err := loadConfig(write(t, dir, "bad.yaml", "retention:\n  closed_transcripts: un año\n"), func(string) string { return "" }); err == nil || !strings.Contains(err.Error(), "line 2") {
+		t.Errorf("a bad period: %v", err)
 	}
 }

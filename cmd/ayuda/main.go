@@ -90,6 +90,7 @@ Commands:
   tickets takeover ID [WHY] [--as AGENT]  take a ticket another agent holds (recorded, with why)
   agents token NAME [--revoke] [--save]    issue (or revoke) an agent's own API token; agents list
   customers token NAME [--revoke] [--save] the same for a terminal customer
+  customers show|export KEY, customers erase KEY --yes   what is kept about a customer; erase it (tickets stay, anonymised)
   report [--since 7d|DATE] [--until DATE] [--json]   volume, self-service, escalation, response times, targets, satisfaction, load, content gaps
   ask [--lang es|en] [--json] [--internal] QUESTION
   kb lint [DIR]              check articles: format, duplicates, conflicting questions
@@ -143,7 +144,7 @@ func run(ctx context.Context, e *env) error {
 	case "agents":
 		return cmdCredentials(ctx, e, auth.Agent, args)
 	case "customers":
-		return cmdCredentials(ctx, e, auth.Customer, args)
+		return cmdCustomers(ctx, e, args)
 	case "help", "-h", "--help", "-help":
 		fmt.Fprint(e.stdout, usage)
 		return nil
