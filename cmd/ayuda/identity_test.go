@@ -1,13 +1,18 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -322,3 +327,64 @@ func TestRetentionSetting(t *testing.T) {
 		t.Errorf("a bad period: %v", err)
 	}
 }
+
+// Logs, at every level, say what happened by ids and counts: no message
+// text, e-mail or phone number reaches them.
+func TestLogsKeepNoCustomerText(t *testing.T) {
+	dir := t.TempDir()
+	cfg, err := loadConfig("", func(string) string { return "" })
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Data = dir
+	var buf strings.Builder
+	var mu sync.Mutex
+	log := slog.New(slog.NewTextHandler(writerFunc(func(p []byte) (int, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		return buf.Write(p)
+	}), &slog.HandlerOptions{Level: slog.LevelDebug}))
+	a, err := openApp(t.Context(), cfg, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	from := bots.Address{Platform: bots.Telegram, Chat: "77", User: "77"}
+	for i, text := range []string{
+		"hola, mi correo es secreto.cliente@example.com",
+		"llamadme al 612 345 678, clave zafiro-dorado",
+		"quiero hablar con una persona sobre zafiro-dorado",
+		"sigo esperando, zafiro-dorado",
+		"asdf zafiro-dorado qwerty",
+	} {
+		a.engine.Handle(t.Context(), bots.Message{ID: fmt.Sprint("tg:", i), From: from, Name: "Cliente Secreto", Text: text, Time: time.Now()})
+	}
+	ts, err := a.queue.List(t.Context(), escalation.Filter{})
+	if err != nil || len(ts) == 0 {
+		t.Fatalf("no ticket opened: %v", err)
+	}
+	if _, err := a.queue.Reply(t.Context(), ts[0].ID, "agente", "Te llamamos hoy."); err != nil {
+		t.Fatal(err)
+	}
+	// Deliveries that fail, then are given up on, are logged.
+	fail := escalation.SenderFunc(func(ctx context.Context, to bots.Address, r bots.Reply) error {
+		return bots.Permanent(errors.New("blocked by the user"))
+	})
+	if _, err := a.queue.DispatchOnce(t.Context(), fail); err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if strings.Count(buf.String(), "\n") == 0 {
+		t.Fatal("nothing was logged: the test checks nothing")
+	}
+	for _, s := range []string{"secreto.cliente", "612 345 678", "612345678", "zafiro", "Cliente Secreto"} {
+		if strings.Contains(buf.String(), s) {
+			t.Errorf("the log has %q:\n%s", s, buf.String())
+		}
+	}
+}
+
+type writerFunc func([]byte) (int, error)
+
+func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
