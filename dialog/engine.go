@@ -233,7 +233,14 @@ func (e *Engine) Handle(ctx context.Context, m bots.Message) bots.Reply {
 	}
 	t := &turn{e: e, c: c, m: m}
 	var r bots.Reply
-	if e.limit.allow(key, e.now()) {
+	// Once told to slow down, a person is answered again only when the
+	// pace has really dropped (half the burst has refilled), not each time
+	// one more message is allowed: a flood that goes on is told once.
+	need := 1.0
+	if c.Throttled {
+		need = e.limit.burst / 2
+	}
+	if e.limit.allow(key, e.now(), need) {
 		c.Throttled = false
 		r, err = t.run(ctx)
 	} else {

@@ -223,6 +223,24 @@ func TestFlood(t *testing.T) {
 	if answered != 10 || slowDown != 1 || silent != 19 {
 		t.Errorf("30 messages at once: %d answered, %d told to slow down, %d silent; want 10, 1, 19", answered, slowDown, silent)
 	}
+	// A flood that goes on, faster than the limit's refill (10 a second
+	// for a minute), is told once, not every time a token comes back.
+	answered, slowDown = 0, 0
+	for i := range 20 { // the start of it: answered, then told once
+		eng.Handle(ctx, bots.Message{From: tg("flood2"), Text: fmt.Sprintf("hola %d", i)})
+	}
+	for i := range 600 {
+		now = now.Add(100 * time.Millisecond)
+		r := eng.Handle(ctx, bots.Message{From: tg("flood2"), Text: fmt.Sprintf("spam %d", i)})
+		if strings.Contains(r.Text, "muy rápido") {
+			slowDown++
+		} else if !r.IsZero() {
+			answered++
+		}
+	}
+	if slowDown > 0 || answered > 0 {
+		t.Errorf("a sustained flood: %d more slow-down messages and %d answers, want none", slowDown, answered)
+	}
 	if r := eng.Handle(ctx, bots.Message{From: tg("calm"), Text: "¿cuánto tarda el envío?"}); !strings.Contains(r.Text, "envío") {
 		t.Errorf("someone else was slowed down: %q", r.Text)
 	}
@@ -238,6 +256,7 @@ func TestFlood(t *testing.T) {
 	}
 	for i := range 30 {
 		want := fmt.Sprintf("¿cuánto tarda el envío? %d", i)
+
 		found := false
 		for _, e := range tk.Transcript {
 			found = found || e.Text == want

@@ -26,8 +26,11 @@ func newLimiter(rate float64, burst int) *limiter {
 	return &limiter{rate: rate, burst: float64(burst), buckets: map[string]*bucket{}, sweepAt: minSweep}
 }
 
-// allow takes a token for key at now, if there is one.
-func (l *limiter) allow(key string, now time.Time) bool {
+// allow takes a token for key at now, if there are at least need. Asking
+// for more than one (a person already told to slow down) and being refused
+// still spends one: a flood that goes on keeps the bucket empty instead of
+// being let through each time it refills.
+func (l *limiter) allow(key string, now time.Time, need float64) bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	b, ok := l.buckets[key]
@@ -44,7 +47,10 @@ func (l *limiter) allow(key string, now time.Time) bool {
 	}
 	b.tokens = min(l.burst, b.tokens+now.Sub(b.last).Seconds()*l.rate)
 	b.last = now
-	if b.tokens < 1 {
+	if b.tokens < max(need, 1) {
+		if need > 1 {
+			b.tokens = max(0, b.tokens-1)
+		}
 		return false
 	}
 	b.tokens--
