@@ -281,3 +281,57 @@ func TestLocaleHint(t *testing.T) {
 		t.Errorf("Spanish words with an English locale got %q, want the Spanish article", r.Text)
 	}
 }
+
+// lostSave is a store whose next conversation save after a ticket opens is
+// lost, as when the process dies between the two writes.
+type lostSave struct {
+	*escalation.Queue
+	opened bool
+}
+
+func (l *lostSave) Open(ctx context.Context, t escalation.Ticket) (*escalation.Ticket, error) {
+	tk, err := l.Queue.Open(ctx, t)
+	l.opened = err == nil
+	return tk, err
+}
+
+func (l *lostSave) SaveConversation(ctx context.Context, key string, data []byte) error {
+	if l.opened {
+		l.opened = false
+		return nil // "saved", but the process died first
+	}
+	return l.Queue.SaveConversation(ctx, key, data)
+}
+
+// Killed after a ticket opens but before the conversation remembers it,
+// the customer's next request joins that ticket instead of opening a
+// second one with the same history.
+func TestOrphanTicketIsJoined(t *testing.T) {
+	q, err := escalation.Open(filepath.Join(t.TempDir(), "ayuda.db"), escalation.Config{Notify: dialog.Notifier()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer q.Close()
+	store := &lostSave{Queue: q}
+	eng, err := dialog.New(dialog.Config{Search: sharedIndex(t), Queue: store})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := t.Context()
+	eng.Handle(ctx, bots.Message{ID: "m1", From: tg("rosa"), Text: "mi pedido AUR-1 llegó roto"})
+	if r := eng.Handle(ctx, bots.Message{ID: "m2", From: tg("rosa"), Text: "quiero hablar con una persona"}); !strings.Contains(r.Text, "#1") {
+		t.Fatalf("no ticket: %q", r.Text)
+	}
+	r := eng.Handle(ctx, bots.Message{ID: "m3", From: tg("rosa"), Text: "hola? quiero hablar con una persona ya"})
+	ts, _ := q.List(ctx, escalation.Filter{})
+	if len(ts) != 1 {
+		t.Fatalf("%d tickets for one conversation (reply %q)", len(ts), r.Text)
+	}
+	found := false
+	for _, e := range ts[0].Transcript {
+		found = found || strings.Contains(e.Text, "hola? quiero hablar")
+	}
+	if !found || !strings.Contains(r.Text, "#1") {
+		t.Errorf("the next message is not on ticket #1 (reply %q): %+v", r.Text, ts[0].Transcript)
+	}
+}

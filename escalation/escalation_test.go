@@ -10,6 +10,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -714,5 +715,32 @@ func TestWatchdogWaitsOutClockJumps(t *testing.T) {
 		if skip, why := g.check(s.wall, s.mono); skip != s.skip {
 			t.Errorf("step %d (wall %s, monotonic %s): skip %v (%s), want %v", i, s.wall, s.mono, skip, why, s.skip)
 		}
+	}
+}
+
+// A request from the conversation that opened a ticket joins it only while
+// it is open and at the same address.
+func TestOpenJoinsOnlyItsOwnOpenTicket(t *testing.T) {
+	q, _, _ := setup(t)
+	ctx := t.Context()
+	at := time.Date(2026, 11, 24, 8, 0, 0, 0, time.UTC)
+	first := []Entry{{Author: AuthorCustomer, Text: "no llega", Time: at}}
+	a, err := q.Open(ctx, Ticket{Customer: Customer{Address: maria}, Transcript: first, OpenedBy: "m1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	more := append(slices.Clone(first), Entry{Author: AuthorCustomer, Text: "¿hola?", Time: at.Add(time.Minute)})
+	if b, _ := q.Open(ctx, Ticket{Customer: Customer{Address: maria}, Transcript: more, OpenedBy: "m2"}); b.ID != a.ID || len(b.Transcript) != 2 {
+		t.Errorf("the same conversation opened #%d with %d entries, want #%d with 2", b.ID, len(b.Transcript), a.ID)
+	}
+	other := bots.Address{Platform: "telegram", Chat: "555", User: "555"}
+	if c, _ := q.Open(ctx, Ticket{Customer: Customer{Address: other}, Transcript: more, OpenedBy: "m3"}); c.ID == a.ID {
+		t.Error("another customer's request joined maria's ticket")
+	}
+	if _, err := q.SetStatus(ctx, a.ID, "ana", Completed); err != nil {
+		t.Fatal(err)
+	}
+	if d, _ := q.Open(ctx, Ticket{Customer: Customer{Address: maria}, Transcript: more, OpenedBy: "m4"}); d.ID == a.ID {
+		t.Error("a request joined a completed ticket")
 	}
 }

@@ -47,7 +47,7 @@ func checkFile(path string) error {
 		return nil
 	}
 	damaged := func(why string) error {
-		return fmt.Errorf("%w: %s %s; it is not opened nor overwritten: restore it from a backup, or move it away to start afresh", ErrDamaged, path, why)
+		return fmt.Errorf("%w: %s %s; it is not opened, and not overwritten: restore it from a backup, or move it away to start afresh", ErrDamaged, path, why)
 	}
 	head := make([]byte, pageHeader+metaSum+8)
 	var best *boltMeta

@@ -503,6 +503,25 @@ func (q *Queue) update(ctx context.Context, id ID, fn func(tx *bolt.Tx, t *Ticke
 	return out, nil
 }
 
+// continues reports whether t, about to be opened, comes from the
+// conversation that opened prev: prev is still open, at the same address,
+// and both transcripts start with the same message (at the same instant).
+// It returns what t has that prev lacks.
+func continues(prev, t *Ticket) ([]Entry, bool) {
+	same := func(a, b Entry) bool { return a.Author == b.Author && a.Text == b.Text && a.Time.Equal(b.Time) }
+	if !prev.Status.Open() || prev.Customer.Address != t.Customer.Address || len(prev.Transcript) == 0 || len(t.Transcript) == 0 ||
+		t.Transcript[0].Time.IsZero() || !same(prev.Transcript[0], t.Transcript[0]) {
+		return nil, false
+	}
+	var add []Entry
+	for _, e := range t.Transcript[1:] {
+		if !slices.ContainsFunc(prev.Transcript, func(x Entry) bool { return same(x, e) }) {
+			add = append(add, e)
+		}
+	}
+	return add, true
+}
+
 // recentTickets is how many of a customer's latest tickets Open checks
 // for the message that opened them; maxEarlier, how many it lists on the
 // new ticket.
@@ -549,6 +568,26 @@ func (q *Queue) Open(ctx context.Context, t Ticket) (*Ticket, error) {
 					out = prev
 					return nil
 				}
+			}
+		}
+		// A ticket opened from this same conversation whose opening was not
+		// remembered (the process died between the two): the new request
+		// joins it instead of opening a second ticket with the same history.
+		for _, id := range earlier[max(0, len(earlier)-recentTickets):] {
+			prev, err := getTicket(tx, id)
+			if err != nil {
+				return err
+			}
+			if add, ok := continues(prev, &t); ok {
+				cp := *prev
+				cp.Transcript = append(slices.Clone(prev.Transcript), add...)
+				cp.Events = append(slices.Clone(prev.Events), Event{Time: now, Actor: "customer", What: "message", Detail: "the conversation that opened it went on"})
+				cp.Updated = now
+				if err := putTicket(tx, prev, &cp); err != nil {
+					return err
+				}
+				out = &cp
+				return nil
 			}
 		}
 		n := t
