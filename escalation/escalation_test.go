@@ -744,3 +744,55 @@ func TestOpenJoinsOnlyItsOwnOpenTicket(t *testing.T) {
 		t.Error("a request joined a completed ticket")
 	}
 }
+
+// BenchmarkPeekBusyOutbox is a terminal client's poll while 50,000
+// messages wait for other people: the recipient index reads only its own.
+func BenchmarkPeekBusyOutbox(b *testing.B) {
+	q, _, _ := setup(b)
+	err := q.db.Update(func(tx *bolt.Tx) error {
+		for i := range 50000 {
+			to := bots.Address{Platform: "console", Chat: fmt.Sprint("parked", i%5000), User: fmt.Sprint("parked", i%5000)}
+			if err := enqueue(tx, to, bots.Reply{Text: "hola"}, 0, "message", "", time.Now()); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	me := bots.Address{Platform: "console", Chat: "lola", User: "lola"}
+	if err := q.Enqueue(b.Context(), me, bots.Reply{Text: "tu respuesta"}); err != nil {
+		b.Fatal(err)
+	}
+	for b.Loop() {
+		if msgs, err := q.Peek(b.Context(), me); err != nil || len(msgs) != 1 {
+			b.Fatal(err, len(msgs))
+		}
+	}
+}
+
+// A store written before the outbox had its recipient index gets one when
+// it opens, and nothing waiting is lost.
+func TestOutboxIndexBuiltOnOpen(t *testing.T) {
+	q, clk, path := setup(t)
+	if err := q.Enqueue(t.Context(), maria, bots.Reply{Text: "uno"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := q.db.Update(func(tx *bolt.Tx) error { return tx.DeleteBucket(bOutboxTo) }); err != nil {
+		t.Fatal(err)
+	}
+	q.Close()
+	q = open(t, path, clk)
+	defer q.Close()
+	msgs, err := q.Peek(t.Context(), maria)
+	if err != nil || len(msgs) != 1 || msgs[0].Reply.Text != "uno" {
+		t.Fatalf("after reopening: %v %+v", err, msgs)
+	}
+	if err := q.Ack(t.Context(), maria, msgs[0].Seq); err != nil {
+		t.Fatal(err)
+	}
+	if msgs, _ := q.Peek(t.Context(), maria); len(msgs) != 0 {
+		t.Errorf("acknowledged, still waiting: %+v", msgs)
+	}
+}

@@ -1,6 +1,7 @@
 package escalation
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"encoding/json"
@@ -84,7 +85,68 @@ func enqueueKeyed(tx *bolt.Tx, to bots.Address, r bots.Reply, ticket ID, kind, r
 	if err != nil {
 		return err
 	}
-	return b.Put(itob(seq), data)
+	if err := b.Put(itob(seq), data); err != nil {
+		return err
+	}
+	return tx.Bucket(bOutboxTo).Put(outboxToKey(to, seq), nil)
+}
+
+// The outbox is indexed by recipient (bOutboxTo), so what waits for one
+// person (a terminal client polling its inbox, an acknowledgement) is read
+// without reading what waits for everyone else.
+
+func outboxToKey(to bots.Address, seq uint64) []byte {
+	return append(append([]byte(to.Key()), 0), itob(seq)...)
+}
+
+// outboxDelete removes message o from the outbox and its index.
+func outboxDelete(tx *bolt.Tx, o Outgoing) error {
+	if err := tx.Bucket(bOutbox).Delete(itob(o.Seq)); err != nil {
+		return err
+	}
+	return tx.Bucket(bOutboxTo).Delete(outboxToKey(o.To, o.Seq))
+}
+
+// outboxFor returns the messages waiting for to with sequence numbers up
+// to upTo (0: all), oldest first.
+func outboxFor(tx *bolt.Tx, to bots.Address, upTo uint64) ([]Outgoing, error) {
+	prefix := append([]byte(to.Key()), 0)
+	b := tx.Bucket(bOutbox)
+	var out []Outgoing
+	c := tx.Bucket(bOutboxTo).Cursor()
+	for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
+		if len(k) != len(prefix)+8 {
+			continue
+		}
+		seq := binary.BigEndian.Uint64(k[len(prefix):])
+		if upTo > 0 && seq > upTo {
+			break
+		}
+		v := b.Get(itob(seq))
+		if v == nil {
+			continue
+		}
+		var o Outgoing
+		if err := json.Unmarshal(v, &o); err != nil {
+			return nil, fmt.Errorf("outbox entry %d: %w", seq, err)
+		}
+		if o.To == to {
+			out = append(out, o)
+		}
+	}
+	return out, nil
+}
+
+// indexOutbox builds the recipient index of a store that had none.
+func indexOutbox(tx *bolt.Tx) error {
+	idx := tx.Bucket(bOutboxTo)
+	return tx.Bucket(bOutbox).ForEach(func(k, v []byte) error {
+		var o Outgoing
+		if err := json.Unmarshal(v, &o); err != nil {
+			return nil // reported when it is delivered
+		}
+		return idx.Put(outboxToKey(o.To, o.Seq), nil)
+	})
 }
 
 // Enqueue puts a message for someone in the outbox, durably, and wakes the
@@ -150,16 +212,9 @@ func (q *Queue) Take(ctx context.Context, to bots.Address) ([]Outgoing, error) {
 func (q *Queue) Peek(ctx context.Context, to bots.Address) ([]Outgoing, error) {
 	var out []Outgoing
 	err := q.db.View(func(tx *bolt.Tx) error {
-		return tx.Bucket(bOutbox).ForEach(func(k, v []byte) error {
-			var o Outgoing
-			if err := json.Unmarshal(v, &o); err != nil {
-				return err
-			}
-			if o.To == to {
-				out = append(out, o)
-			}
-			return nil
-		})
+		var err error
+		out, err = outboxFor(tx, to, 0)
+		return err
 	})
 	return out, err
 }
@@ -171,22 +226,12 @@ func (q *Queue) Ack(ctx context.Context, to bots.Address, upTo uint64) error {
 	}
 	var taken []Outgoing
 	err := q.db.Update(func(tx *bolt.Tx) error {
-		taken = taken[:0]
-		b := tx.Bucket(bOutbox)
-		c := b.Cursor()
-		var keys [][]byte
-		for k, v := c.First(); k != nil && binary.BigEndian.Uint64(k) <= upTo; k, v = c.Next() {
-			var o Outgoing
-			if err := json.Unmarshal(v, &o); err != nil {
-				return err
-			}
-			if o.To == to {
-				keys = append(keys, append([]byte(nil), k...))
-				taken = append(taken, o)
-			}
+		var err error
+		if taken, err = outboxFor(tx, to, upTo); err != nil {
+			return err
 		}
-		for _, k := range keys {
-			if err := b.Delete(k); err != nil {
+		for _, o := range taken {
+			if err := outboxDelete(tx, o); err != nil {
 				return err
 			}
 		}
@@ -375,7 +420,7 @@ func (q *Queue) deliver(ctx context.Context, s Sender, o Outgoing) {
 		recorded = true
 		if err == nil {
 			final = true
-			return b.Delete(key)
+			return outboxDelete(tx, o)
 		}
 		o.LastErr = err.Error()
 		if q.cfg.Redact != nil {
@@ -427,7 +472,7 @@ func (q *Queue) bury(tx *bolt.Tx, o Outgoing) (*Ticket, error) {
 	if err := tx.Bucket(bDead).Put(itob(o.Seq), data); err != nil {
 		return nil, err
 	}
-	if err := tx.Bucket(bOutbox).Delete(itob(o.Seq)); err != nil {
+	if err := outboxDelete(tx, o); err != nil {
 		return nil, err
 	}
 	if o.Ticket == 0 {

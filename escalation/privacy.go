@@ -303,7 +303,13 @@ func (q *Queue) EraseCustomer(ctx context.Context, key, by string) (*Erased, err
 		for _, b := range [][]byte{bOutbox, bDead} {
 			n, err := del(b, func(k, v []byte) bool {
 				var o Outgoing
-				return json.Unmarshal(v, &o) == nil && mine(o.To.Customer())
+				if json.Unmarshal(v, &o) != nil || !mine(o.To.Customer()) {
+					return false
+				}
+				if bytes.Equal(b, bOutbox) {
+					tx.Bucket(bOutboxTo).Delete(outboxToKey(o.To, o.Seq))
+				}
+				return true
 			})
 			if err != nil {
 				return err

@@ -212,8 +212,9 @@ var (
 	bDead      = []byte("outbox_dead")
 	bConvs     = []byte("conversations")
 	bMeta      = []byte("meta")
-	bContacts  = []byte("idx_contact") // contact \x00 customer key
-	bAnswers   = []byte("answers")     // time, customer → Answer
+	bContacts  = []byte("idx_contact")   // contact \x00 customer key
+	bAnswers   = []byte("answers")       // time, customer → Answer
+	bOutboxTo  = []byte("idx_outbox_to") // recipient's Address.Key() \x00 seq
 	allBuckets = [][]byte{bTickets, bStatus, bAssignee, bCustomer, bOutbox, bDead, bConvs, bMeta, bContacts, bAnswers}
 )
 
@@ -270,6 +271,13 @@ func Open(path string, cfg Config) (*Queue, error) {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err
 			}
+		}
+		if tx.Bucket(bOutboxTo) == nil {
+			// A store from before the outbox was indexed by recipient.
+			if _, err := tx.CreateBucket(bOutboxTo); err != nil {
+				return err
+			}
+			return indexOutbox(tx)
 		}
 		return nil
 	})
