@@ -627,7 +627,7 @@ func TestDamagedStoreRefused(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			q, _, path := setup(t)
-			for range 200 {
+			for range 80 {
 				newTicket(t, q, maria)
 			}
 			q.Close()
@@ -768,6 +768,34 @@ func BenchmarkPeekBusyOutbox(b *testing.B) {
 	for b.Loop() {
 		if msgs, err := q.Peek(b.Context(), me); err != nil || len(msgs) != 1 {
 			b.Fatal(err, len(msgs))
+		}
+	}
+}
+
+// BenchmarkDueBusyOutbox is the dispatcher's look at the outbox while
+// 50,000 messages wait for 5,000 people who cannot be reached now: it reads
+// only what is due.
+func BenchmarkDueBusyOutbox(b *testing.B) {
+	q, _, _ := setup(b)
+	err := q.db.Update(func(tx *bolt.Tx) error {
+		for i := range 50000 {
+			to := bots.Address{Platform: "console", Chat: fmt.Sprint("parked", i%5000), User: fmt.Sprint("parked", i%5000)}
+			if err := enqueue(tx, to, bots.Reply{Text: "hola"}, 0, "message", "", time.Now()); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	away := SenderFunc(func(context.Context, bots.Address, bots.Reply) error { return bots.ErrUnreachable })
+	if _, err := q.DispatchOnce(b.Context(), away); err != nil {
+		b.Fatal(err)
+	}
+	for b.Loop() {
+		if due, next, err := q.due(); err != nil || len(due) != 0 || next.IsZero() {
+			b.Fatal(err, len(due), next)
 		}
 	}
 }

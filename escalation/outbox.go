@@ -88,23 +88,95 @@ func enqueueKeyed(tx *bolt.Tx, to bots.Address, r bots.Reply, ticket ID, kind, r
 	if err := b.Put(itob(seq), data); err != nil {
 		return err
 	}
-	return tx.Bucket(bOutboxTo).Put(outboxToKey(to, seq), nil)
+	if err := tx.Bucket(bOutboxTo).Put(outboxToKey(to, seq), nil); err != nil {
+		return err
+	}
+	return promote(tx, to)
 }
 
 // The outbox is indexed by recipient (bOutboxTo), so what waits for one
 // person (a terminal client polling its inbox, an acknowledgement) is read
-// without reading what waits for everyone else.
+// without reading what waits for everyone else; and each recipient's first
+// message is indexed by when it is due (bOutboxDue), so the dispatcher
+// reads only what is due, however many messages wait for people who cannot
+// be reached.
 
 func outboxToKey(to bots.Address, seq uint64) []byte {
 	return append(append([]byte(to.Key()), 0), itob(seq)...)
 }
 
-// outboxDelete removes message o from the outbox and its index.
+func outboxDueKey(at time.Time, seq uint64) []byte {
+	var n uint64
+	if !at.IsZero() && at.UnixNano() > 0 {
+		n = uint64(at.UnixNano())
+	}
+	return append(itob(n), itob(seq)...)
+}
+
+// promote makes to's first message the one the due index has for to.
+func promote(tx *bolt.Tx, to bots.Address) error {
+	prefix := append([]byte(to.Key()), 0)
+	idx := tx.Bucket(bOutboxTo)
+	c := idx.Cursor()
+	for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
+		if len(k) != len(prefix)+8 {
+			continue
+		}
+		if len(v) > 0 {
+			return nil // already the indexed first message
+		}
+		seq := binary.BigEndian.Uint64(k[len(prefix):])
+		raw := tx.Bucket(bOutbox).Get(itob(seq))
+		if raw == nil {
+			continue
+		}
+		var o Outgoing
+		if err := json.Unmarshal(raw, &o); err != nil {
+			return fmt.Errorf("outbox entry %d: %w", seq, err)
+		}
+		dk := outboxDueKey(o.NextAt, seq)
+		if err := tx.Bucket(bOutboxDue).Put(dk, nil); err != nil {
+			return err
+		}
+		return idx.Put(append([]byte(nil), k...), dk)
+	}
+	return nil
+}
+
+// reschedule records that o, its recipient's first message, is next due
+// at o.NextAt.
+func reschedule(tx *bolt.Tx, o Outgoing) error {
+	idx := tx.Bucket(bOutboxTo)
+	tk := outboxToKey(o.To, o.Seq)
+	if old := idx.Get(tk); len(old) > 0 {
+		if err := tx.Bucket(bOutboxDue).Delete(old); err != nil {
+			return err
+		}
+	}
+	dk := outboxDueKey(o.NextAt, o.Seq)
+	if err := tx.Bucket(bOutboxDue).Put(dk, nil); err != nil {
+		return err
+	}
+	return idx.Put(tk, dk)
+}
+
+// outboxDelete removes message o from the outbox and its indexes; the
+// recipient's next message, if any, becomes the one due.
 func outboxDelete(tx *bolt.Tx, o Outgoing) error {
 	if err := tx.Bucket(bOutbox).Delete(itob(o.Seq)); err != nil {
 		return err
 	}
-	return tx.Bucket(bOutboxTo).Delete(outboxToKey(o.To, o.Seq))
+	idx := tx.Bucket(bOutboxTo)
+	tk := outboxToKey(o.To, o.Seq)
+	if dk := idx.Get(tk); len(dk) > 0 {
+		if err := tx.Bucket(bOutboxDue).Delete(dk); err != nil {
+			return err
+		}
+	}
+	if err := idx.Delete(tk); err != nil {
+		return err
+	}
+	return promote(tx, o.To)
 }
 
 // outboxFor returns the messages waiting for to with sequence numbers up
@@ -137,15 +209,34 @@ func outboxFor(tx *bolt.Tx, to bots.Address, upTo uint64) ([]Outgoing, error) {
 	return out, nil
 }
 
-// indexOutbox builds the recipient index of a store that had none.
+// indexOutbox builds the outbox's indexes of a store that had none.
 func indexOutbox(tx *bolt.Tx) error {
+	for _, name := range [][]byte{bOutboxTo, bOutboxDue} {
+		if tx.Bucket(name) != nil {
+			if err := tx.DeleteBucket(name); err != nil {
+				return err
+			}
+		}
+		if _, err := tx.CreateBucket(name); err != nil {
+			return err
+		}
+	}
 	idx := tx.Bucket(bOutboxTo)
+	seen := map[bots.Address]bool{}
 	return tx.Bucket(bOutbox).ForEach(func(k, v []byte) error {
 		var o Outgoing
 		if err := json.Unmarshal(v, &o); err != nil {
 			return nil // reported when it is delivered
 		}
-		return idx.Put(outboxToKey(o.To, o.Seq), nil)
+		var dk []byte
+		if !seen[o.To] {
+			seen[o.To] = true
+			dk = outboxDueKey(o.NextAt, o.Seq)
+			if err := tx.Bucket(bOutboxDue).Put(dk, nil); err != nil {
+				return err
+			}
+		}
+		return idx.Put(outboxToKey(o.To, o.Seq), dk)
 	})
 }
 
@@ -354,31 +445,35 @@ func (q *Queue) dispatchOnce(ctx context.Context, s Sender, workers int) (time.T
 }
 
 // due returns the first message of each recipient that is due now, and the
-// earliest time one that is not will be.
+// earliest time one that is not will be. It reads the due index up to now,
+// and one entry past it.
 func (q *Queue) due() ([]Outgoing, time.Time, error) {
 	now := q.now()
 	var due []Outgoing
 	var next time.Time
-	seen := map[bots.Address]bool{}
 	err := q.db.View(func(tx *bolt.Tx) error {
-		return tx.Bucket(bOutbox).ForEach(func(k, v []byte) error {
+		b := tx.Bucket(bOutbox)
+		c := tx.Bucket(bOutboxDue).Cursor()
+		for k, _ := c.First(); k != nil; k, _ = c.Next() {
+			if len(k) != 16 {
+				continue
+			}
+			at, seq := binary.BigEndian.Uint64(k), binary.BigEndian.Uint64(k[8:])
+			v := b.Get(itob(seq))
+			if v == nil {
+				continue
+			}
 			var o Outgoing
 			if err := json.Unmarshal(v, &o); err != nil {
-				return fmt.Errorf("outbox entry %d: %w", binary.BigEndian.Uint64(k), err)
+				return fmt.Errorf("outbox entry %d: %w", seq, err)
 			}
-			if seen[o.To] {
-				return nil
-			}
-			seen[o.To] = true
-			if o.NextAt.After(now) {
-				if next.IsZero() || o.NextAt.Before(next) {
-					next = o.NextAt
-				}
+			if at > 0 && o.NextAt.After(now) {
+				next = o.NextAt
 				return nil
 			}
 			due = append(due, o)
-			return nil
-		})
+		}
+		return nil
 	})
 	return due, next, err
 }
@@ -446,7 +541,10 @@ func (q *Queue) deliver(ctx context.Context, s Sender, o Outgoing) {
 		if merr != nil {
 			return merr
 		}
-		return b.Put(key, data)
+		if err := b.Put(key, data); err != nil {
+			return err
+		}
+		return reschedule(tx, o)
 	})
 	if err2 != nil {
 		q.log.ErrorContext(ctx, "outbox update failed", "seq", o.Seq, "err", err2)

@@ -307,7 +307,11 @@ func (q *Queue) EraseCustomer(ctx context.Context, key, by string) (*Erased, err
 					return false
 				}
 				if bytes.Equal(b, bOutbox) {
-					tx.Bucket(bOutboxTo).Delete(outboxToKey(o.To, o.Seq))
+					idx := tx.Bucket(bOutboxTo)
+					if dk := idx.Get(outboxToKey(o.To, o.Seq)); len(dk) > 0 {
+						tx.Bucket(bOutboxDue).Delete(dk)
+					}
+					idx.Delete(outboxToKey(o.To, o.Seq))
 				}
 				return true
 			})

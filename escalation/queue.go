@@ -212,9 +212,10 @@ var (
 	bDead      = []byte("outbox_dead")
 	bConvs     = []byte("conversations")
 	bMeta      = []byte("meta")
-	bContacts  = []byte("idx_contact")   // contact \x00 customer key
-	bAnswers   = []byte("answers")       // time, customer → Answer
-	bOutboxTo  = []byte("idx_outbox_to") // recipient's Address.Key() \x00 seq
+	bContacts  = []byte("idx_contact")    // contact \x00 customer key
+	bAnswers   = []byte("answers")        // time, customer → Answer
+	bOutboxTo  = []byte("idx_outbox_to")  // recipient's Address.Key() \x00 seq → its due key when it is the recipient's first
+	bOutboxDue = []byte("idx_outbox_due") // due time, seq: each recipient's first message
 	allBuckets = [][]byte{bTickets, bStatus, bAssignee, bCustomer, bOutbox, bDead, bConvs, bMeta, bContacts, bAnswers}
 )
 
@@ -272,11 +273,8 @@ func Open(path string, cfg Config) (*Queue, error) {
 				return err
 			}
 		}
-		if tx.Bucket(bOutboxTo) == nil {
-			// A store from before the outbox was indexed by recipient.
-			if _, err := tx.CreateBucket(bOutboxTo); err != nil {
-				return err
-			}
+		if tx.Bucket(bOutboxTo) == nil || tx.Bucket(bOutboxDue) == nil {
+			// A store from before the outbox was indexed.
 			return indexOutbox(tx)
 		}
 		return nil
