@@ -376,6 +376,25 @@ func (q *Queue) damagedTicket(id ID, err error) {
 	}
 }
 
+// Probe writes to the store and syncs it, as every ticket change does: a
+// full or failing disk, or a file that became read-only, shows here before
+// the customers notice. A probe that has not finished within ctx's
+// deadline is reported, and left to finish on its own.
+func (q *Queue) Probe(ctx context.Context) error {
+	done := make(chan error, 1)
+	go func() {
+		done <- q.db.Update(func(tx *bolt.Tx) error {
+			return tx.Bucket(bMeta).Put([]byte("health/probe"), []byte(q.now().UTC().Format(time.RFC3339Nano)))
+		})
+	}()
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+		return fmt.Errorf("a write to the store has not finished: %w", ctx.Err())
+	}
+}
+
 // Damaged returns the tickets List could not read, with why.
 func (q *Queue) Damaged() map[ID]string {
 	out := map[ID]string{}

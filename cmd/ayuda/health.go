@@ -1,11 +1,13 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"sort"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -20,6 +22,41 @@ type channelHealth struct {
 	mu       sync.Mutex
 	adapters map[string]bots.Adapter
 	stopped  map[string]string // channel → why it stopped
+	// storage, when set, is checked too (storageHealth).
+	storage *storageHealth
+}
+
+// storageHealth probes the store: a write and its fsync, at most every
+// few seconds however often /healthz is asked, and never two at once. A
+// full disk, a read-only file or a disk that stopped answering makes
+// /healthz say so, instead of "ok" while every write fails.
+type storageHealth struct {
+	probe func(ctx context.Context) error
+	every time.Duration
+
+	mu       sync.Mutex
+	at       time.Time // of the last probe
+	err      error
+	inFlight bool
+}
+
+func (s *storageHealth) state() string {
+	s.mu.Lock()
+	if !s.inFlight && (s.at.IsZero() || time.Since(s.at) >= s.every) {
+		s.inFlight = true
+		s.mu.Unlock()
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		err := s.probe(ctx)
+		cancel()
+		s.mu.Lock()
+		s.at, s.err, s.inFlight = time.Now(), err, false
+	}
+	err := s.err
+	s.mu.Unlock()
+	if err != nil {
+		return "down: " + err.Error()
+	}
+	return "up"
 }
 
 // connected is what channels that keep a connection tell (Discord's
@@ -39,9 +76,12 @@ func (h *channelHealth) stop(name string, err error) {
 // state is each channel's state: "up", "connecting" (running, no live
 // connection now) or "down: why".
 func (h *channelHealth) state() map[string]string {
+	out := map[string]string{}
+	if h.storage != nil {
+		out["storage"] = h.storage.state() // outside h.mu: it may take a while
+	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	out := map[string]string{}
 	for name, ad := range h.adapters {
 		switch why, stopped := h.stopped[name]; {
 		case stopped:
@@ -91,6 +131,9 @@ func (h *channelHealth) Describe(ch chan<- *prometheus.Desc) { ch <- mChannelUp 
 
 func (h *channelHealth) Collect(ch chan<- prometheus.Metric) {
 	for name, s := range h.state() {
+		if name == "storage" {
+			continue // not a channel
+		}
 		v := 0.0
 		if s == "up" {
 			v = 1

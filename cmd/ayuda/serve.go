@@ -81,6 +81,7 @@ func serve(ctx context.Context, a *app, getenv func(string) string, opt serveOpt
 	defer os.Remove(serverFile(a.cfg.Data))
 
 	health := newChannelHealth(opt.adapters)
+	health.storage = &storageHealth{probe: a.queue.Probe, every: 5 * time.Second}
 	metrics, err := metricsHandler(a.queue, a.cfg.MetricsWindow, time.Now, a.log.With("part", "metrics"), health)
 	if err != nil {
 		ln.Close()
