@@ -749,18 +749,7 @@ func TestOpenJoinsOnlyItsOwnOpenTicket(t *testing.T) {
 // messages wait for other people: the recipient index reads only its own.
 func BenchmarkPeekBusyOutbox(b *testing.B) {
 	q, _, _ := setup(b)
-	err := q.db.Update(func(tx *bolt.Tx) error {
-		for i := range 50000 {
-			to := bots.Address{Platform: "console", Chat: fmt.Sprint("parked", i%5000), User: fmt.Sprint("parked", i%5000)}
-			if err := enqueue(tx, to, bots.Reply{Text: "hola"}, 0, "message", "", time.Now()); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		b.Fatal(err)
-	}
+	parkMany(b, q)
 	me := bots.Address{Platform: "console", Chat: "lola", User: "lola"}
 	if err := q.Enqueue(b.Context(), me, bots.Reply{Text: "tu respuesta"}); err != nil {
 		b.Fatal(err)
@@ -777,18 +766,7 @@ func BenchmarkPeekBusyOutbox(b *testing.B) {
 // only what is due.
 func BenchmarkDueBusyOutbox(b *testing.B) {
 	q, _, _ := setup(b)
-	err := q.db.Update(func(tx *bolt.Tx) error {
-		for i := range 50000 {
-			to := bots.Address{Platform: "console", Chat: fmt.Sprint("parked", i%5000), User: fmt.Sprint("parked", i%5000)}
-			if err := enqueue(tx, to, bots.Reply{Text: "hola"}, 0, "message", "", time.Now()); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		b.Fatal(err)
-	}
+	parkMany(b, q)
 	away := SenderFunc(func(context.Context, bots.Address, bots.Reply) error { return bots.ErrUnreachable })
 	if _, err := q.DispatchOnce(b.Context(), away); err != nil {
 		b.Fatal(err)
@@ -822,5 +800,22 @@ func TestOutboxIndexBuiltOnOpen(t *testing.T) {
 	}
 	if msgs, _ := q.Peek(t.Context(), maria); len(msgs) != 0 {
 		t.Errorf("acknowledged, still waiting: %+v", msgs)
+	}
+}
+
+// parkMany puts 50,000 messages for 5,000 other people in q's outbox.
+func parkMany(b *testing.B, q *Queue) {
+	b.Helper()
+	err := q.db.Update(func(tx *bolt.Tx) error {
+		for i := range 50000 {
+			to := bots.Address{Platform: "console", Chat: fmt.Sprint("parked", i%5000), User: fmt.Sprint("parked", i%5000)}
+			if err := enqueue(tx, to, bots.Reply{Text: "hola"}, 0, "message", "", time.Now()); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		b.Fatal(err)
 	}
 }

@@ -163,12 +163,8 @@ func TestAPIIdentity(t *testing.T) {
 // directory: not to a process that took the port a crashed server left in
 // server.json, even one that answers /healthz.
 func TestToolsTrustOnlyTheirServer(t *testing.T) {
-	dir := t.TempDir()
-	cfg, err := loadConfig("", func(string) string { return "" })
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg.Data = dir
+	cfg := defaultConfig(t)
+	dir := cfg.Data
 	if _, err := apiToken(cfg, func(string) string { return "" }, true); err != nil {
 		t.Fatal(err)
 	}
@@ -258,12 +254,8 @@ func TestNamesAndTokensChecked(t *testing.T) {
 // A customer's name, message or caption cannot drive the agent's terminal:
 // what the tools print has no escape sequences.
 func TestTerminalToolsPrintNoEscapes(t *testing.T) {
-	dir := t.TempDir()
-	cfg, err := loadConfig("", func(string) string { return "" })
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg.Data = dir
+	cfg := defaultConfig(t)
+	dir := cfg.Data
 	a, err := openApp(t.Context(), cfg, newLogger(io.Discard, 0))
 	if err != nil {
 		t.Fatal(err)
@@ -331,12 +323,7 @@ func TestRetentionSetting(t *testing.T) {
 // Logs, at every level, say what happened by ids and counts: no message
 // text, e-mail or phone number reaches them.
 func TestLogsKeepNoCustomerText(t *testing.T) {
-	dir := t.TempDir()
-	cfg, err := loadConfig("", func(string) string { return "" })
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg.Data = dir
+	cfg := defaultConfig(t)
 	var buf strings.Builder
 	var mu sync.Mutex
 	log := slog.New(slog.NewTextHandler(writerFunc(func(p []byte) (int, error) {
@@ -388,3 +375,15 @@ func TestLogsKeepNoCustomerText(t *testing.T) {
 type writerFunc func([]byte) (int, error)
 
 func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
+
+// defaultConfig is the configuration without a file, on a fresh data
+// directory.
+func defaultConfig(t *testing.T) *Config {
+	t.Helper()
+	cfg, err := loadConfig("", func(string) string { return "" })
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Data = t.TempDir()
+	return cfg
+}
