@@ -113,7 +113,14 @@ func serve(ctx context.Context, a *app, getenv func(string) string, opt serveOpt
 		<-ctx.Done()
 		sctx, stop := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 		defer stop()
-		return srv.Shutdown(sctx)
+		if err := srv.Shutdown(sctx); err != nil {
+			// Five seconds of grace are over: what is still open (a long
+			// poll, or a connection a client dialled and never used, which
+			// net/http waits five seconds for) is closed. Clients retry.
+			a.log.WarnContext(sctx, "closing the connections still open after 5 s", "err", err)
+			srv.Close()
+		}
+		return nil
 	})
 	g.Go(func() error { return a.queue.Dispatch(ctx, rt, 0) })
 	g.Go(func() error { return a.queue.Watchdog(ctx) })
