@@ -16,6 +16,7 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"ayuda/bots"
 )
@@ -817,5 +818,28 @@ func parkMany(b *testing.B, q *Queue) {
 	})
 	if err != nil {
 		b.Fatal(err)
+	}
+}
+
+// A ticket keeps at most MaxEntryText of each message in line, and says
+// how much it did not keep: a flood of long messages cannot make a ticket
+// that every change rewrites whole grow without bound.
+func TestLongMessagesCappedOnTheTicket(t *testing.T) {
+	q, _, _ := setup(t)
+	tk := newTicket(t, q, maria)
+	long := strings.Repeat("ñ", 50<<10) // 100 KB, two bytes a character
+	for range 40 {
+		if _, err := q.CustomerMessage(t.Context(), tk.ID, Entry{Text: long}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, _ := q.Get(t.Context(), tk.ID)
+	last := got.Transcript[len(got.Transcript)-1].Text
+	if len(last) > MaxEntryText+100 || !strings.Contains(last, "more bytes of this message are not kept") || !utf8.ValidString(last) {
+		t.Errorf("a 100 KB message kept %d bytes: %q", len(last), last[len(last)-80:])
+	}
+	data, _ := json.Marshal(got)
+	if len(data) > 40*(MaxEntryText+200)+4096 {
+		t.Errorf("40 messages of 100 KB make a %d-byte ticket", len(data))
 	}
 }

@@ -27,6 +27,7 @@ import (
 	"sync"
 	"time"
 	"unicode"
+	"unicode/utf8"
 
 	bolt "go.etcd.io/bbolt"
 	bolterrors "go.etcd.io/bbolt/errors"
@@ -417,8 +418,35 @@ func getTicket(tx *bolt.Tx, id ID) (*Ticket, error) {
 	return &t, nil
 }
 
+// MaxEntryText is the most of one message's text a ticket keeps in line,
+// in bytes: a customer pasting a log, or a client sending a megabyte,
+// would otherwise make every later change to the ticket rewrite it all.
+// What is cut is said on the entry, so the agent knows to ask for it.
+const MaxEntryText = 8 << 10
+
+// capEntry cuts e's text to MaxEntryText, at a character boundary, and says
+// how much was not kept.
+func capEntry(e *Entry) {
+	if len(e.Text) <= MaxEntryText {
+		return
+	}
+	n := MaxEntryText
+	for n > 0 && !utf8.RuneStart(e.Text[n]) {
+		n--
+	}
+	e.Text = e.Text[:n] + fmt.Sprintf("\n[… %d more bytes of this message are not kept in the ticket]", len(e.Text)-n)
+}
+
 // putTicket writes t and moves its index keys from old's values to t's.
+// The entries t has beyond old's are capped (capEntry).
 func putTicket(tx *bolt.Tx, old, t *Ticket) error {
+	from := 0
+	if old != nil && len(old.Transcript) <= len(t.Transcript) {
+		from = len(old.Transcript)
+	}
+	for i := from; i < len(t.Transcript); i++ {
+		capEntry(&t.Transcript[i])
+	}
 	data, err := json.Marshal(t)
 	if err != nil {
 		return err
