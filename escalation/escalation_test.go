@@ -843,3 +843,22 @@ func TestLongMessagesCappedOnTheTicket(t *testing.T) {
 		t.Errorf("40 messages of 100 KB make a %d-byte ticket", len(data))
 	}
 }
+
+// BenchmarkAppendLongTicket adds a message to a ticket that already holds
+// 400 messages of 8 KB (about 3.3 MB of conversation): the cost that still
+// grows with a ticket's length (the record is read and written whole).
+func BenchmarkAppendLongTicket(b *testing.B) {
+	q, _, _ := setup(b)
+	tk := newTicket(b, q, maria)
+	long := strings.Repeat("x", 8<<10)
+	for range 400 {
+		if _, err := q.CustomerMessage(b.Context(), tk.ID, Entry{Text: long}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	for b.Loop() {
+		if _, err := q.CustomerMessage(b.Context(), tk.ID, Entry{Text: "¿hola?"}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
