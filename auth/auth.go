@@ -112,6 +112,7 @@ type Store struct {
 type stamp struct {
 	mod  time.Time
 	size int64
+	ino  uint64 // each write renames a new file over the old one
 }
 
 // File is the credentials file's name in a data directory.
@@ -140,7 +141,10 @@ func (s *Store) reload(force bool) error {
 	if err != nil {
 		return fmt.Errorf("credentials: %w", err)
 	}
-	st := stamp{fi.ModTime(), fi.Size()}
+	st := stamp{mod: fi.ModTime(), size: fi.Size()}
+	if sys, ok := fi.Sys().(*syscall.Stat_t); ok {
+		st.ino = sys.Ino
+	}
 	if !force && st == s.stamp {
 		return nil
 	}
