@@ -56,12 +56,17 @@ func saveToken(cfg *Config, role auth.Role, name, token string) error {
 }
 
 // ensureLocal makes sure role name has a credential whose token the local
-// tools have, issuing one when not.
+// tools have, issuing one when the person has none. A credential issued
+// without --save is left alone: rotating it would lock out whoever holds
+// it (the tools on this machine then need it in the environment).
 func ensureLocal(cfg *Config, creds *auth.Store, role auth.Role, name string) error {
 	if data, err := os.ReadFile(tokenFile(cfg.Data, role, name)); err == nil {
 		if p, ok := creds.Check(strings.TrimSpace(string(data))); ok && p.Role == role {
 			return nil
 		}
+	}
+	if creds.Has(role, name) {
+		return nil
 	}
 	tok, err := creds.Issue(role, name)
 	if err != nil {
