@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 
 	"ayuda/auth"
 	"ayuda/escalation"
@@ -57,8 +58,8 @@ func cmdCustomers(ctx context.Context, e *env, args []string) error {
 		if c.json {
 			return printJSON(e.stdout, gone)
 		}
-		fmt.Fprintf(e.stdout, "Erased %v: %d tickets anonymised (kept for the reports), %d answers, %d conversations, %d queued messages and %d contact entries removed.\n",
-			gone.Customers, gone.Tickets, gone.Answers, gone.Conversations, gone.Messages, gone.Contacts)
+		fmt.Fprintf(e.stdout, "Erased %s: %d tickets anonymised (kept for the reports), %d answers, %d conversations, %d queued messages and %d contact entries removed.\n",
+			strings.Join(gone.Customers, ", "), gone.Tickets, gone.Answers, gone.Conversations, gone.Messages, gone.Contacts)
 		return nil
 	}
 	data, err := d.CustomerData(ctx, key, agent)
@@ -68,8 +69,8 @@ func cmdCustomers(ctx context.Context, e *env, args []string) error {
 	if verb == "export" || c.json {
 		return printJSON(e.stdout, data)
 	}
-	fmt.Fprintf(e.stdout, "Customer:      %v\n", data.Customers)
-	fmt.Fprintf(e.stdout, "Contacts:      %v\n", data.Contacts)
+	fmt.Fprintf(e.stdout, "Customer:      %s\n", strings.Join(data.Customers, ", "))
+	fmt.Fprintf(e.stdout, "Contacts:      %s\n", orDash(strings.Join(data.Contacts, ", ")))
 	fmt.Fprintf(e.stdout, "Tickets:       %d\n", len(data.Tickets))
 	for _, t := range data.Tickets {
 		fmt.Fprintf(e.stdout, "  #%d %s · %s · %s\n", t.ID, t.Status, t.Created.In(cfg.loc).Format("2006-01-02"), t.Summary)
