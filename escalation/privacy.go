@@ -173,11 +173,14 @@ func (q *Queue) CustomerData(ctx context.Context, key, by string) (*CustomerData
 	if err != nil {
 		return nil, err
 	}
-	for _, id := range ids {
-		q.update(ctx, id, func(tx *bolt.Tx, t *Ticket) error {
+	for _, exported := range out.Tickets {
+		id := exported.ID
+		if _, err := q.update(ctx, id, func(tx *bolt.Tx, t *Ticket) error {
 			q.event(t, by, EventDataExported, "")
 			return nil
-		})
+		}); err != nil {
+			return nil, fmt.Errorf("escalation: recording the export on #%d: %w", id, err)
+		}
 	}
 	return out, nil
 }
@@ -300,26 +303,29 @@ func (q *Queue) EraseCustomer(ctx context.Context, key, by string) (*Erased, err
 		if out.Conversations, err = del(bConvs, func(k, v []byte) bool { return mine(convCustomer(string(k))) }); err != nil {
 			return err
 		}
-		for _, b := range [][]byte{bOutbox, bDead} {
-			n, err := del(b, func(k, v []byte) bool {
-				var o Outgoing
-				if json.Unmarshal(v, &o) != nil || !mine(o.To.Customer()) {
-					return false
-				}
-				if bytes.Equal(b, bOutbox) {
-					idx := tx.Bucket(bOutboxTo)
-					if dk := idx.Get(outboxToKey(o.To, o.Seq)); len(dk) > 0 {
-						tx.Bucket(bOutboxDue).Delete(dk)
-					}
-					idx.Delete(outboxToKey(o.To, o.Seq))
-				}
-				return true
-			})
-			if err != nil {
+		var queued []Outgoing
+		if err := tx.Bucket(bOutbox).ForEach(func(k, v []byte) error {
+			var o Outgoing
+			if json.Unmarshal(v, &o) == nil && mine(o.To.Customer()) {
+				queued = append(queued, o)
+			}
+			return nil
+		}); err != nil {
+			return err
+		}
+		for _, o := range queued {
+			if err := outboxDelete(tx, o); err != nil {
 				return err
 			}
-			out.Messages += n
 		}
+		dead, err := del(bDead, func(k, v []byte) bool {
+			var o Outgoing
+			return json.Unmarshal(v, &o) == nil && mine(o.To.Customer())
+		})
+		if err != nil {
+			return err
+		}
+		out.Messages = len(queued) + dead
 		if out.Contacts, err = del(bContacts, func(k, v []byte) bool {
 			contact, customer, ok := bytes.Cut(k, []byte{0})
 			return ok && (mine(string(customer)) || slices.Contains(contacts, string(contact)))

@@ -609,39 +609,38 @@ func (q *Queue) Open(ctx context.Context, t Ticket) (*Ticket, error) {
 	err := q.db.Batch(func(tx *bolt.Tx) error {
 		fresh = false
 		earlier := scanIndex(tx, bCustomer, t.Customer.Address.Customer())
-		if t.OpenedBy != "" {
-			// A re-delivered message can only have opened one of the
-			// customer's latest tickets: look at a few, not at all of them.
-			for _, id := range earlier[max(0, len(earlier)-recentTickets):] {
-				prev, err := getTicket(tx, id)
-				if err != nil {
-					return err
-				}
-				if prev.OpenedBy == t.OpenedBy {
-					out = prev
-					return nil
-				}
-			}
-		}
-		// A ticket opened from this same conversation whose opening was not
-		// remembered (the process died between the two): the new request
-		// joins it instead of opening a second ticket with the same history.
+		// Among the customer's latest tickets (a few, not all of them): the
+		// one a re-delivered message already opened, or one opened from
+		// this same conversation whose opening was not remembered (the
+		// process died between the two), which the new request joins
+		// instead of opening a second ticket with the same history.
+		var joins *Ticket
+		var add []Entry
 		for _, id := range earlier[max(0, len(earlier)-recentTickets):] {
 			prev, err := getTicket(tx, id)
 			if err != nil {
 				return err
 			}
-			if add, ok := continues(prev, &t); ok {
-				cp := *prev
-				cp.Transcript = append(slices.Clone(prev.Transcript), add...)
-				cp.Events = append(slices.Clone(prev.Events), Event{Time: now, Actor: "customer", What: "message", Detail: "the conversation that opened it went on"})
-				cp.Updated = now
-				if err := putTicket(tx, prev, &cp); err != nil {
-					return err
-				}
-				out = &cp
+			if t.OpenedBy != "" && prev.OpenedBy == t.OpenedBy {
+				out = prev
 				return nil
 			}
+			if joins == nil {
+				if more, ok := continues(prev, &t); ok {
+					joins, add = prev, more
+				}
+			}
+		}
+		if joins != nil {
+			cp := *joins
+			cp.Transcript = append(slices.Clone(joins.Transcript), add...)
+			cp.Events = append(slices.Clone(joins.Events), Event{Time: now, Actor: "customer", What: "message", Detail: "the conversation that opened it went on"})
+			cp.Updated = now
+			if err := putTicket(tx, joins, &cp); err != nil {
+				return err
+			}
+			out = &cp
+			return nil
 		}
 		n := t
 		seq, err := tx.Bucket(bTickets).NextSequence()

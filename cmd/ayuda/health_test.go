@@ -43,11 +43,7 @@ func TestChannelDownKeepsServing(t *testing.T) {
 		t.Fatal(err)
 	}
 	cfg.Data, cfg.HTTP = t.TempDir(), "127.0.0.1:0"
-	a, err := openApp(t.Context(), cfg, newLogger(io.Discard, 0))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer a.Close()
+	a := openTestApp(t, cfg)
 	good := &stubChannel{}
 	good.up.Store(true)
 	bad := &stubChannel{fail: errors.New("discord: gateway closed with 4014: disallowed intents: switch on Message Content Intent")}
@@ -147,11 +143,7 @@ func TestHealthzReportsStorage(t *testing.T) {
 		t.Fatal(err)
 	}
 	cfg.Data = t.TempDir()
-	a, err := openApp(t.Context(), cfg, newLogger(io.Discard, 0))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer a.Close()
+	a := openTestApp(t, cfg)
 	if err := a.queue.Probe(t.Context()); err != nil {
 		t.Errorf("probe: %v", err)
 	}

@@ -35,11 +35,7 @@ func TestAPIIdentity(t *testing.T) {
 		t.Fatal(err)
 	}
 	cfg.Data = dir
-	a, err := openApp(t.Context(), cfg, newLogger(io.Discard, 0))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer a.Close()
+	a := openTestApp(t, cfg)
 	creds, err := auth.Open(dir)
 	if err != nil {
 		t.Fatal(err)
@@ -205,11 +201,7 @@ func TestToolsTrustOnlyTheirServer(t *testing.T) {
 	}
 
 	// The real server proves itself.
-	a, err := openApp(t.Context(), cfg, newLogger(io.Discard, 0))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer a.Close()
+	a := openTestApp(t, cfg)
 	tok, _ := apiToken(cfg, none, false)
 	real := httptest.NewServer((&api{app: a, token: tok, log: a.log}).handler())
 	defer real.Close()
@@ -386,4 +378,15 @@ func defaultConfig(t *testing.T) *Config {
 	}
 	cfg.Data = t.TempDir()
 	return cfg
+}
+
+// openTestApp opens the app on cfg for the test, and closes it after.
+func openTestApp(t *testing.T, cfg *Config) *app {
+	t.Helper()
+	a, err := openApp(t.Context(), cfg, newLogger(io.Discard, 0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { a.Close() })
+	return a
 }

@@ -178,11 +178,7 @@ func TestAPI(t *testing.T) {
 		t.Fatal(err)
 	}
 	cfg.Data = dir
-	a, err := openApp(t.Context(), cfg, newLogger(io.Discard, 0))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer a.Close()
+	a := openTestApp(t, cfg)
 	creds, err := auth.Open(dir)
 	if err != nil {
 		t.Fatal(err)
@@ -364,11 +360,7 @@ func TestBadDataFile(t *testing.T) {
 		t.Fatal(err)
 	}
 	cfg.Data = locked
-	a, err := openApp(t.Context(), cfg, newLogger(io.Discard, 0))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer a.Close()
+	openTestApp(t, cfg) // holds the store
 	_, err = cli(t, locked, "", "serve", "--no-terminal")
 	if !errors.Is(err, escalation.ErrLocked) || !strings.Contains(err.Error(), "in use") {
 		t.Errorf("serve on a file in use: %v", err)
