@@ -279,3 +279,18 @@ func BenchmarkBuild10k(b *testing.B) {
 		x.Close()
 	}
 }
+
+// The built-in articles, the size most tests and small help centres build.
+func BenchmarkBuildBuiltin(b *testing.B) {
+	entries, err := faq.Builtin()
+	if err != nil {
+		b.Fatal(err)
+	}
+	for b.Loop() {
+		x, err := New(entries)
+		if err != nil {
+			b.Fatal(err)
+		}
+		x.Close()
+	}
+}

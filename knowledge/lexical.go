@@ -1,7 +1,9 @@
 package knowledge
 
 import (
+	"hash/fnv"
 	"math"
+	"slices"
 
 	"ayuda/faq"
 )
@@ -53,8 +55,8 @@ type lexDoc struct {
 	fields   [nFields]map[string]bool
 	examples []lexExample // title and example questions
 	title    map[string]bool
-	grams    map[string]bool    // letter 4-grams of the title and example questions
-	allGrams map[string]bool    // and of the tags and body too
+	grams    gramSet            // letter 4-grams of the title and example questions
+	allGrams gramSet            // and of the tags and body too
 	byTerm   map[string][]int32 // term → the examples that have it
 }
 
@@ -112,18 +114,16 @@ func (l *lexLang) add(e faq.Entry) {
 	for _, t := range l.an.terms(e.Title) {
 		d.title[t] = true
 	}
-	d.grams = map[string]bool{}
-	d.allGrams = map[string]bool{}
+	var qgrams, allGrams []uint64
 	for _, text := range append(append([]string{e.Body}, e.Tags...), e.Title) {
-		for _, g := range grams(text) {
-			d.allGrams[g] = true
-		}
+		allGrams = append(allGrams, grams(text)...)
 	}
 	for _, text := range append([]string{e.Title}, e.Questions...) {
-		for _, g := range grams(text) {
-			d.grams[g] = true
-			d.allGrams[g] = true
-		}
+		qgrams = append(qgrams, grams(text)...)
+	}
+	d.grams = newGramSet(qgrams)
+	d.allGrams = newGramSet(append(allGrams, qgrams...))
+	for _, text := range append([]string{e.Title}, e.Questions...) {
 		ex := lexExample{text: text, terms: map[string]bool{}}
 		for _, t := range l.textTerms(text) {
 			ex.terms[t] = true
@@ -324,14 +324,18 @@ type lexScore struct {
 }
 
 // grams returns the distinct letter 4-grams of a text's words, with their
-// edges: "pago" → "<pag", "pago", "ago>".
-func grams(text string) []string {
-	var out []string
-	seen := map[string]bool{}
+// edges ("pago" → "<pag", "pago", "ago>"), each packed in a number: four
+// 16-bit letters, or a hash of the gram when a letter is past U+FFFF (so
+// rare in a help centre's words that a collision would cost nothing that
+// matters). Numbers make the sets of a 10,000-article index a few sorted
+// slices instead of millions of small strings in maps.
+func grams(text string) []uint64 {
+	var out []uint64
+	seen := map[uint64]bool{}
 	for _, w := range wordsOf(text) {
 		r := []rune("<" + w + ">")
 		for i := 0; i+4 <= len(r); i++ {
-			g := string(r[i : i+4])
+			g := packGram(r[i : i+4])
 			if !seen[g] {
 				seen[g] = true
 				out = append(out, g)
@@ -341,9 +345,35 @@ func grams(text string) []string {
 	return out
 }
 
+func packGram(r []rune) uint64 {
+	var g uint64
+	for _, c := range r {
+		if c > 0xFFFF {
+			h := fnv.New64a()
+			h.Write([]byte(string(r)))
+			return h.Sum64() | 1<<63
+		}
+		g = g<<16 | uint64(c)
+	}
+	return g
+}
+
+// gramSet is a sorted set of packed grams.
+type gramSet []uint64
+
+func newGramSet(gs []uint64) gramSet {
+	slices.Sort(gs)
+	return gramSet(slices.Clip(slices.Compact(gs)))
+}
+
+func (s gramSet) has(g uint64) bool {
+	_, ok := slices.BinarySearch(s, g)
+	return ok
+}
+
 // score compares a question's units (and its letter 4-grams) with one
 // article.
-func (l *lexLang) score(us []unit, qgrams []string, d *lexDoc) lexScore {
+func (l *lexLang) score(us []unit, qgrams []uint64, d *lexDoc) lexScore {
 	var total, got, bodyOnly float64
 	for _, u := range us {
 		total += u.weight
@@ -371,10 +401,10 @@ func (l *lexLang) score(us []unit, qgrams []string, d *lexDoc) lexScore {
 	if len(qgrams) > 0 {
 		n, all := 0, 0
 		for _, g := range qgrams {
-			if d.grams[g] {
+			if d.grams.has(g) {
 				n++
 			}
-			if d.allGrams[g] {
+			if d.allGrams.has(g) {
 				all++
 			}
 		}
