@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
@@ -351,42 +352,60 @@ type Retention struct {
 	ClosedTranscripts time.Duration
 }
 
+// closedKey is a closed ticket's key in the retention index, its closing
+// time in a fixed-width form that sorts as time does; "" for a ticket
+// that is not closed.
+func closedKey(t *Ticket) string {
+	if t == nil || t.Status != Closed || t.Closed.IsZero() {
+		return ""
+	}
+	return t.Closed.UTC().Format(retentionLayout)
+}
+
+const retentionLayout = "2006-01-02T15:04:05.000000000Z"
+
+// retentionKey is t's key in the retention index: closed tickets with text
+// left to remove.
+func retentionKey(t *Ticket) string {
+	if !slices.ContainsFunc(t.Transcript, func(e Entry) bool { return e.Text != "" }) {
+		return ""
+	}
+	return closedKey(t)
+}
+
+// indexRetention builds the retention index of a store from before it.
+func indexRetention(tx *bolt.Tx) error {
+	b, err := tx.CreateBucket(bRetention)
+	if err != nil {
+		return err
+	}
+	return tx.Bucket(bTickets).ForEach(func(k, v []byte) error {
+		var t Ticket
+		if json.Unmarshal(v, &t) != nil {
+			return nil // reported where it is read
+		}
+		if key := retentionKey(&t); key != "" {
+			return b.Put(idxKey(key, t.ID), nil)
+		}
+		return nil
+	})
+}
+
 // applyRetention removes the transcripts of tickets closed longer ago than
-// the retention allows, a batch at a time. It reports how many it trimmed.
+// the retention allows. It reads only those tickets, from the retention
+// index (closed tickets with text, by closing time), so it costs the same
+// however many tickets the store keeps. It reports how many it trimmed.
 func (q *Queue) applyRetention(ctx context.Context, now time.Time) (int, error) {
 	keep := q.cfg.Retention.ClosedTranscripts
 	if keep <= 0 {
 		return 0, nil
 	}
-	// It reads every closed ticket: once an hour is enough for a period
-	// counted in days.
-	q.retentionMu.Lock()
-	if !q.retentionAt.IsZero() && now.Sub(q.retentionAt) < time.Hour && !now.Before(q.retentionAt) {
-		q.retentionMu.Unlock()
-		return 0, nil
-	}
-	q.retentionAt = now
-	q.retentionMu.Unlock()
+	cutoff := now.Add(-keep).UTC().Format(retentionLayout)
 	var ids []ID
 	err := q.db.View(func(tx *bolt.Tx) error {
-		for _, id := range scanIndex(tx, bStatus, string(Closed)) {
-			v := tx.Bucket(bTickets).Get(itob(uint64(id)))
-			var t struct {
-				Closed     time.Time `json:"closed"`
-				Transcript []struct {
-					Text string `json:"text"`
-				} `json:"transcript"`
-			}
-			if v == nil || json.Unmarshal(v, &t) != nil || t.Closed.IsZero() || now.Sub(t.Closed) < keep {
-				continue
-			}
-			if slices.ContainsFunc(t.Transcript, func(e struct {
-				Text string `json:"text"`
-			}) bool {
-				return e.Text != ""
-			}) {
-				ids = append(ids, id)
-			}
+		c := tx.Bucket(bRetention).Cursor()
+		for k, _ := c.First(); k != nil && len(k) == len(cutoff)+9 && string(k[:len(cutoff)]) < cutoff; k, _ = c.Next() {
+			ids = append(ids, ID(binary.BigEndian.Uint64(k[len(cutoff)+1:])))
 		}
 		return nil
 	})

@@ -3,11 +3,14 @@ package escalation
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
 
 	"ayuda/bots"
+
+	bolt "go.etcd.io/bbolt"
 )
 
 // A customer's data, across the platforms a shared e-mail links, comes out
@@ -144,5 +147,103 @@ func TestRetentionRemovesOldTranscripts(t *testing.T) {
 	}
 	if r.Transcript[0].Text == "" {
 		t.Error("a ticket closed within the retention period lost its transcript")
+	}
+}
+
+// Retention reads only the closed tickets it has to trim: a reopened one
+// leaves the index (and keeps its transcript), a store from before the
+// index is indexed when it opens, and a trimmed ticket leaves the index.
+func TestRetentionIndex(t *testing.T) {
+	clk := &fakeClock{t: time.Date(2026, 1, 5, 9, 0, 0, 0, time.UTC)}
+	path := t.TempDir() + "/ayuda.db"
+	cfg := Config{Agents: []Agent{{ID: "ana"}}, Notify: notices, Now: clk.now, Retention: Retention{ClosedTranscripts: 30 * 24 * time.Hour}}
+	q, err := Open(path, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	closeTicket := func(id ID) {
+		t.Helper()
+		if _, err := q.SetStatus(t.Context(), id, "ana", Completed); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := q.SetStatus(t.Context(), id, "ana", Closed); err != nil {
+			t.Fatal(err)
+		}
+	}
+	closed := newTicket(t, q, maria)
+	closeTicket(closed.ID)
+	reopened := newTicket(t, q, bots.Address{Platform: "telegram", Chat: "5", User: "5"})
+	closeTicket(reopened.ID)
+	if _, err := q.SetStatus(t.Context(), reopened.ID, "ana", Reopened); err != nil {
+		t.Fatal(err)
+	}
+	indexed := func() int {
+		t.Helper()
+		n := 0
+		if err := q.db.View(func(tx *bolt.Tx) error {
+			n = tx.Bucket(bRetention).Stats().KeyN
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	if n := indexed(); n != 1 {
+		t.Fatalf("%d tickets in the retention index, want the closed one only", n)
+	}
+	// A store from before the index: it is built when the store opens.
+	if err := q.db.Update(func(tx *bolt.Tx) error { return tx.DeleteBucket(bRetention) }); err != nil {
+		t.Fatal(err)
+	}
+	q.Close()
+	if q, err = Open(path, cfg); err != nil {
+		t.Fatal(err)
+	}
+	defer q.Close()
+	if n := indexed(); n != 1 {
+		t.Fatalf("after reopening an unindexed store, %d tickets in the index, want 1", n)
+	}
+	clk.add(31 * 24 * time.Hour)
+	if n, err := q.applyRetention(t.Context(), clk.now()); err != nil || n != 1 {
+		t.Fatalf("applyRetention = %d, %v; want the closed ticket trimmed", n, err)
+	}
+	if n := indexed(); n != 0 {
+		t.Errorf("%d tickets left in the index after trimming", n)
+	}
+	if r, _ := q.Get(t.Context(), reopened.ID); r.Transcript[0].Text == "" {
+		t.Error("a reopened ticket lost its transcript")
+	}
+	if n, err := q.applyRetention(t.Context(), clk.now()); err != nil || n != 0 {
+		t.Errorf("a second pass trimmed %d (%v), want 0", n, err)
+	}
+}
+
+// BenchmarkRetentionBigStore is retention's pass over a store of 20,000
+// tickets closed within the retention period: it reads none of them.
+func BenchmarkRetentionBigStore(b *testing.B) {
+	clk := &fakeClock{t: time.Date(2026, 1, 5, 9, 0, 0, 0, time.UTC)}
+	q, err := Open(b.TempDir()+"/ayuda.db", Config{Agents: []Agent{{ID: "ana"}}, Notify: notices, Now: clk.now, CommitDelay: -1, Retention: Retention{ClosedTranscripts: 30 * 24 * time.Hour}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer q.Close()
+	err = q.db.Update(func(tx *bolt.Tx) error {
+		for i := range 20000 {
+			t := &Ticket{ID: ID(i + 1), Status: Closed, Closed: clk.now(), Customer: Customer{Address: bots.Address{Platform: "telegram", Chat: fmt.Sprint(i), User: fmt.Sprint(i)}},
+				Transcript: []Entry{{Author: AuthorCustomer, Text: strings.Repeat("mi pedido no llega ", 20)}}}
+			if err := putTicket(tx, nil, t); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	clk.add(24 * time.Hour)
+	for b.Loop() {
+		if n, err := q.applyRetention(b.Context(), clk.now()); err != nil || n != 0 {
+			b.Fatal(n, err)
+		}
 	}
 }

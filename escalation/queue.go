@@ -186,12 +186,9 @@ type Queue struct {
 	log *slog.Logger
 	// damaged holds the tickets that could not be read (ID → why).
 	damaged sync.Map
-	// retentionAt is when retention was last applied.
-	retentionMu sync.Mutex
-	retentionAt time.Time
-	now         func() time.Time
-	agents      map[string]Agent
-	wake        chan struct{} // pokes the dispatcher when the outbox grows
+	now     func() time.Time
+	agents  map[string]Agent
+	wake    chan struct{} // pokes the dispatcher when the outbox grows
 
 	subMu     sync.Mutex
 	subs      []func(Change)
@@ -217,6 +214,7 @@ var (
 	bAnswers   = []byte("answers")        // time, customer → Answer
 	bOutboxTo  = []byte("idx_outbox_to")  // recipient's Address.Key() \x00 seq → its due key when it is the recipient's first
 	bOutboxDue = []byte("idx_outbox_due") // due time, seq: each recipient's first message
+	bRetention = []byte("idx_retention")  // closing time \x00 id: closed tickets whose transcript has text
 	allBuckets = [][]byte{bTickets, bStatus, bAssignee, bCustomer, bOutbox, bDead, bConvs, bMeta, bContacts, bAnswers}
 )
 
@@ -276,7 +274,13 @@ func Open(path string, cfg Config) (*Queue, error) {
 		}
 		if tx.Bucket(bOutboxTo) == nil || tx.Bucket(bOutboxDue) == nil {
 			// A store from before the outbox was indexed.
-			return indexOutbox(tx)
+			if err := indexOutbox(tx); err != nil {
+				return err
+			}
+		}
+		if tx.Bucket(bRetention) == nil {
+			// A store from before closed tickets were indexed for retention.
+			return indexRetention(tx)
 		}
 		return nil
 	})
@@ -478,6 +482,22 @@ func putTicket(tx *bolt.Tx, old, t *Ticket) error {
 		}
 		if x.new != "" {
 			if err := b.Put(idxKey(x.new, t.ID), nil); err != nil {
+				return err
+			}
+		}
+	}
+	// The retention index: old's key is taken from its status and closing
+	// time only, which fn cannot have changed under it (a transcript
+	// trimmed in place is trimmed in old too, since they share it).
+	if was, is := closedKey(old), retentionKey(t); was != is {
+		b := tx.Bucket(bRetention)
+		if was != "" {
+			if err := b.Delete(idxKey(was, t.ID)); err != nil {
+				return err
+			}
+		}
+		if is != "" {
+			if err := b.Put(idxKey(is, t.ID), nil); err != nil {
 				return err
 			}
 		}
