@@ -65,9 +65,9 @@ eval-check:
 # bin/fuzz, one package after the other (two go commands at once would
 # both compile the same instrumented dependencies); fuzz-run runs them in
 # two lanes side by side, one worker each, from their package's folder
-# (where their corpus is), with the go command's own fuzz cache. The
-# first target compiled, FuzzConfig, depends on every package, so the
-# others only link.
+# (where their corpus is), with the go command's own fuzz cache. No
+# target depends on cmd/ayuda (the metrics, the API), so none of that is
+# compiled a third time.
 # FuzzHandle runs whole conversations through the engine and the store (a
 # few ms an input), so it has a lane and FUZZTIME_HANDLE of its own, long
 # enough for a few thousand inputs; the other targets, at thousands of
@@ -75,8 +75,8 @@ eval-check:
 FUZZTIME ?= 8s
 FUZZTIME_HANDLE ?= 40s
 FUZZ_LANE_A := dialog:FuzzHandle
-FUZZ_LANE_B := cmd/ayuda:FuzzConfig bots/telegram:FuzzUpdate bots/discord:FuzzDispatch bots/slack:FuzzEnvelope faq:FuzzParse
-FUZZ_TARGETS := $(FUZZ_LANE_B) $(FUZZ_LANE_A)
+FUZZ_LANE_B := config:FuzzConfig bots/telegram:FuzzUpdate bots/discord:FuzzDispatch bots/slack:FuzzEnvelope faq:FuzzParse
+FUZZ_TARGETS := $(FUZZ_LANE_A) $(FUZZ_LANE_B)
 fuzz: fuzz-build
 	@$(MAKE) --no-print-directory fuzz-run
 

@@ -492,7 +492,7 @@ func parseClass(typ, priority string) (escalation.Type, escalation.Priority, err
 // report returns the service figures for ?since= (7d, 24h, or a date;
 // default 7d) to ?until= (a date or time; default now).
 func (s *api) report(w http.ResponseWriter, r *http.Request) (any, error) {
-	since, until, err := reportPeriod(r.URL.Query().Get("since"), r.URL.Query().Get("until"), time.Now(), s.app.cfg.loc)
+	since, until, err := reportPeriod(r.URL.Query().Get("since"), r.URL.Query().Get("until"), time.Now(), s.app.cfg.Location())
 	if err != nil {
 		return nil, badRequest{err.Error()}
 	}

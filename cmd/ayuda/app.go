@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"ayuda/config"
 	"ayuda/dialog"
 	"ayuda/escalation"
 	"ayuda/faq"
@@ -22,7 +23,7 @@ import (
 
 // app is ayuda opened: the store, the index and the engine.
 type app struct {
-	cfg   *Config
+	cfg   *config.Config
 	log   *slog.Logger
 	queue *escalation.Queue
 	index *knowledge.Index
@@ -32,7 +33,7 @@ type app struct {
 }
 
 // loadArticles reads the configured articles folder, or the built-in ones.
-func loadArticles(cfg *Config) ([]faq.Entry, error) {
+func loadArticles(cfg *config.Config) ([]faq.Entry, error) {
 	if cfg.Articles == "" {
 		return faq.Builtin()
 	}
@@ -55,7 +56,7 @@ func loadArticles(cfg *Config) ([]faq.Entry, error) {
 
 // loadSynonyms reads the author's synonyms.yaml in the articles folder,
 // if there is one.
-func loadSynonyms(cfg *Config) (knowledge.Synonyms, error) {
+func loadSynonyms(cfg *config.Config) (knowledge.Synonyms, error) {
 	if cfg.Articles == "" {
 		return nil, nil
 	}
@@ -75,7 +76,7 @@ func loadSynonyms(cfg *Config) (knowledge.Synonyms, error) {
 }
 
 // loadKnowledge reads the articles and the author's synonyms.
-func loadKnowledge(cfg *Config) ([]faq.Entry, knowledge.Options, error) {
+func loadKnowledge(cfg *config.Config) ([]faq.Entry, knowledge.Options, error) {
 	entries, err := loadArticles(cfg)
 	if err != nil {
 		return nil, knowledge.Options{}, err
@@ -90,7 +91,7 @@ func loadKnowledge(cfg *Config) ([]faq.Entry, knowledge.Options, error) {
 // buildIndex builds an index and says how to let go of it. The tests
 // replace it to share one read-only index of the built-in articles
 // between the many commands they run (each build trains a classifier).
-var buildIndex = func(cfg *Config, entries []faq.Entry, opt knowledge.Options) (*knowledge.Index, func() error, error) {
+var buildIndex = func(cfg *config.Config, entries []faq.Entry, opt knowledge.Options) (*knowledge.Index, func() error, error) {
 	idx, err := knowledge.Open(entries, opt)
 	if err != nil {
 		return nil, nil, err
@@ -101,7 +102,7 @@ var buildIndex = func(cfg *Config, entries []faq.Entry, opt knowledge.Options) (
 // openIndex builds the knowledge index from the configured articles, and
 // logs what part of the method the articles leave unused. close lets go
 // of it.
-func openIndex(cfg *Config, log *slog.Logger) (idx *knowledge.Index, close func() error, err error) {
+func openIndex(cfg *config.Config, log *slog.Logger) (idx *knowledge.Index, close func() error, err error) {
 	entries, opt, err := loadKnowledge(cfg)
 	if err != nil {
 		return nil, nil, err
@@ -120,13 +121,13 @@ func openIndex(cfg *Config, log *slog.Logger) (idx *knowledge.Index, close func(
 }
 
 // openApp opens the store in the data directory and builds the engine.
-func openApp(ctx context.Context, cfg *Config, log *slog.Logger) (*app, error) {
+func openApp(ctx context.Context, cfg *config.Config, log *slog.Logger) (*app, error) {
 	if err := os.MkdirAll(cfg.Data, 0o700); err != nil {
 		return nil, fmt.Errorf("data directory: %w", err)
 	}
 	// The store first: a data file that is locked or not ours is reported
 	// at once, before the articles are indexed.
-	qc := cfg.queueConfig()
+	qc := cfg.Queue()
 	qc.Notify, qc.Logger = dialog.Notifier(), log.With("part", "escalation")
 	q, err := escalation.Open(filepath.Join(cfg.Data, "ayuda.db"), qc)
 	if err != nil {
@@ -144,7 +145,7 @@ func openApp(ctx context.Context, cfg *Config, log *slog.Logger) (*app, error) {
 		ClarifyThreshold: cfg.Thresholds.Clarify,
 		Margin:           cfg.Thresholds.Margin,
 		DefaultLang:      cfg.Lang,
-		Location:         cfg.loc,
+		Location:         cfg.Location(),
 		Logger:           log.With("part", "dialog"),
 	})
 	if err != nil {
@@ -228,7 +229,7 @@ const minToken = 16
 
 // apiToken returns the operator's token: AYUDA_API_TOKEN, or the one in
 // the data directory, created on first use.
-func apiToken(cfg *Config, getenv func(string) string, create bool) (string, error) {
+func apiToken(cfg *config.Config, getenv func(string) string, create bool) (string, error) {
 	if t := getenv("AYUDA_API_TOKEN"); t != "" {
 		if len(strings.TrimSpace(t)) < minToken {
 			return "", fmt.Errorf("AYUDA_API_TOKEN is too short (%d characters; at least %d): use a long random one, e.g. `openssl rand -hex 24`, or unset it to have one generated into %s", len(strings.TrimSpace(t)), minToken, filepath.Join(cfg.Data, "api-token"))

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"ayuda/config"
 	"io"
 	"os"
 	"path/filepath"
@@ -19,7 +20,7 @@ func TestArticlesHotReload(t *testing.T) {
 		}
 	}
 	write("horario.md", "---\nid: horario\nlang: es\ntitle: Horario\nquestions: [\"¿a qué hora abrís?\"]\n---\nDe 9 a 18.\n")
-	cfg, err := loadConfig("", func(string) string { return "" })
+	cfg, err := config.Load("", func(string) string { return "" })
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -20,6 +20,7 @@ import (
 
 	"ayuda/auth"
 	"ayuda/bots"
+	"ayuda/config"
 	"ayuda/escalation"
 )
 
@@ -39,7 +40,7 @@ type client struct {
 // process in server.json is alive and the server proves that it knows the
 // operator's token (healthz's challenge): what answers on a port a crashed
 // server left behind gets no token, no reply and no customer's message.
-func findServer(ctx context.Context, cfg *Config, getenv func(string) string) *client {
+func findServer(ctx context.Context, cfg *config.Config, getenv func(string) string) *client {
 	data, err := os.ReadFile(serverFile(cfg.Data))
 	if err != nil {
 		return nil

@@ -17,6 +17,7 @@ import (
 	"ayuda/auth"
 	"ayuda/bots"
 	"ayuda/bots/console"
+	"ayuda/config"
 	"ayuda/dialog"
 	"ayuda/escalation"
 	"ayuda/faq"
@@ -122,9 +123,9 @@ func customerName(as string, getenv func(string) string) string {
 
 // serverLogger logs to stderr, or to data/ayuda.log when the terminal is
 // used for chatting, so log lines do not interleave with the conversation.
-func serverLogger(cfg *Config, e *env, chatting bool) (*slog.Logger, func(), error) {
+func serverLogger(cfg *config.Config, e *env, chatting bool) (*slog.Logger, func(), error) {
 	if !chatting {
-		return slog.New(cfg.secrets.Handler(newLogger(e.stderr, slog.LevelInfo).Handler())), func() {}, nil
+		return slog.New(cfg.Secrets().Handler(newLogger(e.stderr, slog.LevelInfo).Handler())), func() {}, nil
 	}
 	if err := os.MkdirAll(cfg.Data, 0o700); err != nil {
 		return nil, nil, fmt.Errorf("data directory: %w", err)
@@ -133,20 +134,20 @@ func serverLogger(cfg *Config, e *env, chatting bool) (*slog.Logger, func(), err
 	if err != nil {
 		return nil, nil, fmt.Errorf("log: %w", err)
 	}
-	return slog.New(cfg.secrets.Handler(newLogger(f, slog.LevelInfo).Handler())), func() { f.Close() }, nil
+	return slog.New(cfg.Secrets().Handler(newLogger(f, slog.LevelInfo).Handler())), func() { f.Close() }, nil
 }
 
 // greet tells the person at the terminal who they are chatting as, and
 // how an agent answers them: a command that works when copied (the
 // program as it was started, the data directory only when not the
 // default).
-func greet(w io.Writer, cfg *Config, prog, addr, user string) {
+func greet(w io.Writer, cfg *config.Config, prog, addr, user string) {
 	fmt.Fprintf(w, "ayuda: chatting as %q. Write a question (es/en); Ctrl-D to quit.\n", user)
 	if prog == "" {
 		prog = "ayuda"
 	}
 	data := ""
-	if cfg.Data != defaultData {
+	if cfg.Data != config.DefaultData {
 		data = " --data " + cfg.Data
 	}
 	fmt.Fprintf(w, "       Agents, in another terminal: %s tickets list%s   (API on http://%s, logs in %s)\n\n",
@@ -281,7 +282,7 @@ type desk interface {
 }
 
 // openDesk uses the running server when there is one, else the store.
-func openDesk(ctx context.Context, cfg *Config, e *env) (desk, func() error, error) {
+func openDesk(ctx context.Context, cfg *config.Config, e *env) (desk, func() error, error) {
 	if cl := findServer(ctx, cfg, e.getenv); cl != nil {
 		return cl, func() error { return nil }, nil
 	}
@@ -289,7 +290,7 @@ func openDesk(ctx context.Context, cfg *Config, e *env) (desk, func() error, err
 	if _, err := os.Stat(path); err != nil {
 		return nil, nil, fmt.Errorf("no server answers and there is no store at %s yet: start one with `ayuda serve` (or `make run`)", path)
 	}
-	qc := cfg.queueConfig()
+	qc := cfg.Queue()
 	qc.Notify = dialog.Notifier()
 	q, err := escalation.Open(path, qc)
 	if err != nil {
@@ -408,7 +409,7 @@ func cmdTickets(ctx context.Context, e *env, args []string) error {
 		return printJSON(e.stdout, t)
 	}
 	if verb == "show" {
-		printTicket(e.stdout, t, cfg.loc)
+		printTicket(e.stdout, t, cfg.Location())
 		return nil
 	}
 	fmt.Fprintf(e.stdout, "#%d %s · %s · %s\n", t.ID, t.Status, orDash(t.Assignee), t.Summary)
@@ -423,7 +424,7 @@ func nonNil(ts []escalation.Ticket) []escalation.Ticket {
 }
 
 // pickAgent chooses who acts: --as, AYUDA_AGENT, or the only agent.
-func pickAgent(as string, cfg *Config, getenv func(string) string) (string, error) {
+func pickAgent(as string, cfg *config.Config, getenv func(string) string) (string, error) {
 	if as == "" {
 		as = getenv("AYUDA_AGENT")
 	}
@@ -641,7 +642,7 @@ func cmdKB(ctx context.Context, e *env, args []string) error {
 // synonyms.yaml that cannot be read, then example questions whose best
 // match is another article. Notes say which parts of the method the
 // articles leave unused, and why; they are not problems.
-func lint(ctx context.Context, cfg *Config) ([]string, []string, int, error) {
+func lint(ctx context.Context, cfg *config.Config) ([]string, []string, int, error) {
 	var entries []faq.Entry
 	var problems []string
 	if cfg.Articles == "" {

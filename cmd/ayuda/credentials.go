@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"ayuda/auth"
+	"ayuda/config"
 )
 
 // Credentials on this machine. The server keeps only hashes
@@ -32,7 +33,7 @@ func tokenFile(data string, role auth.Role, name string) string {
 
 // localToken returns the token the local tools use for role name: the
 // environment's (AYUDA_AGENT_TOKEN, AYUDA_CUSTOMER_TOKEN) or the saved one.
-func localToken(cfg *Config, getenv func(string) string, role auth.Role, name string) (string, error) {
+func localToken(cfg *config.Config, getenv func(string) string, role auth.Role, name string) (string, error) {
 	env := map[auth.Role]string{auth.Agent: "AYUDA_AGENT_TOKEN", auth.Customer: "AYUDA_CUSTOMER_TOKEN"}[role]
 	if t := strings.TrimSpace(getenv(env)); t != "" {
 		return t, nil
@@ -48,7 +49,7 @@ func localToken(cfg *Config, getenv func(string) string, role auth.Role, name st
 }
 
 // saveToken writes a token for the local tools.
-func saveToken(cfg *Config, role auth.Role, name, token string) error {
+func saveToken(cfg *config.Config, role auth.Role, name, token string) error {
 	if err := os.MkdirAll(tokensDir(cfg.Data), 0o700); err != nil {
 		return err
 	}
@@ -59,7 +60,7 @@ func saveToken(cfg *Config, role auth.Role, name, token string) error {
 // tools have, issuing one when the person has none. A credential issued
 // without --save is left alone: rotating it would lock out whoever holds
 // it (the tools on this machine then need it in the environment).
-func ensureLocal(cfg *Config, creds *auth.Store, role auth.Role, name string) error {
+func ensureLocal(cfg *config.Config, creds *auth.Store, role auth.Role, name string) error {
 	if data, err := os.ReadFile(tokenFile(cfg.Data, role, name)); err == nil {
 		if p, ok := creds.Check(strings.TrimSpace(string(data))); ok && p.Role == role {
 			return nil
@@ -168,7 +169,7 @@ func listCredentials(e *env, creds *auth.Store, role auth.Role) error {
 
 // configuredAgent returns the id of the configured agent called name
 // (ids are case-insensitive).
-func configuredAgent(cfg *Config, name string) (string, bool) {
+func configuredAgent(cfg *config.Config, name string) (string, bool) {
 	for _, a := range cfg.Agents {
 		if strings.EqualFold(a.ID, strings.TrimSpace(name)) {
 			return a.ID, true

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"ayuda/config"
 	"ayuda/dialog"
 	"ayuda/escalation"
 	"ayuda/faq"
@@ -312,11 +313,11 @@ func TestKBSuggest(t *testing.T) {
 // openTestStore opens the store in dir as the commands would.
 func openTestStore(t *testing.T, dir string) *escalation.Queue {
 	t.Helper()
-	cfg, err := loadConfig("", func(string) string { return "" })
+	cfg, err := config.Load("", func(string) string { return "" })
 	if err != nil {
 		t.Fatal(err)
 	}
-	qc := cfg.queueConfig()
+	qc := cfg.Queue()
 	qc.Notify = dialog.Notifier()
 	q, err := escalation.Open(filepath.Join(dir, "ayuda.db"), qc)
 	if err != nil {

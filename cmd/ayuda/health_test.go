@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"ayuda/bots"
+	"ayuda/config"
 )
 
 // stubChannel is a platform channel for serve: it runs until its context
@@ -38,7 +39,7 @@ func (s *stubChannel) Up() bool { return s.up.Load() }
 // /healthz answers 503 and names it, ayuda_channel_up says 0 for it and 1
 // for the channel still connected, and the API keeps serving.
 func TestChannelDownKeepsServing(t *testing.T) {
-	cfg, err := loadConfig("", func(string) string { return "" })
+	cfg, err := config.Load("", func(string) string { return "" })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -138,7 +139,7 @@ func TestHealthzReportsStorage(t *testing.T) {
 	}
 
 	// The real probe writes and syncs the store.
-	cfg, err := loadConfig("", func(string) string { return "" })
+	cfg, err := config.Load("", func(string) string { return "" })
 	if err != nil {
 		t.Fatal(err)
 	}

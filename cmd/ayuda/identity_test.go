@@ -19,6 +19,7 @@ import (
 
 	"ayuda/auth"
 	"ayuda/bots"
+	"ayuda/config"
 	"ayuda/escalation"
 )
 
@@ -30,7 +31,7 @@ import (
 func TestAPIIdentity(t *testing.T) {
 	dir := t.TempDir()
 	path := write(t, dir, "ayuda.yaml", "agents:\n  - {id: ana, name: Ana, privacy: true}\n  - {id: luis, name: Luis}\n")
-	cfg, err := loadConfig(path, func(string) string { return "" })
+	cfg, err := config.Load(path, func(string) string { return "" })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -222,7 +223,7 @@ func TestNamesAndTokensChecked(t *testing.T) {
 			t.Errorf("tickets claim --as %q: %v", as, err)
 		}
 	}
-	cfg, err := loadConfig("", func(string) string { return "" })
+	cfg, err := config.Load("", func(string) string { return "" })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -303,11 +304,11 @@ func TestCustomersDataCommands(t *testing.T) {
 
 func TestRetentionSetting(t *testing.T) {
 	dir := t.TempDir()
-	cfg, err := loadConfig(write(t, dir, "ayuda.yaml", "retention:\n  closed_transcripts: 365d\n"), func(string) string { return "" })
-	if err != nil || cfg.queueConfig().Retention.ClosedTranscripts != 365*24*time.Hour {
+	cfg, err := config.Load(write(t, dir, "ayuda.yaml", "retention:\n  closed_transcripts: 365d\n"), func(string) string { return "" })
+	if err != nil || cfg.Queue().Retention.ClosedTranscripts != 365*24*time.Hour {
 		t.Fatalf("365d: %v %+v", err, cfg.Retention)
 	}
-	if _, err := loadConfig(write(t, dir, "bad.yaml", "retention:\n  closed_transcripts: un año\n"), func(string) string { return "" }); err == nil || !strings.Contains(err.Error(), "line 2") {
+	if _, err := config.Load(write(t, dir, "bad.yaml", "retention:\n  closed_transcripts: un año\n"), func(string) string { return "" }); err == nil || !strings.Contains(err.Error(), "line 2") {
 		t.Errorf("a bad period: %v", err)
 	}
 }
@@ -370,9 +371,9 @@ func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
 
 // defaultConfig is the configuration without a file, on a fresh data
 // directory.
-func defaultConfig(t *testing.T) *Config {
+func defaultConfig(t *testing.T) *config.Config {
 	t.Helper()
-	cfg, err := loadConfig("", func(string) string { return "" })
+	cfg, err := config.Load("", func(string) string { return "" })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -381,7 +382,7 @@ func defaultConfig(t *testing.T) *Config {
 }
 
 // openTestApp opens the app on cfg for the test, and closes it after.
-func openTestApp(t *testing.T, cfg *Config) *app {
+func openTestApp(t *testing.T, cfg *config.Config) *app {
 	t.Helper()
 	a, err := openApp(t.Context(), cfg, newLogger(io.Discard, 0))
 	if err != nil {

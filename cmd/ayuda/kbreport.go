@@ -12,6 +12,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"ayuda/config"
 	"ayuda/dialog"
 	"ayuda/escalation"
 )
@@ -47,7 +48,7 @@ func cmdKBReport(ctx context.Context, e *env, args []string) error {
 	if c.json {
 		return printJSON(e.stdout, f)
 	}
-	printFeedback(e.stdout, f, cfg.loc)
+	printFeedback(e.stdout, f, cfg.Location())
 	return nil
 }
 
@@ -94,12 +95,12 @@ func printFeedback(w io.Writer, f *escalation.Feedback, loc *time.Location) {
 
 // openExistingStore opens the store for a command that reads what
 // customers did; with no store yet it says why there is nothing to read.
-func openExistingStore(cfg *Config, cmd, why string) (*escalation.Queue, error) {
+func openExistingStore(cfg *config.Config, cmd, why string) (*escalation.Queue, error) {
 	path := filepath.Join(cfg.Data, "ayuda.db")
 	if _, err := os.Stat(path); err != nil {
 		return nil, fmt.Errorf("%s: there is no store at %s yet: %s", cmd, path, why)
 	}
-	qc := cfg.queueConfig()
+	qc := cfg.Queue()
 	qc.Notify = dialog.Notifier()
 	q, err := escalation.Open(path, qc)
 	if err != nil {

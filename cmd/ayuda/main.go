@@ -20,6 +20,7 @@ package main
 
 import (
 	"ayuda/auth"
+	"ayuda/config"
 	"context"
 	"errors"
 	"flag"
@@ -190,8 +191,8 @@ func parse(fs *flag.FlagSet, args []string) ([]string, error) {
 }
 
 // config loads the configuration and applies the common flags.
-func (c *common) load(e *env) (*Config, error) {
-	cfg, err := loadConfig(c.config, e.getenv)
+func (c *common) load(e *env) (*config.Config, error) {
+	cfg, err := config.Load(c.config, e.getenv)
 	if err != nil {
 		return nil, err
 	}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"ayuda/auth"
+	"ayuda/config"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -173,7 +174,7 @@ func TestKBLint(t *testing.T) {
 // not agents, and relays a terminal customer's conversation.
 func TestAPI(t *testing.T) {
 	dir := t.TempDir()
-	cfg, err := loadConfig("", func(string) string { return "" })
+	cfg, err := config.Load("", func(string) string { return "" })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -263,7 +264,7 @@ func TestConfig(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "ayuda.yaml")
 	os.WriteFile(path, []byte("lang: en\ntimezone: America/Bogota\nagents:\n  - {id: ana, name: Ana}\ntargets:\n  urgente: {first_response: 30m, resolution: 4h}\n"), 0o644)
-	cfg, err := loadConfig(path, func(k string) string {
+	cfg, err := config.Load(path, func(k string) string {
 		if k == "AYUDA_DATA" {
 			return "/tmp/elsewhere"
 		}
@@ -272,16 +273,16 @@ func TestConfig(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cfg.Lang != "en" || cfg.Data != "/tmp/elsewhere" || len(cfg.Agents) != 1 || cfg.Targets[escalation.Urgente].FirstResponse.Minutes() != 30 || cfg.loc.String() != "America/Bogota" {
+	if cfg.Lang != "en" || cfg.Data != "/tmp/elsewhere" || len(cfg.Agents) != 1 || cfg.Targets[escalation.Urgente].FirstResponse.Minutes() != 30 || cfg.Location().String() != "America/Bogota" {
 		t.Errorf("config: %+v", cfg)
 	}
 	for _, bad := range []string{"lang: fr\n", "langg: es\n", "timezone: Mars/Olympus\n", "targets:\n  rapido: {first_response: 1h}\n", "thresholds: {answer: 2}\n", "agents:\n  - {name: x}\n"} {
 		os.WriteFile(path, []byte(bad), 0o644)
-		if _, err := loadConfig(path, func(string) string { return "" }); err == nil {
+		if _, err := config.Load(path, func(string) string { return "" }); err == nil {
 			t.Errorf("config %q accepted", bad)
 		}
 	}
-	if _, err := loadConfig(filepath.Join(dir, "missing.yaml"), func(string) string { return "" }); err == nil {
+	if _, err := config.Load(filepath.Join(dir, "missing.yaml"), func(string) string { return "" }); err == nil {
 		t.Error("an explicit missing config file was accepted")
 	}
 }
@@ -355,7 +356,7 @@ func TestBadDataFile(t *testing.T) {
 	}
 
 	locked := t.TempDir()
-	cfg, err := loadConfig("", func(string) string { return "" })
+	cfg, err := config.Load("", func(string) string { return "" })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -404,7 +405,7 @@ func TestConfigErrorsInUserTerms(t *testing.T) {
 	}
 	dir := t.TempDir()
 	path := write(t, dir, "ayuda.yaml", "agents:\n  - {id: ana}\nteams:\n  - {name: reclamaciones, agents: [luis]}\n")
-	cfg, err := loadConfig(path, func(string) string { return "" })
+	cfg, err := config.Load(path, func(string) string { return "" })
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -73,7 +73,7 @@ func cmdCustomers(ctx context.Context, e *env, args []string) error {
 	fmt.Fprintf(e.stdout, "Contacts:      %s\n", orDash(strings.Join(data.Contacts, ", ")))
 	fmt.Fprintf(e.stdout, "Tickets:       %d\n", len(data.Tickets))
 	for _, t := range data.Tickets {
-		fmt.Fprintf(e.stdout, "  #%d %s · %s · %s\n", t.ID, t.Status, t.Created.In(cfg.loc).Format("2006-01-02"), t.Summary)
+		fmt.Fprintf(e.stdout, "  #%d %s · %s · %s\n", t.ID, t.Status, t.Created.In(cfg.Location()).Format("2006-01-02"), t.Summary)
 	}
 	fmt.Fprintf(e.stdout, "Answers:       %d questions the bot answered or declined\n", len(data.Answers))
 	fmt.Fprintf(e.stdout, "Conversations: %d\n", len(data.Conversations))

@@ -2,6 +2,7 @@ package main
 
 import (
 	"ayuda/auth"
+	"ayuda/config"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -42,14 +43,14 @@ func seeded(t *testing.T) (dataDir, configPath string) {
 	if err := os.WriteFile(configPath, []byte(protocolYAML), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	cfg, err := loadConfig(configPath, func(string) string { return "" })
+	cfg, err := config.Load(configPath, func(string) string { return "" })
 	if err != nil {
 		t.Fatal(err)
 	}
 	dataDir = filepath.Join(dir, "data")
 	os.MkdirAll(dataDir, 0o700)
 	clk := &clock{}
-	qc := cfg.queueConfig()
+	qc := cfg.Queue()
 	qc.Notify, qc.Now = dialog.Notifier(), clk.now
 	q, err := escalation.Open(filepath.Join(dataDir, "ayuda.db"), qc)
 	if err != nil {
@@ -58,7 +59,7 @@ func seeded(t *testing.T) (dataDir, configPath string) {
 	defer q.Close()
 	ctx := t.Context()
 	at := func(s string) {
-		tm, err := time.ParseInLocation("Mon 2006-01-02 15:04", s, cfg.loc)
+		tm, err := time.ParseInLocation("Mon 2006-01-02 15:04", s, cfg.Location())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -160,8 +161,8 @@ func seeded(t *testing.T) (dataDir, configPath string) {
 
 // `ayuda report --json` over a seeded week, figure by figure.
 func TestReportJSON(t *testing.T) {
-	data, config := seeded(t)
-	out, err := cli(t, data, "", "report", "--config", config, "--since", "2026-11-23", "--until", "2026-11-30", "--json")
+	data, cfgPath := seeded(t)
+	out, err := cli(t, data, "", "report", "--config", cfgPath, "--since", "2026-11-23", "--until", "2026-11-30", "--json")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -208,7 +209,7 @@ func TestReportJSON(t *testing.T) {
 		}
 	}
 	// The same period in words.
-	out, err = cli(t, data, "", "report", "--config", config, "--since", "2026-11-23", "--until", "2026-11-30")
+	out, err = cli(t, data, "", "report", "--config", cfgPath, "--since", "2026-11-23", "--until", "2026-11-30")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -217,7 +218,7 @@ func TestReportJSON(t *testing.T) {
 			t.Errorf("report lacks %q:\n%s", want, out)
 		}
 	}
-	if _, err := cli(t, data, "", "report", "--config", config, "--since", "yesterday"); err == nil {
+	if _, err := cli(t, data, "", "report", "--config", cfgPath, "--since", "yesterday"); err == nil {
 		t.Error("--since yesterday was accepted")
 	}
 }
@@ -225,8 +226,8 @@ func TestReportJSON(t *testing.T) {
 // Agents reclassify from the command line and over HTTP; /api/report and
 // /metrics give the same figures as the command.
 func TestClassifyReportAndMetricsOverHTTP(t *testing.T) {
-	data, config := seeded(t)
-	out, err := cli(t, data, "", "tickets", "classify", "4", "--config", config, "--as", "luis", "--type", "reclamo", "--priority", "urgente", "--json")
+	data, cfgPath := seeded(t)
+	out, err := cli(t, data, "", "tickets", "classify", "4", "--config", cfgPath, "--as", "luis", "--type", "reclamo", "--priority", "urgente", "--json")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -234,15 +235,15 @@ func TestClassifyReportAndMetricsOverHTTP(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &tk); err != nil || tk.Type != escalation.Reclamo || tk.Priority != escalation.Urgente || tk.PriorityReason != "set by luis" {
 		t.Fatalf("classify: %v %+v", err, tk)
 	}
-	if _, err := cli(t, data, "", "tickets", "classify", "4", "--config", config, "--as", "luis"); err == nil {
+	if _, err := cli(t, data, "", "tickets", "classify", "4", "--config", cfgPath, "--as", "luis"); err == nil {
 		t.Error("classify with neither --type nor --priority was accepted")
 	}
-	out, err = cli(t, data, "", "tickets", "show", "4", "--config", config)
+	out, err = cli(t, data, "", "tickets", "show", "4", "--config", cfgPath)
 	if err != nil || !strings.Contains(out, "Why:       type: set by luis · priority: set by luis") {
 		t.Errorf("show: %v\n%s", err, out)
 	}
 
-	cfg, err := loadConfig(config, func(string) string { return "" })
+	cfg, err := config.Load(cfgPath, func(string) string { return "" })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -253,7 +254,7 @@ func TestClassifyReportAndMetricsOverHTTP(t *testing.T) {
 	}
 	defer a.Close()
 	// The metrics at the end of the seeded week: the same figures as the report.
-	end := time.Date(2026, 11, 30, 0, 0, 0, 0, cfg.loc)
+	end := time.Date(2026, 11, 30, 0, 0, 0, 0, cfg.Location())
 	metrics, err := metricsHandler(a.queue, 7*24*time.Hour, func() time.Time { return end }, a.log)
 	if err != nil {
 		t.Fatal(err)
@@ -342,29 +343,29 @@ routes:
 phone_prefix: "52"
 metrics_window: 720h
 `)
-	cfg, err := loadConfig(path, func(string) string { return "" })
+	cfg, err := config.Load(path, func(string) string { return "" })
 	if err != nil {
 		t.Fatal(err)
 	}
-	mon := time.Date(2026, 11, 23, 13, 0, 0, 0, cfg.loc)
-	if got := cfg.cal.Add(mon, 2*time.Hour); !got.Equal(time.Date(2026, 11, 23, 16, 0, 0, 0, cfg.loc)) {
+	mon := time.Date(2026, 11, 23, 13, 0, 0, 0, cfg.Location())
+	if got := cfg.BusinessCalendar().Add(mon, 2*time.Hour); !got.Equal(time.Date(2026, 11, 23, 16, 0, 0, 0, cfg.Location())) {
 		t.Errorf("Monday 13:00 + 2 h = %v, want 16:00 after the lunch break", got)
 	}
-	if got := cfg.cal.Add(mon.Add(4*time.Hour), 2*time.Hour); !got.Equal(time.Date(2026, 11, 27, 10, 0, 0, 0, cfg.loc)) {
+	if got := cfg.BusinessCalendar().Add(mon.Add(4*time.Hour), 2*time.Hour); !got.Equal(time.Date(2026, 11, 27, 10, 0, 0, 0, cfg.Location())) {
 		t.Errorf("Monday 17:00 + 2 h = %v, want Friday 10:00 (Tuesday to Thursday closed)", got)
 	}
-	qc := cfg.queueConfig()
+	qc := cfg.Queue()
 	if qc.Protocol.Warn != 0.75 || qc.Protocol.Progress != 4*time.Hour || qc.Protocol.RecurringMin != 4 || qc.PhonePrefix != "52" ||
 		len(qc.Teams) != 1 || qc.Teams[0].Assign != escalation.AssignRoundRobin || qc.Routes[0].Types[1] != escalation.Queja || cfg.MetricsWindow != 720*time.Hour {
 		t.Errorf("queue config %+v", qc)
 	}
 	// The defaults: the shop's hours in Madrid.
-	def, err := loadConfig("", func(string) string { return "" })
+	def, err := config.Load("", func(string) string { return "" })
 	if err != nil {
 		t.Fatal(err)
 	}
-	sat := time.Date(2026, 11, 28, 13, 0, 0, 0, def.loc)
-	if got := def.cal.Add(sat, 2*time.Hour); !got.Equal(time.Date(2026, 11, 30, 10, 0, 0, 0, def.loc)) {
+	sat := time.Date(2026, 11, 28, 13, 0, 0, 0, def.Location())
+	if got := def.BusinessCalendar().Add(sat, 2*time.Hour); !got.Equal(time.Date(2026, 11, 30, 10, 0, 0, 0, def.Location())) {
 		t.Errorf("Saturday 13:00 + 2 h = %v, want Monday 10:00", got)
 	}
 	for _, bad := range []string{
@@ -375,13 +376,13 @@ metrics_window: 720h
 		"metrics_window: -1h\n",
 	} {
 		write(bad)
-		if _, err := loadConfig(path, func(string) string { return "" }); err == nil {
+		if _, err := config.Load(path, func(string) string { return "" }); err == nil {
 			t.Errorf("config %q accepted", bad)
 		}
 	}
 	// Teams naming unknown agents fail when the store opens.
 	write("agents: [{id: ana}]\nteams: [{name: x, agents: [nadie]}]\n")
-	cfg, err = loadConfig(path, func(string) string { return "" })
+	cfg, err = config.Load(path, func(string) string { return "" })
 	if err != nil {
 		t.Fatal(err)
 	}

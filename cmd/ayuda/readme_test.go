@@ -1,6 +1,7 @@
 package main
 
 import (
+	"ayuda/config"
 	"io"
 	"os"
 	"regexp"
@@ -128,7 +129,7 @@ func TestREADME(t *testing.T) {
 	// The configuration file, as printed, is a valid one.
 	conf := block(t, doc, "## Configuration", "yaml")
 	path := write(t, t.TempDir(), "ayuda.yaml", conf)
-	cfg, err := loadConfig(path, func(string) string { return "" })
+	cfg, err := config.Load(path, func(string) string { return "" })
 	if err != nil {
 		t.Fatalf("the README's configuration: %v", err)
 	}

@@ -13,6 +13,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"ayuda/config"
 	"ayuda/dialog"
 	"ayuda/escalation"
 )
@@ -91,12 +92,12 @@ func periodFlags(fs *flag.FlagSet, cmd, since string) period {
 }
 
 // load reads the configuration and the period, in its time zone.
-func (p period) load(c *common, e *env) (*Config, time.Time, time.Time, error) {
+func (p period) load(c *common, e *env) (*config.Config, time.Time, time.Time, error) {
 	cfg, err := c.load(e)
 	if err != nil {
 		return nil, time.Time{}, time.Time{}, err
 	}
-	start, end, err := reportPeriod(*p.since, *p.until, time.Now(), cfg.loc)
+	start, end, err := reportPeriod(*p.since, *p.until, time.Now(), cfg.Location())
 	if err != nil {
 		return nil, time.Time{}, time.Time{}, fmt.Errorf("%s: %w", p.cmd, err)
 	}
@@ -121,7 +122,7 @@ func cmdReport(ctx context.Context, e *env, args []string) error {
 		if _, err := os.Stat(path); err != nil {
 			return fmt.Errorf("report: no server answers and there is no store at %s yet", path)
 		}
-		qc := cfg.queueConfig()
+		qc := cfg.Queue()
 		qc.Notify = dialog.Notifier()
 		q, err := escalation.Open(path, qc)
 		if err != nil {
@@ -137,7 +138,7 @@ func cmdReport(ctx context.Context, e *env, args []string) error {
 	if c.json {
 		return printJSON(e.stdout, r)
 	}
-	printReport(e.stdout, r, cfg.loc)
+	printReport(e.stdout, r, cfg.Location())
 	return nil
 }
 

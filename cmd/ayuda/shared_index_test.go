@@ -3,6 +3,7 @@ package main
 import (
 	"sync"
 
+	"ayuda/config"
 	"ayuda/faq"
 	"ayuda/knowledge"
 )
@@ -22,7 +23,7 @@ var builtinShared = sync.OnceValues(func() (*knowledge.Index, error) {
 
 func init() {
 	build := buildIndex
-	buildIndex = func(cfg *Config, entries []faq.Entry, opt knowledge.Options) (*knowledge.Index, func() error, error) {
+	buildIndex = func(cfg *config.Config, entries []faq.Entry, opt knowledge.Options) (*knowledge.Index, func() error, error) {
 		if cfg.Articles != "" || len(opt.Synonyms) > 0 {
 			return build(cfg, entries, opt)
 		}

@@ -1,4 +1,4 @@
-package main
+package config
 
 import "testing"
 
@@ -12,10 +12,10 @@ func FuzzConfig(f *testing.F) {
 	f.Add("&a [*a, *a, *a]")
 	f.Fuzz(func(t *testing.T, data string) {
 		c := &Config{Data: "data", Lang: "es", Timezone: "UTC", HTTP: "127.0.0.1:8080"}
-		if err := parseConfig([]byte(data), c); err != nil {
+		if err := Parse([]byte(data), c); err != nil {
 			return
 		}
-		if err := c.finish(); err != nil {
+		if err := c.Finish(); err != nil {
 			return
 		}
 		if c.loc == nil || len(c.Agents) == 0 {

@@ -1,4 +1,6 @@
-package main
+// Package config is ayuda's configuration: an optional YAML file,
+// overridden by environment variables and flags, checked strictly.
+package config
 
 import (
 	"ayuda/bots"
@@ -66,11 +68,11 @@ type Config struct {
 	// PhonePrefix is the country calling code of phone numbers customers
 	// write without one, to recognise them on other platforms.
 	PhonePrefix string `yaml:"phone_prefix"`
-	// MetricsWindow is the period /metrics reports on; zero means 7 days.
+	// MetricsWindow is the period /metrics reports on; zero means 7 Days.
 	MetricsWindow time.Duration `yaml:"metrics_window"`
 	// Retention is how long customers' messages are kept.
 	Retention struct {
-		ClosedTranscripts days `yaml:"closed_transcripts"` // e.g. 365d; 0 keeps them
+		ClosedTranscripts Days `yaml:"closed_transcripts"` // e.g. 365d; 0 keeps them
 	} `yaml:"retention"`
 
 	// Telegram, Discord, Slack settings that are not secrets.
@@ -93,19 +95,19 @@ var weekdayNames = map[string]time.Weekday{
 	"jueves": time.Thursday, "viernes": time.Friday, "sabado": time.Saturday, "sábado": time.Saturday, "domingo": time.Sunday,
 }
 
-// defaultData is the data directory when none is configured.
-const defaultData = "data"
+// DefaultData is the data directory when none is configured.
+const DefaultData = "data"
 
-// defaultAgent acts on tickets when the configuration names no agents, so
+// DefaultAgent acts on tickets when the configuration names no agents, so
 // the terminal walk-through works on a fresh machine. It has no name:
 // customers read "Una persona del equipo está atendiendo tu solicitud",
 // not a made-up name.
-var defaultAgent = escalation.Agent{ID: "agente", Privacy: true}
+var DefaultAgent = escalation.Agent{ID: "agente", Privacy: true}
 
-// loadConfig reads the file at path (if path is empty, ayuda.yaml in the
+// Load reads the file at path (if path is empty, ayuda.yaml in the
 // working directory when it exists) and applies the environment.
-func loadConfig(path string, getenv func(string) string) (*Config, error) {
-	c := &Config{Data: defaultData, Lang: "es", Timezone: "Europe/Madrid", HTTP: "127.0.0.1:8080"}
+func Load(path string, getenv func(string) string) (*Config, error) {
+	c := &Config{Data: DefaultData, Lang: "es", Timezone: "Europe/Madrid", HTTP: "127.0.0.1:8080"}
 	var secrets []string
 	for _, k := range secretEnv {
 		secrets = append(secrets, getenv(k))
@@ -125,7 +127,7 @@ func loadConfig(path string, getenv func(string) string) (*Config, error) {
 	case err != nil:
 		return nil, fmt.Errorf("config: %w", err)
 	default:
-		if err := parseConfig(data, c); err != nil {
+		if err := Parse(data, c); err != nil {
 			return nil, fmt.Errorf("config %s: %w", path, err)
 		}
 		if c.Articles != "" && !filepath.IsAbs(c.Articles) {
@@ -144,11 +146,11 @@ func loadConfig(path string, getenv func(string) string) (*Config, error) {
 	if v := getenv("TELEGRAM_API_URL"); v != "" {
 		c.Telegram.APIURL = v
 	}
-	return c, c.finish()
+	return c, c.Finish()
 }
 
-// parseConfig decodes YAML strictly: an unknown key is an error with its line.
-func parseConfig(data []byte, c *Config) error {
+// Parse decodes YAML strictly: an unknown key is an error with its line.
+func Parse(data []byte, c *Config) error {
 	dec := yaml.NewDecoder(strings.NewReader(string(data)))
 	dec.KnownFields(true)
 	if err := dec.Decode(c); err != nil && !errors.Is(err, io.EOF) {
@@ -253,7 +255,9 @@ func editDistance(a, b string) int {
 	return prev[len(rb)]
 }
 
-func (c *Config) finish() error {
+// Finish checks c and works out what follows from it (the time zone, the
+// business calendar, the default agent).
+func (c *Config) Finish() error {
 	if c.Lang != "es" && c.Lang != "en" {
 		return fmt.Errorf("config: lang must be es or en, not %q", c.Lang)
 	}
@@ -263,7 +267,7 @@ func (c *Config) finish() error {
 	}
 	c.loc = loc
 	if len(c.Agents) == 0 {
-		c.Agents = []escalation.Agent{defaultAgent}
+		c.Agents = []escalation.Agent{DefaultAgent}
 	}
 	for i, a := range c.Agents {
 		if strings.TrimSpace(a.ID) == "" {
@@ -314,9 +318,9 @@ func (c *Config) finish() error {
 	return nil
 }
 
-// queueConfig is the escalation configuration for c; Notify and Logger
+// Queue is the escalation configuration for c; Notify and Logger
 // are the caller's.
-func (c *Config) queueConfig() escalation.Config {
+func (c *Config) Queue() escalation.Config {
 	p := c.Protocol
 	return escalation.Config{
 		Agents:      c.Agents,
@@ -335,26 +339,35 @@ func (c *Config) queueConfig() escalation.Config {
 	}
 }
 
-// days is a duration written as Go writes one (72h) or in days (365d).
-type days time.Duration
+// Days is a duration written as Go writes one (72h) or in Days (365d).
+type Days time.Duration
 
-func (p *days) UnmarshalYAML(n *yaml.Node) error {
+func (p *Days) UnmarshalYAML(n *yaml.Node) error {
 	s := strings.TrimSpace(n.Value)
 	if d, ok := strings.CutSuffix(s, "d"); ok {
 		k, err := strconv.Atoi(d)
 		if err != nil || k < 0 {
-			return fmt.Errorf("line %d: %q is not a number of days (365d)", n.Line, s)
+			return fmt.Errorf("line %d: %q is not a number of Days (365d)", n.Line, s)
 		}
-		*p = days(time.Duration(k) * 24 * time.Hour)
+		*p = Days(time.Duration(k) * 24 * time.Hour)
 		return nil
 	}
 	d, err := time.ParseDuration(s)
 	if err != nil || d < 0 {
 		return fmt.Errorf("line %d: %q is not a period (365d, or 72h)", n.Line, s)
 	}
-	*p = days(d)
+	*p = Days(d)
 	return nil
 }
+
+// Location is the time zone due times are told in.
+func (c *Config) Location() *time.Location { return c.loc }
+
+// Secrets redacts the platforms' tokens from the environment.
+func (c *Config) Secrets() *bots.Redactor { return c.secrets }
+
+// BusinessCalendar is when targets run.
+func (c *Config) BusinessCalendar() *escalation.Calendar { return c.cal }
 
 // secretEnv are the environment variables that hold secrets.
 var secretEnv = []string{"AYUDA_API_TOKEN", "TELEGRAM_BOT_TOKEN", "TELEGRAM_WEBHOOK_SECRET", "DISCORD_BOT_TOKEN", "SLACK_BOT_TOKEN", "SLACK_APP_TOKEN", "SLACK_SIGNING_SECRET"}
