@@ -273,6 +273,7 @@ func build(entries []faq.Entry, opt Options) (*snapshot, error) {
 	for _, lang := range faq.Languages {
 		an := newTextAnalyzer(lang)
 		s.lex[lang] = newLexLang(an, newLexicon(an, groups))
+		s.lex[lang].analyzeAll(entries, lang)
 	}
 	b := idx.NewBatch()
 	var outOfScope []faq.Entry

@@ -3,7 +3,9 @@ package knowledge
 import (
 	"hash/fnv"
 	"math"
+	"runtime"
 	"slices"
+	"sync"
 
 	"ayuda/faq"
 )
@@ -203,6 +205,41 @@ func (l *lexLang) textTerms(text string) []string {
 		l.memo[text] = t
 	}
 	return t
+}
+
+// analyzeAll fills the memo with the terms of every text of entries (in
+// l's language), on every core: analysis (tokenizing, stemming, the
+// lexicon) is most of the work of indexing an article, each text's is
+// independent of the others', and the analyzer and lexicon are only
+// read. add then finds each text's terms in the memo.
+func (l *lexLang) analyzeAll(entries []faq.Entry, lang string) {
+	var texts []string
+	for _, e := range entries {
+		if e.Lang != lang || e.IsOutOfScope() {
+			continue
+		}
+		texts = append(texts, e.Title, e.Body)
+		texts = append(texts, e.Questions...)
+		texts = append(texts, e.Tags...)
+	}
+	workers := min(runtime.GOMAXPROCS(0), 1+len(texts)/256)
+	if workers < 2 {
+		return // not worth a goroutine: add analyses as it goes
+	}
+	out := make([][]string, len(texts))
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Go(func() {
+			for i := w; i < len(texts); i += workers {
+				stems := l.an.terms(texts[i])
+				out[i] = append(stems, l.lex.concepts(stems)...)
+			}
+		})
+	}
+	wg.Wait()
+	for i, t := range texts {
+		l.memo[t] = out[i]
+	}
 }
 
 // deletions returns w with each one of its letters removed.
