@@ -57,7 +57,8 @@ eval-check:
 	  exit $$ok
 
 # Each fuzz target for FUZZTIME, on top of its corpus in testdata/fuzz (which
-# plain `go test` replays too). Longer: make fuzz FUZZTIME=10m. Inputs are
+# plain `go test` replays too). Longer: make fuzz FUZZTIME=10m
+# FUZZTIME_HANDLE=10m. Inputs are
 # not minimised (-fuzzminimizetime 1x): the engine's coverage varies a
 # little from run to run (map order, the clock), so the fuzzer takes many
 # inputs for new ones, and minimising each ate FuzzHandle's whole time.

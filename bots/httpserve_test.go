@@ -26,17 +26,11 @@ func TestLimitsHoldOffSlowClients(t *testing.T) {
 		io.Copy(io.Discard, r.Body)
 		w.Write([]byte("ok"))
 	}), slog.New(slog.NewTextHandler(io.Discard, nil)), l)
-	srv.ConnState = func(c net.Conn, s http.ConnState) {
-		switch s {
-		case http.StateNew:
-			if n := open.Add(1); n > peak.Load() {
-				peak.Store(n)
-			}
-		case http.StateClosed, http.StateHijacked:
-			open.Add(-1)
-		}
-	}
-	go srv.Serve(ln)
+	// Connections are counted where the cap is: from the listener's Accept
+	// to their Close, which gives the slot back. (http.Server's ConnState
+	// reports a closed connection after its slot is free, so a new one can
+	// show as the cap plus one.)
+	go srv.Serve(countingListener{Listener: ln, open: &open, peak: &peak})
 	defer srv.Close()
 	addr := ln.Addr().String()
 
@@ -90,4 +84,35 @@ func TestLimitsHoldOffSlowClients(t *testing.T) {
 	if p := peak.Load(); p > int64(l.MaxConns) {
 		t.Errorf("%d connections were open at once, over the cap of %d", p, l.MaxConns)
 	}
+}
+
+// countingListener counts the connections it has accepted and not yet
+// closed, and the most at once.
+type countingListener struct {
+	net.Listener
+	open, peak *atomic.Int64
+}
+
+func (l countingListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	n := l.open.Add(1)
+	for p := l.peak.Load(); n > p && !l.peak.CompareAndSwap(p, n); p = l.peak.Load() {
+	}
+	return &countingConn{Conn: c, open: l.open}, nil
+}
+
+type countingConn struct {
+	net.Conn
+	open *atomic.Int64
+	once sync.Once
+}
+
+// Close counts the connection out before the listener's cap gets its slot
+// back.
+func (c *countingConn) Close() error {
+	c.once.Do(func() { c.open.Add(-1) })
+	return c.Conn.Close()
 }
