@@ -16,7 +16,6 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
-	"sync"
 	"time"
 	"unicode"
 	"unicode/utf8"
@@ -95,7 +94,7 @@ type Engine struct {
 	cfg   Config
 	log   *slog.Logger
 	now   func() time.Time
-	locks keyedMutex
+	locks bots.KeyedMutex
 	limit *limiter
 }
 
@@ -206,7 +205,7 @@ func (e *Engine) Handle(ctx context.Context, m bots.Message) bots.Reply {
 		return bots.Reply{Text: say(e.cfg.DefaultLang, "error")}
 	}
 	key := m.From.Key()
-	unlock := e.locks.lock(key)
+	unlock := e.locks.Lock(key)
 	defer unlock()
 
 	c, err := e.load(ctx, key)
@@ -355,39 +354,4 @@ func clean(s string) string {
 		s = s[:cut] + " […]"
 	}
 	return s
-}
-
-// keyedMutex serialises work per key without holding memory for idle keys.
-type keyedMutex struct {
-	mu sync.Mutex
-	m  map[string]*keyLock
-}
-
-type keyLock struct {
-	mu   sync.Mutex
-	refs int
-}
-
-func (k *keyedMutex) lock(key string) (unlock func()) {
-	k.mu.Lock()
-	if k.m == nil {
-		k.m = map[string]*keyLock{}
-	}
-	l := k.m[key]
-	if l == nil {
-		l = &keyLock{}
-		k.m[key] = l
-	}
-	l.refs++
-	k.mu.Unlock()
-	l.mu.Lock()
-	return func() {
-		l.mu.Unlock()
-		k.mu.Lock()
-		l.refs--
-		if l.refs == 0 {
-			delete(k.m, key)
-		}
-		k.mu.Unlock()
-	}
 }

@@ -306,7 +306,7 @@ func (t *turn) open(ctx context.Context) (bots.Reply, error) {
 // what they write there reaches it.
 func (e *Engine) bindPrivate(ctx context.Context, to bots.Address, id escalation.ID, lang, name string) error {
 	key := to.Key()
-	unlock := e.locks.lock(key)
+	unlock := e.locks.Lock(key)
 	defer unlock()
 	pc, err := e.load(ctx, key)
 	if err != nil {

@@ -199,12 +199,18 @@ func (l *lexLang) textTerms(text string) []string {
 	if t, ok := l.memo[text]; ok {
 		return t
 	}
-	stems := l.an.terms(text)
-	t := append(stems, l.lex.concepts(stems)...)
+	t := l.analyze(text)
 	if l.memo != nil {
 		l.memo[text] = t
 	}
 	return t
+}
+
+// analyze returns a text's stems followed by its lexicon concepts; it
+// only reads the analyzer and the lexicon, so it is safe on every core.
+func (l *lexLang) analyze(text string) []string {
+	stems := l.an.terms(text)
+	return append(stems, l.lex.concepts(stems)...)
 }
 
 // analyzeAll fills the memo with the terms of every text of entries (in
@@ -231,8 +237,7 @@ func (l *lexLang) analyzeAll(entries []faq.Entry, lang string) {
 	for w := range workers {
 		wg.Go(func() {
 			for i := w; i < len(texts); i += workers {
-				stems := l.an.terms(texts[i])
-				out[i] = append(stems, l.lex.concepts(stems)...)
+				out[i] = l.analyze(texts[i])
 			}
 		})
 	}

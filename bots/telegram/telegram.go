@@ -155,7 +155,7 @@ type Bot struct {
 	hook     *hookState // while Run serves a webhook
 	hookWG   sync.WaitGroup
 	hookSeen recent // webhook updates already handled
-	locks    keyedMutex
+	locks    bots.KeyedMutex
 }
 
 // identity is who the bot is, from getMe.

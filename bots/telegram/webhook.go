@@ -161,7 +161,7 @@ func (b *Bot) serveWebhook(w http.ResponseWriter, r *http.Request) {
 	stop := context.AfterFunc(hs.ctx, cancel)
 	defer stop()
 
-	unlock := b.locks.lock(chatKey(u)) // one chat's updates in order
+	unlock := b.locks.Lock(chatKey(u)) // one chat's updates in order
 	defer unlock()
 	select {
 	case hs.sem <- struct{}{}:
