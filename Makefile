@@ -15,7 +15,11 @@ build:
 # make run HTTP=127.0.0.1:8081 serves the API on another address; make run
 # AS=maria chats as maria (default: $$USER, or "cliente").
 HTTP ?=
-AS ?=
+# make has a built-in AS (the assembler, "as"), which ?= keeps: without
+# this every terminal customer of `make run` was called "as".
+ifeq ($(origin AS),default)
+AS :=
+endif
 run: build
 	AYUDA_HTTP=$(HTTP) ./$(BIN) serve $(if $(AS),--as $(AS))
 
