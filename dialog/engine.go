@@ -37,7 +37,9 @@ type Searcher interface {
 // one.
 type Queue interface {
 	Open(ctx context.Context, t escalation.Ticket) (*escalation.Ticket, error)
-	Get(ctx context.Context, id escalation.ID) (*escalation.Ticket, error)
+	// Recent is a ticket with its latest entries only: a turn reads its
+	// status, never its whole transcript.
+	Recent(ctx context.Context, id escalation.ID) (*escalation.Ticket, error)
 	List(ctx context.Context, f escalation.Filter) ([]escalation.Ticket, error)
 	CustomerMessage(ctx context.Context, id escalation.ID, e escalation.Entry) (*escalation.Ticket, error)
 	Accept(ctx context.Context, id escalation.ID) (*escalation.Ticket, error)

@@ -31,7 +31,7 @@ func solvedChoice(s string) (escalation.ID, bool, bool) {
 // is false when the ticket is over and the bot takes the conversation back.
 func (t *turn) ticketBound(ctx context.Context, pressed string, entry escalation.Entry) (bots.Reply, bool, error) {
 	c := t.c
-	tk, err := t.e.cfg.Queue.Get(ctx, c.Ticket)
+	tk, err := t.e.cfg.Queue.Recent(ctx, c.Ticket)
 	if errors.Is(err, escalation.ErrNotFound) {
 		c.Ticket = 0
 		return bots.Reply{}, false, nil
@@ -116,7 +116,7 @@ func (t *turn) followUp(ctx context.Context, tk *escalation.Ticket) bots.Reply {
 func (t *turn) solved(ctx context.Context, id escalation.ID, yes bool, why escalation.Entry) (bots.Reply, error) {
 	t.aside()
 	c := t.c
-	tk, err := t.e.cfg.Queue.Get(ctx, id)
+	tk, err := t.e.cfg.Queue.Recent(ctx, id)
 	if err != nil {
 		if errors.Is(err, escalation.ErrNotFound) {
 			return t.help(), nil
@@ -356,7 +356,7 @@ func rateChoice(s string) (escalation.ID, int, bool) {
 func (t *turn) rate(ctx context.Context, id escalation.ID, score int) (bots.Reply, error) {
 	c := t.c
 	t.relayed = true // ratings are not part of the next request's story
-	tk, err := t.e.cfg.Queue.Get(ctx, id)
+	tk, err := t.e.cfg.Queue.Recent(ctx, id)
 	if errors.Is(err, escalation.ErrNotFound) || (err == nil && tk.Customer.Address != t.m.From) {
 		return t.help(), nil
 	}

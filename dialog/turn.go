@@ -217,7 +217,7 @@ func (t *turn) throttled(ctx context.Context) (bots.Reply, error) {
 	entry := escalation.Entry{Time: m.Time, Author: escalation.AuthorCustomer, Name: m.Name, Text: m.Text, Attachments: m.Attachments, MessageID: m.ID}
 	t.relayed = true
 	if c.Ticket != 0 {
-		if tk, err := t.e.cfg.Queue.Get(ctx, c.Ticket); err == nil && tk.Status.Open() {
+		if tk, err := t.e.cfg.Queue.Recent(ctx, c.Ticket); err == nil && tk.Status.Open() {
 			if _, err := t.e.cfg.Queue.CustomerMessage(ctx, c.Ticket, entry); err != nil {
 				return bots.Reply{}, err
 			}

@@ -84,6 +84,12 @@ func (q *Queue) Open(ctx context.Context, t Ticket) (*Ticket, error) {
 				out = prev
 				return nil
 			}
+			if joins == nil && prev.Archived > 0 && prev.Status.Open() {
+				// Its first entries are kept apart: continues needs them.
+				if prev, err = getFull(tx, id); err != nil {
+					return err
+				}
+			}
 			if joins == nil {
 				if more, ok := continues(prev, &t); ok {
 					joins, add = prev, more
@@ -156,6 +162,19 @@ func (q *Queue) Open(ctx context.Context, t Ticket) (*Ticket, error) {
 
 // Get returns ticket id.
 func (q *Queue) Get(ctx context.Context, id ID) (*Ticket, error) {
+	var t *Ticket
+	err := q.db.View(func(tx *bolt.Tx) error {
+		var err error
+		t, err = getFull(tx, id)
+		return err
+	})
+	return t, err
+}
+
+// Recent returns ticket id with its latest entries and events only
+// (Ticket.Archived says how many entries came before them): what a turn
+// needs to know about a ticket, at the same cost however long it is.
+func (q *Queue) Recent(ctx context.Context, id ID) (*Ticket, error) {
 	var t *Ticket
 	err := q.db.View(func(tx *bolt.Tx) error {
 		var err error

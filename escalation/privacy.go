@@ -131,7 +131,7 @@ func (q *Queue) CustomerData(ctx context.Context, key, by string) (*CustomerData
 		}
 		slices.Sort(ids)
 		for _, id := range ids {
-			t, err := getTicket(tx, id)
+			t, err := getFull(tx, id)
 			if err != nil {
 				q.damagedTicket(id, err)
 				continue
@@ -251,7 +251,7 @@ func (q *Queue) EraseCustomer(ctx context.Context, key, by string) (*Erased, err
 			ids = append(ids, scanIndex(tx, bCustomer, k)...)
 		}
 		for _, id := range ids {
-			old, err := getTicket(tx, id)
+			old, err := getFull(tx, id)
 			if err != nil {
 				return fmt.Errorf("escalation: erase: %w (nothing was erased)", err)
 			}
@@ -414,7 +414,7 @@ func (q *Queue) applyRetention(ctx context.Context, now time.Time) (int, error) 
 	}
 	n := 0
 	for _, id := range ids {
-		_, err := q.update(ctx, id, func(tx *bolt.Tx, t *Ticket) error {
+		_, err := q.updateAll(ctx, id, func(tx *bolt.Tx, t *Ticket) error {
 			if t.Status != Closed {
 				return errNoChange
 			}

@@ -209,7 +209,7 @@ var (
 	bOutboxTo  = []byte("idx_outbox_to")  // recipient's Address.Key() \x00 seq → its due key when it is the recipient's first
 	bOutboxDue = []byte("idx_outbox_due") // due time, seq: each recipient's first message
 	bRetention = []byte("idx_retention")  // closing time \x00 id: closed tickets whose transcript has text
-	allBuckets = [][]byte{bTickets, bStatus, bAssignee, bCustomer, bOutbox, bDead, bConvs, bMeta, bContacts, bAnswers}
+	allBuckets = [][]byte{bTickets, bStatus, bAssignee, bCustomer, bOutbox, bDead, bConvs, bMeta, bContacts, bAnswers, bEntries, bEvents}
 )
 
 // Open opens (or creates) the store at path. If another process holds the

@@ -209,7 +209,15 @@ func (q *Queue) Report(ctx context.Context, since, until time.Time) (*Report, er
 			agentLoad(t.Assignee).Closed++
 		}
 		replies := 0
-		for _, e := range t.Transcript {
+		entries := t.Transcript
+		if t.Archived > 0 {
+			whole, err := q.Get(ctx, t.ID)
+			if err != nil {
+				return nil, err
+			}
+			entries = whole.Transcript
+		}
+		for _, e := range entries {
 			if e.Author == AuthorAgent && !e.Note {
 				replies++
 			}

@@ -71,6 +71,7 @@ func getTicket(tx *bolt.Tx, id ID) (*Ticket, error) {
 	if err := json.Unmarshal(v, &t); err != nil {
 		return nil, fmt.Errorf("escalation: ticket #%d: %w", id, err)
 	}
+	t.apart = [2]int{t.Archived, t.ArchivedEvents}
 	return &t, nil
 }
 
@@ -94,16 +95,21 @@ func capEntry(e *Entry) {
 }
 
 // putTicket writes t and moves its index keys from old's values to t's.
-// The entries t has beyond old's are capped (capEntry).
+// The entries t has beyond old's are capped (capEntry), and its older
+// entries and events are kept apart from the record (record, archive.go).
 func putTicket(tx *bolt.Tx, old, t *Ticket) error {
 	from := 0
-	if old != nil && len(old.Transcript) <= len(t.Transcript) {
-		from = len(old.Transcript)
+	if old != nil && old.Len() <= t.Len() {
+		from = old.Len() - t.Archived
 	}
-	for i := from; i < len(t.Transcript); i++ {
+	for i := max(from, 0); i < len(t.Transcript); i++ {
 		capEntry(&t.Transcript[i])
 	}
-	data, err := json.Marshal(t)
+	rec, err := record(tx, t)
+	if err != nil {
+		return err
+	}
+	data, err := json.Marshal(rec)
 	if err != nil {
 		return err
 	}
@@ -141,7 +147,7 @@ func putTicket(tx *bolt.Tx, old, t *Ticket) error {
 	// The retention index: old's key is taken from its status and closing
 	// time only, which fn cannot have changed under it (a transcript
 	// trimmed in place is trimmed in old too, since they share it).
-	if was, is := closedKey(old), retentionKey(t); was != is {
+	if was, is := closedKey(old), retentionKey(rec); was != is {
 		b := tx.Bucket(bRetention)
 		if was != "" {
 			if err := b.Delete(idxKey(was, t.ID)); err != nil {
@@ -178,14 +184,28 @@ var errNoChange = errors.New("escalation: nothing to change")
 // ones by bbolt's Batch) and tells watchers of each new event. fn may run
 // more than once and must only change t and call enqueue; when it returns
 // errNoChange nothing is written and the ticket is returned as it is.
+//
+// fn sees the ticket's latest entries and events (Ticket.Archived says how
+// many came before them), which costs the same however long the ticket
+// is; updateAll gives it the whole ticket.
 func (q *Queue) update(ctx context.Context, id ID, fn func(tx *bolt.Tx, t *Ticket) error) (*Ticket, error) {
+	return q.change(ctx, id, getTicket, fn)
+}
+
+// updateAll is update with the whole ticket, entries and events kept apart
+// included: for changes to old entries (trimming, erasing).
+func (q *Queue) updateAll(ctx context.Context, id ID, fn func(tx *bolt.Tx, t *Ticket) error) (*Ticket, error) {
+	return q.change(ctx, id, getFull, fn)
+}
+
+func (q *Queue) change(ctx context.Context, id ID, get func(*bolt.Tx, ID) (*Ticket, error), fn func(tx *bolt.Tx, t *Ticket) error) (*Ticket, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
 	var out *Ticket
 	var events int
 	err := q.db.Batch(func(tx *bolt.Tx) error {
-		old, err := getTicket(tx, id)
+		old, err := get(tx, id)
 		if err != nil {
 			return err
 		}

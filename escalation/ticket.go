@@ -261,6 +261,14 @@ type Ticket struct {
 	Offered    []Offer `json:"offered,omitempty"`
 	Earlier    []ID    `json:"earlier,omitempty"` // the customer's earlier tickets
 	Events     []Event `json:"events,omitempty"`
+	// Archived and ArchivedEvents are how many of the first entries and
+	// events are kept apart from the ticket's record (archive.go): 0 on a
+	// ticket from Get, which has them all.
+	Archived       int `json:"archived,omitempty"`
+	ArchivedEvents int `json:"archived_events,omitempty"`
+	// apart is how many entries and events the store keeps apart for this
+	// ticket, as read: a whole ticket from Get has them in line as well.
+	apart [2]int
 
 	Created          time.Time `json:"created"`
 	Updated          time.Time `json:"updated"`

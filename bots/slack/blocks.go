@@ -348,8 +348,8 @@ func cardBlocks(t *escalation.Ticket, agentName func(id string) string, internal
 		var b strings.Builder
 		b.WriteString("*Últimos mensajes*")
 		from := max(0, n-cardLast)
-		if from > 0 {
-			fmt.Fprintf(&b, " (y %d antes: `ayuda tickets show %d`)", from, t.ID)
+		if before := t.Archived + from; before > 0 {
+			fmt.Fprintf(&b, " (y %d antes: `ayuda tickets show %d`)", before, t.ID)
 		}
 		for _, e := range t.Transcript[from:] {
 			b.WriteString("\n> ")

@@ -127,7 +127,7 @@ func (d *desk) run(ctx context.Context) {
 	d.q.Watch(func(c escalation.Change) {
 		if c.Event.What == "opened" {
 			d.mu.Lock()
-			d.opened[c.Ticket.ID] = len(c.Ticket.Transcript)
+			d.opened[c.Ticket.ID] = c.Ticket.Len()
 			d.mu.Unlock()
 		}
 		d.mark(c.Ticket.ID)
@@ -350,8 +350,17 @@ func (d *desk) sync(ctx context.Context, t *escalation.Ticket) error {
 			return err
 		}
 	}
-	for i := c.Lines; i < len(t.Transcript); i++ {
-		e := t.Transcript[i]
+	if c.Lines < t.Archived {
+		// Lines the thread lacks are no longer in the ticket's latest part.
+		whole, err := d.q.Get(ctx, t.ID)
+		if err != nil {
+			return err
+		}
+		t = whole
+	}
+	// Lines count the whole transcript; t may hold its latest part only.
+	for i := c.Lines; i < t.Len(); i++ {
+		e := t.Transcript[i-t.Archived]
 		if mirrored(e) {
 			if _, err := d.postLine(ctx, c, entryLine(e, maxLine)); err != nil {
 				return err
@@ -411,15 +420,15 @@ func (d *desk) firstLine(t *escalation.Ticket) int {
 	n, ok := d.opened[t.ID]
 	delete(d.opened, t.ID)
 	d.mu.Unlock()
-	if ok && n <= len(t.Transcript) {
+	if ok && n <= t.Len() {
 		return n
 	}
 	for i, e := range t.Transcript {
 		if e.Time.After(t.Created) {
-			return i
+			return t.Archived + i
 		}
 	}
-	return len(t.Transcript)
+	return t.Len()
 }
 
 // mirrored reports whether entry e belongs in the card's thread: all but

@@ -756,3 +756,38 @@ func TestReplyBlocksLimits(t *testing.T) {
 		t.Errorf("%d buttons, want all 30 choices", buttons)
 	}
 }
+
+// A desk that was down while a ticket grew past what its record keeps in
+// line (the older messages are kept apart) posts every message to the
+// thread once, in order, when it comes back.
+func TestDeskCatchesUpOnLongTicket(t *testing.T) {
+	h := newHarness(t, nil)
+	card := h.openTicket()
+	h.stopBot()
+	for i := range 100 {
+		if _, err := h.q.CustomerMessage(t.Context(), 1, escalation.Entry{Author: escalation.AuthorCustomer, Name: "María", Text: fmt.Sprintf("línea-%03d", i)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if tk, _ := h.q.Recent(t.Context(), 1); tk.Archived == 0 {
+		t.Fatal("the ticket keeps everything in line; the test needs a longer one")
+	}
+	h.startBot()
+	h.f.waitPosted(agentsCh, card.TS, "línea-099")
+	h.f.mu.Lock()
+	defer h.f.mu.Unlock()
+	var got []string
+	for _, m := range h.f.postedLocked(agentsCh, card.TS) {
+		if i := strings.Index(m.Text, "línea-"); i >= 0 {
+			got = append(got, m.Text[i:i+len("línea-000")])
+		}
+	}
+	if len(got) != 100 {
+		t.Fatalf("%d lines in the thread, want 100: %v", len(got), got)
+	}
+	for i, s := range got {
+		if want := fmt.Sprintf("línea-%03d", i); s != want {
+			t.Fatalf("line %d is %s, want %s", i, s, want)
+		}
+	}
+}

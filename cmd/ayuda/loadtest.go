@@ -362,6 +362,13 @@ func missingFollowUps(ctx context.Context, q *escalation.Queue, sent map[string]
 			continue
 		}
 		marker := "AUR-" + strings.ReplaceAll(t.Customer.Address.Chat, ".", "-")
+		if t.Archived > 0 {
+			whole, err := q.Get(ctx, t.ID)
+			if err != nil {
+				return 0, err
+			}
+			t = *whole
+		}
 		found := false
 		for _, en := range t.Transcript {
 			found = found || strings.Contains(en.Text, marker)

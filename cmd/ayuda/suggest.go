@@ -101,6 +101,13 @@ func askedFromStore(ctx context.Context, q *escalation.Queue, start, end time.Ti
 		return nil, err
 	}
 	for _, t := range tickets {
+		if t.Archived > 0 {
+			whole, err := q.Get(ctx, t.ID)
+			if err != nil {
+				return nil, err
+			}
+			t = *whole
+		}
 		question, reply := t.Summary, ""
 		for _, en := range t.Transcript {
 			if en.Time.Before(start) || !en.Time.Before(end) {
