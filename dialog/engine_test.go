@@ -193,6 +193,57 @@ func BenchmarkTurnParallel(b *testing.B) {
 	})
 }
 
+// BenchmarkTurnBesideFlood is one customer's turn while another floods
+// their open ticket with 16 KB messages, 100 a second, 250 of them before
+// the clock starts (the audit's 25 MB flood): what one customer costs
+// another.
+func BenchmarkTurnBesideFlood(b *testing.B) {
+	s := newStack(b)
+	ctx := context.Background()
+	flooder := tg("flood")
+	s.eng.Handle(ctx, bots.Message{From: flooder, Text: "quiero hablar con una persona"})
+	if r := s.eng.Handle(ctx, bots.Message{From: flooder, Text: "mi pedido AUR-123456 no llega y nadie me contesta"}); !strings.Contains(r.Text, "#") {
+		if ts, _ := s.q.List(ctx, escalation.Filter{Customer: flooder.Customer()}); len(ts) == 0 {
+			b.Fatalf("no ticket for the flood: %q", r.Text)
+		}
+	}
+	long := strings.Repeat("pega aquí el registro entero ", 16<<10/29)
+	n := 0
+	flood := func() {
+		n++
+		s.eng.Handle(ctx, bots.Message{ID: fmt.Sprint("f", n), From: flooder, Text: fmt.Sprint(n, " ", long)})
+	}
+	for range 250 {
+		flood()
+	}
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		tick := time.NewTicker(10 * time.Millisecond) // 100 messages a second
+		defer tick.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-tick.C:
+				flood()
+			}
+		}
+	}()
+	qs := []string{"¿dónde está mi pedido?", "sí", "how long does shipping take?", "yes"}
+	start := time.Now()
+	b.ResetTimer()
+	for i := 0; b.Loop(); i++ {
+		s.eng.Handle(ctx, bots.Message{From: tg(fmt.Sprint(i % 50)), Text: qs[i%len(qs)]})
+	}
+	b.StopTimer()
+	close(stop)
+	<-done
+	// How many of the 100 a second the store kept up with.
+	b.ReportMetric(float64(n-250)/time.Since(start).Seconds(), "flood-msgs/s")
+}
+
 // A flood from one person gets one polite message and no answers, loses
 // nothing, and does not slow anyone else down.
 func TestFlood(t *testing.T) {
