@@ -36,7 +36,9 @@ type Searcher interface {
 // Queue is what the engine needs of the ticket store; *escalation.Queue is
 // one.
 type Queue interface {
-	Open(ctx context.Context, t escalation.Ticket) (*escalation.Ticket, error)
+	// OpenOrJoin opens a ticket, or adds the request to the one still open
+	// in the same chat.
+	OpenOrJoin(ctx context.Context, t escalation.Ticket) (*escalation.Ticket, error)
 	// Recent is a ticket with its latest entries only: a turn reads its
 	// status, never its whole transcript.
 	Recent(ctx context.Context, id escalation.ID) (*escalation.Ticket, error)

@@ -340,8 +340,8 @@ type lostSave struct {
 	opened bool
 }
 
-func (l *lostSave) Open(ctx context.Context, t escalation.Ticket) (*escalation.Ticket, error) {
-	tk, err := l.Queue.Open(ctx, t)
+func (l *lostSave) OpenOrJoin(ctx context.Context, t escalation.Ticket) (*escalation.Ticket, error) {
+	tk, err := l.Queue.OpenOrJoin(ctx, t)
 	l.opened = err == nil
 	return tk, err
 }

@@ -270,7 +270,7 @@ func (t *turn) open(ctx context.Context) (bots.Reply, error) {
 	if shared {
 		tk.Customer.Address = m.Private
 	}
-	opened, err := t.e.cfg.Queue.Open(ctx, tk)
+	opened, err := t.e.cfg.Queue.OpenOrJoin(ctx, tk)
 	if err != nil {
 		return bots.Reply{}, err
 	}

@@ -19,14 +19,22 @@ import (
 // conversation that opened prev: prev is still open, at the same address,
 // and both transcripts start with the same message (at the same instant).
 // It returns what t has that prev lacks.
-func continues(prev, t *Ticket) ([]Entry, bool) {
+// With anyOpen, any ticket still open in the same chat takes t (OpenOrJoin).
+func continues(prev, t *Ticket, anyOpen bool) ([]Entry, bool) {
 	same := func(a, b Entry) bool { return a.Author == b.Author && a.Text == b.Text && a.Time.Equal(b.Time) }
-	if !prev.Status.Open() || prev.Customer.Address != t.Customer.Address || len(prev.Transcript) == 0 || len(t.Transcript) == 0 ||
-		t.Transcript[0].Time.IsZero() || !same(prev.Transcript[0], t.Transcript[0]) {
+	if !prev.Status.Open() || prev.Customer.Address != t.Customer.Address {
 		return nil, false
 	}
+	if !anyOpen && (len(prev.Transcript) == 0 || len(t.Transcript) == 0 ||
+		t.Transcript[0].Time.IsZero() || !same(prev.Transcript[0], t.Transcript[0])) {
+		return nil, false
+	}
+	start := 1
+	if anyOpen {
+		start = 0
+	}
 	var add []Entry
-	for _, e := range t.Transcript[1:] {
+	for _, e := range t.Transcript[min(start, len(t.Transcript)):] {
 		if !slices.ContainsFunc(prev.Transcript, func(x Entry) bool { return same(x, e) }) {
 			add = append(add, e)
 		}
@@ -47,6 +55,21 @@ const (
 // names a message that already opened a ticket, that ticket is returned
 // instead: a re-delivered message never opens two.
 func (q *Queue) Open(ctx context.Context, t Ticket) (*Ticket, error) {
+	return q.open(ctx, t, false)
+}
+
+// OpenOrJoin is Open for a customer's conversation, which has one open
+// request per chat: while one is open, what the customer writes is added
+// to it. So when the customer's latest tickets include one still open in
+// the same chat, t's messages are added to that one, which is returned.
+// That happens when the conversation lost track of its ticket (the process
+// died between storing the ticket and the conversation) and the customer
+// asked again.
+func (q *Queue) OpenOrJoin(ctx context.Context, t Ticket) (*Ticket, error) {
+	return q.open(ctx, t, true)
+}
+
+func (q *Queue) open(ctx context.Context, t Ticket, anyOpen bool) (*Ticket, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -91,7 +114,7 @@ func (q *Queue) Open(ctx context.Context, t Ticket) (*Ticket, error) {
 				}
 			}
 			if joins == nil {
-				if more, ok := continues(prev, &t); ok {
+				if more, ok := continues(prev, &t, anyOpen); ok {
 					joins, add = prev, more
 				}
 			}

@@ -2,15 +2,18 @@ package main
 
 import (
 	"ayuda/auth"
+	"ayuda/escalation"
 	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -256,4 +259,131 @@ func TestKillAndRestart(t *testing.T) {
 		}
 		t.Logf("round %d: %d follow-ups and %d agent replies acknowledged so far, all stored and delivered once", round, total, len(replies))
 	}
+}
+
+// TestKillWhileOpeningTickets kills the server while customers are having
+// tickets opened, so that kills land between a ticket being stored and the
+// conversation learning of it. After each restart every customer asks
+// again and writes once more: each must have one ticket, never two with
+// the same story, and every message the server acknowledged must be on it.
+// AYUDA_KILLS sets the number of kills (default 4; the closing note of
+// issue 13 used 20).
+func TestKillWhileOpeningTickets(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and kills a server process")
+	}
+	kills := 4
+	if n, err := strconv.Atoi(os.Getenv("AYUDA_KILLS")); err == nil && n > 0 {
+		kills = n
+	}
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "ayuda")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+	data := filepath.Join(dir, "data")
+	const customers = 30
+	creds, err := auth.Open(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tokens := map[string]string{}
+	name := func(round, c int) string { return fmt.Sprintf("k%d-%d", round, c) }
+	for round := range kills {
+		for c := range customers {
+			if tokens[name(round, c)], err = creds.Issue(auth.Customer, name(round, c)); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	var mu sync.Mutex
+	acked := map[string][]string{} // customer → what the server acknowledged
+	ask := func(c string) string { return fmt.Sprintf("quiero hablar con una persona: mi pedido %s no llega", c) }
+	check := func(s *server, round int) (duplicates int) {
+		for c := range customers {
+			who := name(round, c)
+			var r chatReply
+			for _, text := range []string{ask(who), "sigo esperando " + who} {
+				if !s.callAs(tokens[who], "POST", "/api/chat", chatRequest{As: who, Text: text}, &r) {
+					t.Fatalf("%s cannot write after the restart", who)
+				}
+				acked[who] = append(acked[who], text)
+			}
+			var list ticketList
+			if !s.call("GET", "/api/tickets?customer=console:"+who, nil, &list) {
+				t.Fatal("list after restart failed")
+			}
+			if len(list.Tickets) != 1 {
+				duplicates += max(len(list.Tickets)-1, 0)
+				t.Errorf("round %d: %s has %d tickets, want 1", round, who, len(list.Tickets))
+				if duplicates == 1 {
+					for _, tk := range list.Tickets {
+						t.Logf("#%d %s created %s opened_by %s", tk.ID, tk.Status, tk.Created.Format(time.StampMicro), tk.OpenedBy)
+						for _, e := range tk.Transcript {
+							t.Logf("   %s %s %q", e.Time.Format(time.StampMicro), e.Author, e.Text)
+						}
+					}
+				}
+				continue
+			}
+			var tk escalation.Ticket
+			if !s.call("GET", fmt.Sprintf("/api/tickets/%d", list.Tickets[0].ID), nil, &tk) {
+				t.Fatal("ticket after restart failed")
+			}
+			stored := map[string]int{}
+			for _, e := range tk.Transcript {
+				if e.Author == escalation.AuthorCustomer {
+					stored[e.Text]++
+				}
+			}
+			for _, text := range acked[who] {
+				if stored[text] == 0 {
+					t.Errorf("round %d: %q was acknowledged but is not on %s's ticket #%d", round, text, who, tk.ID)
+				}
+			}
+		}
+		return duplicates
+	}
+	duplicates := 0
+	var s *server
+	for round := range kills {
+		s = startServer(t, bin, data)
+		if round > 0 {
+			duplicates += check(s, round-1)
+		}
+		var wg sync.WaitGroup
+		receipts := make(chan struct{}, customers)
+		for c := range customers {
+			who := name(round, c)
+			wg.Go(func() {
+				text := ask(who)
+				for i := 0; ; i++ {
+					var r chatReply
+					if !s.callAs(tokens[who], "POST", "/api/chat", chatRequest{As: who, Text: text}, &r) {
+						return // killed
+					}
+					mu.Lock()
+					acked[who] = append(acked[who], text)
+					mu.Unlock()
+					if strings.Contains(r.Reply.Text, "#") && !strings.HasPrefix(text, "y además") {
+						receipts <- struct{}{}
+					}
+					text = fmt.Sprintf("y además %s-%d", who, i)
+				}
+			})
+		}
+		// The first receipts are out and most tickets are being opened.
+		select {
+		case <-receipts:
+		case <-time.After(30 * time.Second):
+			t.Fatal("no ticket opened in 30 s")
+		}
+		time.Sleep(time.Duration(rand.IntN(20)) * time.Millisecond)
+		s.kill()
+		wg.Wait()
+	}
+	s = startServer(t, bin, data)
+	duplicates += check(s, kills-1)
+	s.kill()
+	t.Logf("%d kills while %d customers each had a ticket opened: %d duplicate tickets", kills, customers, duplicates)
 }
