@@ -88,7 +88,7 @@ func (q *Queue) open(ctx context.Context, t Ticket, anyOpen bool) (*Ticket, erro
 	now := q.now()
 	var out *Ticket
 	fresh := false
-	err := q.db.Batch(func(tx *bolt.Tx) error {
+	err := q.batch(ctx, func(tx *bolt.Tx) error {
 		fresh = false
 		earlier := scanIndex(tx, bCustomer, t.Customer.Address.Customer())
 		// Among the customer's latest tickets (a few, not all of them): the

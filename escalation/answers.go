@@ -41,7 +41,7 @@ func (q *Queue) RecordAnswer(ctx context.Context, a Answer) error {
 	if err != nil {
 		return err
 	}
-	err = q.db.Batch(func(tx *bolt.Tx) error {
+	err = q.batch(ctx, func(tx *bolt.Tx) error {
 		return tx.Bucket(bAnswers).Put(answerKey(a), data)
 	})
 	if err != nil {

@@ -248,7 +248,7 @@ func (q *Queue) Enqueue(ctx context.Context, to bots.Address, r bots.Reply) erro
 		return err
 	}
 	key := bots.SendKey(ctx)
-	err := q.db.Batch(func(tx *bolt.Tx) error {
+	err := q.batch(ctx, func(tx *bolt.Tx) error {
 		return enqueueKeyed(tx, to, r, 0, "message", "", key, q.now())
 	})
 	if err != nil {
@@ -316,7 +316,7 @@ func (q *Queue) Ack(ctx context.Context, to bots.Address, upTo uint64) error {
 		return nil
 	}
 	var taken []Outgoing
-	err := q.db.Update(func(tx *bolt.Tx) error {
+	err := q.updateTx(ctx, func(tx *bolt.Tx) error {
 		var err error
 		if taken, err = outboxFor(tx, to, upTo); err != nil {
 			return err
@@ -505,7 +505,7 @@ func (q *Queue) deliver(ctx context.Context, s Sender, o Outgoing) {
 	// Batch: many deliveries (and turns) share one commit instead of each
 	// holding bbolt's single writer through its own fsync. The function may
 	// run more than once, so it resets what it reports and re-reads the entry.
-	err2 := q.db.Batch(func(tx *bolt.Tx) error {
+	err2 := q.batch(ctx, func(tx *bolt.Tx) error {
 		recorded, final, failed = false, false, nil
 		b := tx.Bucket(bOutbox)
 		key := itob(o.Seq)

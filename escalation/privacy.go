@@ -242,7 +242,7 @@ func (q *Queue) EraseCustomer(ctx context.Context, key, by string) (*Erased, err
 	by = a.ID
 	out := &Erased{}
 	var changed []*Ticket
-	err = q.db.Update(func(tx *bolt.Tx) error {
+	err = q.updateTx(ctx, func(tx *bolt.Tx) error {
 		*out, changed = Erased{}, nil
 		var contacts []string
 		out.Customers, contacts = linked(tx, key)

@@ -20,6 +20,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unicode"
 
@@ -171,6 +172,9 @@ type Config struct {
 	Now func() time.Time
 	// Timeout is how long Open waits for the file lock; zero means 1 s.
 	Timeout time.Duration
+	// WriteTimeout is the longest a write may wait for the store
+	// (deadline.go); zero means DefaultWriteTimeout.
+	WriteTimeout time.Duration
 }
 
 // Queue is the ticket store. It is safe for concurrent use.
@@ -183,6 +187,7 @@ type Queue struct {
 	now     func() time.Time
 	agents  map[string]Agent
 	wake    chan struct{} // pokes the dispatcher when the outbox grows
+	stalled atomic.Int64  // writes that missed their deadline
 
 	subMu     sync.Mutex
 	subs      []func(Change)

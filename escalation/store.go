@@ -36,20 +36,11 @@ func (q *Queue) damagedTicket(id ID, err error) {
 // Probe writes to the store and syncs it, as every ticket change does: a
 // full or failing disk, or a file that became read-only, shows here before
 // the customers notice. A probe that has not finished within ctx's
-// deadline is reported, and left to finish on its own.
+// deadline is reported (and one that had not started is dropped).
 func (q *Queue) Probe(ctx context.Context) error {
-	done := make(chan error, 1)
-	go func() {
-		done <- q.db.Update(func(tx *bolt.Tx) error {
-			return tx.Bucket(bMeta).Put([]byte("health/probe"), []byte(q.now().UTC().Format(time.RFC3339Nano)))
-		})
-	}()
-	select {
-	case err := <-done:
-		return err
-	case <-ctx.Done():
-		return fmt.Errorf("a write to the store has not finished: %w", ctx.Err())
-	}
+	return q.updateTx(ctx, func(tx *bolt.Tx) error {
+		return tx.Bucket(bMeta).Put([]byte("health/probe"), []byte(q.now().UTC().Format(time.RFC3339Nano)))
+	})
 }
 
 // Damaged returns the tickets List could not read, with why.
@@ -204,7 +195,7 @@ func (q *Queue) change(ctx context.Context, id ID, get func(*bolt.Tx, ID) (*Tick
 	}
 	var out *Ticket
 	var events int
-	err := q.db.Batch(func(tx *bolt.Tx) error {
+	err := q.batch(ctx, func(tx *bolt.Tx) error {
 		old, err := get(tx, id)
 		if err != nil {
 			return err
@@ -266,7 +257,7 @@ func (q *Queue) SaveConversation(ctx context.Context, key string, data []byte) e
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	return q.db.Batch(func(tx *bolt.Tx) error {
+	return q.batch(ctx, func(tx *bolt.Tx) error {
 		return tx.Bucket(bConvs).Put([]byte(key), data)
 	})
 }
@@ -310,7 +301,7 @@ func (q *Queue) DeleteMeta(ctx context.Context, keys ...string) error {
 	if len(keys) == 0 {
 		return nil
 	}
-	return q.db.Batch(func(tx *bolt.Tx) error {
+	return q.batch(ctx, func(tx *bolt.Tx) error {
 		b := tx.Bucket(bMeta)
 		for _, k := range keys {
 			if err := b.Delete([]byte(k)); err != nil {
@@ -326,7 +317,7 @@ func (q *Queue) PutMeta(ctx context.Context, key string, value []byte) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	return q.db.Batch(func(tx *bolt.Tx) error {
+	return q.batch(ctx, func(tx *bolt.Tx) error {
 		return tx.Bucket(bMeta).Put([]byte(key), value)
 	})
 }

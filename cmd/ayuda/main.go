@@ -30,14 +30,26 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
+	"time"
 	_ "time/tzdata" // due times in the configured time zone on any machine
 
 	"golang.org/x/term"
 )
 
+// stopGrace is how long a signalled process may take to stop.
+const stopGrace = 30 * time.Second
+
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	go func() {
+		// A store on a disk that stopped answering would hold the exit
+		// forever; what was acknowledged is on disk already.
+		<-ctx.Done()
+		time.Sleep(stopGrace)
+		fmt.Fprintf(os.Stderr, "ayuda: still stopping after %s (a write to the store or a platform call has not finished); exiting now: everything acknowledged is already on disk\n", stopGrace)
+		os.Exit(1)
+	}()
 	e := &env{
 		args:        os.Args[1:],
 		getenv:      os.Getenv,
