@@ -505,7 +505,9 @@ func (q *Queue) deliver(ctx context.Context, s Sender, o Outgoing) {
 	// Batch: many deliveries (and turns) share one commit instead of each
 	// holding bbolt's single writer through its own fsync. The function may
 	// run more than once, so it resets what it reports and re-reads the entry.
-	err2 := q.batch(ctx, func(tx *bolt.Tx) error {
+	// The outcome is recorded even when shutdown began meanwhile: a sent
+	// message left in the outbox would be sent again after the restart.
+	err2 := q.batch(context.WithoutCancel(ctx), func(tx *bolt.Tx) error {
 		recorded, final, failed = false, false, nil
 		b := tx.Bucket(bOutbox)
 		key := itob(o.Seq)
