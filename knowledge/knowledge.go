@@ -273,6 +273,9 @@ func build(entries []faq.Entry, opt Options) (*snapshot, error) {
 	for _, lang := range faq.Languages {
 		an := newTextAnalyzer(lang)
 		s.lex[lang] = newLexLang(an, newLexicon(an, groups))
+		if lang == "es" {
+			s.lex[lang].sounds = map[string][]string{}
+		}
 		s.lex[lang].analyzeAll(entries, lang)
 	}
 	b := idx.NewBatch()

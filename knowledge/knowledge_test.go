@@ -294,3 +294,36 @@ func BenchmarkBuildBuiltin(b *testing.B) {
 		x.Close()
 	}
 }
+
+// Spanish written by ear ("aser" for hacer, "varato" for barato, "yamar"
+// for llamar) is read as the word the articles use, the first letter and
+// short words included; the same letters are left alone in English.
+func TestSpelledByEar(t *testing.T) {
+	for _, p := range [][2]string{{"aser", "hacer"}, {"varato", "barato"}, {"yamar", "llamar"}, {"recivo", "recibo"},
+		{"limpiesa", "limpieza"}, {"kiero", "quiero"}, {"jente", "gente"}, {"ke", "que"}, {"mui", "muy"}, {"embio", "envio"}} {
+		if soundKey(p[0]) != soundKey(p[1]) {
+			t.Errorf("%q and %q sound the same: %q, %q", p[0], p[1], soundKey(p[0]), soundKey(p[1]))
+		}
+	}
+	for _, p := range [][2]string{{"pero", "perro"}, {"casa", "cosa"}, {"cargo", "carga"}, {"mesa", "misa"}} {
+		if soundKey(p[0]) == soundKey(p[1]) {
+			t.Errorf("%q and %q do not sound the same: both %q", p[0], p[1], soundKey(p[0]))
+		}
+	}
+	an := newTextAnalyzer("es")
+	l := newLexLang(an, newLexicon(an, nil))
+	l.sounds = map[string][]string{}
+	l.add(faq.Entry{ID: "a", Lang: "es", Title: "Cómo hacer una reserva", Body: "El plan más barato. Puedes llamar al centro."})
+	l.finish()
+	for w, want := range map[string]string{"aser": "hacer", "varato": "barato", "yamar": "llamar", "reserba": "reserva", "xyzzy": ""} {
+		if got := l.correct(w); got != want {
+			t.Errorf("correct(%q) = %q, want %q", w, got, want)
+		}
+	}
+	en := newLexLang(newTextAnalyzer("en"), newLexicon(newTextAnalyzer("en"), nil))
+	en.add(faq.Entry{ID: "a", Lang: "en", Title: "Make a booking"})
+	en.finish()
+	if got := en.correct("maque"); got != "" {
+		t.Errorf("English reads %q by Spanish sounds: %q", "maque", got)
+	}
+}

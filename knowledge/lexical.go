@@ -5,6 +5,7 @@ import (
 	"math"
 	"runtime"
 	"slices"
+	"strings"
 	"sync"
 
 	"ayuda/faq"
@@ -45,7 +46,10 @@ type lexLang struct {
 	n       int                // articles
 	vocab   map[string]int     // folded word → articles that use it
 	deletes map[string][]string
-	maxIDF  float64
+	// sounds maps the Spanish spelling-by-ear key of each word (soundKey)
+	// to the words that have it; nil for other languages.
+	sounds map[string][]string
+	maxIDF float64
 	// memo holds the terms of the texts seen while the index is built,
 	// which are analysed several times (fields, examples, Bleve, the
 	// classifier); nil once it is built.
@@ -173,6 +177,14 @@ func (l *lexLang) finish() {
 			l.vocab[w] = 0
 		}
 	}
+	if l.sounds != nil {
+		for w := range l.vocab {
+			if len([]rune(w)) >= 4 {
+				k := soundKey(w)
+				l.sounds[k] = append(l.sounds[k], w)
+			}
+		}
+	}
 	// correct looks at words of six letters or more, so only words of
 	// five or more can be one edit from them.
 	for w := range l.vocab {
@@ -263,6 +275,19 @@ func deletions(w string) []string {
 // "curso"), and so is the first letter, which people rarely get wrong
 // ("centro" is not a typo of "dentro").
 func (l *lexLang) correct(w string) string {
+	if l.sounds != nil && len([]rune(w)) >= 4 {
+		// Written by ear: the same sounds with other letters ("varato",
+		// "recivo", "limpiesa", "aser"), the first letter included.
+		best, bestN := "", -1
+		for _, v := range l.sounds[soundKey(w)] {
+			if n := l.vocab[v]; v != w && (n > bestN || (n == bestN && v < best)) {
+				best, bestN = v, n
+			}
+		}
+		if best != "" {
+			return best
+		}
+	}
 	if len([]rune(w)) < 6 {
 		return ""
 	}
@@ -288,6 +313,65 @@ func (l *lexLang) correct(w string) string {
 		}
 	}
 	return best
+}
+
+// soundKey is how a folded Spanish word sounds, spelled one way: b and v,
+// the seseo's s, z and c before e or i, silent h, ll and y, the k sound
+// of c, qu and k, g before e or i and j, and doubled letters, each become
+// one. Customers of Spain and Latin America write many words as they hear
+// them.
+func soundKey(w string) string {
+	r := []rune(w)
+	var b strings.Builder
+	last := rune(0)
+	emit := func(c rune) {
+		if c != last || c == 'r' { // "pero" is not "perro"
+			b.WriteRune(c)
+		}
+		last = c
+	}
+	for i := 0; i < len(r); i++ {
+		c := r[i]
+		next := rune(0)
+		if i+1 < len(r) {
+			next = r[i+1]
+		}
+		soft := next == 'e' || next == 'i'
+		switch {
+		case c == 'v' || c == 'w':
+			emit('b')
+		case c == 'z':
+			emit('s')
+		case c == 'c' && soft:
+			emit('s')
+		case c == 'c' && next == 'h':
+			emit('C')
+			i++
+		case c == 'c' || c == 'k':
+			emit('k')
+		case c == 'q' && next == 'u':
+			emit('k')
+			i++
+		case c == 'q':
+			emit('k')
+		case c == 'h':
+			// silent
+		case c == 'l' && next == 'l':
+			emit('y')
+			i++
+		case c == 'y' && !strings.ContainsRune("aeiou", next):
+			emit('i') // "muy", "hoy": y as a vowel
+		case c == 'n' && (next == 'v' || next == 'b' || next == 'p'):
+			emit('m') // "envío" sounds as "embío"
+		case c == 'g' && soft:
+			emit('j')
+		case c == 'x' && i == 0:
+			emit('s')
+		default:
+			emit(c)
+		}
+	}
+	return b.String()
 }
 
 // units analyses a question: each of its words with its synonyms and, for
