@@ -4,6 +4,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"sync"
 	"time"
 
 	"golang.org/x/net/netutil"
@@ -23,11 +24,17 @@ type Limits struct {
 	Read       time.Duration
 	Write      time.Duration
 	Idle       time.Duration
+	// Quiet is how long, once three quarters of MaxConns are taken, a
+	// connection may go without a request: new ones that have sent
+	// nothing and idle keep-alives are closed after it, so that silent
+	// connections cannot keep the slots from real requests for
+	// ReadHeader or Idle each. Zero: no such limit.
+	Quiet time.Duration
 }
 
 // DefaultLimits are every listener's: the API's long polls wait up to 30 s,
 // so answers may take up to a minute to write.
-var DefaultLimits = Limits{MaxConns: 512, ReadHeader: 10 * time.Second, Read: 30 * time.Second, Write: 65 * time.Second, Idle: 60 * time.Second}
+var DefaultLimits = Limits{MaxConns: 512, ReadHeader: 10 * time.Second, Read: 30 * time.Second, Write: 65 * time.Second, Idle: 60 * time.Second, Quiet: time.Second}
 
 // Listen listens on addr and accepts at most l.MaxConns connections at a
 // time.
@@ -50,7 +57,7 @@ func LimitListener(ln net.Listener, l Limits) net.Listener {
 // NewServer returns an http.Server for h with l's timeouts, logging its
 // errors to log.
 func NewServer(h http.Handler, log *slog.Logger, l Limits) *http.Server {
-	return &http.Server{
+	srv := &http.Server{
 		Handler:           h,
 		ReadHeaderTimeout: l.ReadHeader,
 		ReadTimeout:       l.Read,
@@ -59,4 +66,58 @@ func NewServer(h http.Handler, log *slog.Logger, l Limits) *http.Server {
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
+	if l.Quiet > 0 && l.MaxConns > 0 {
+		q := &quietConns{grace: l.Quiet, pressure: max(1, l.MaxConns*3/4), conns: map[net.Conn]time.Time{}}
+		srv.ConnState = q.track
+	}
+	return srv
+}
+
+// quietConns closes, when a listener is nearly full, the connections that
+// are not in a request (new and silent, or idle between requests) for
+// longer than grace.
+type quietConns struct {
+	grace    time.Duration
+	pressure int // open connections from which quiet ones are closed
+
+	mu        sync.Mutex
+	conns     map[net.Conn]time.Time // open ones; when they went quiet, zero while in a request
+	scheduled bool
+}
+
+func (q *quietConns) track(c net.Conn, st http.ConnState) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	switch st {
+	case http.StateNew, http.StateIdle:
+		q.conns[c] = time.Now()
+	case http.StateActive:
+		q.conns[c] = time.Time{}
+	case http.StateClosed, http.StateHijacked:
+		delete(q.conns, c)
+	}
+	if len(q.conns) >= q.pressure && !q.scheduled {
+		q.scheduled = true
+		time.AfterFunc(q.grace/2, q.sweep)
+	}
+}
+
+// sweep closes the connections quiet for longer than grace, and looks
+// again while the listener stays nearly full.
+func (q *quietConns) sweep() {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	q.scheduled = false
+	if len(q.conns) < q.pressure {
+		return
+	}
+	now := time.Now()
+	for c, since := range q.conns {
+		if !since.IsZero() && now.Sub(since) > q.grace {
+			c.Close() // the server reports it closed, and forgets it
+			q.conns[c] = time.Time{}
+		}
+	}
+	q.scheduled = true
+	time.AfterFunc(q.grace/2, q.sweep)
 }

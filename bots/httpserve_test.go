@@ -116,3 +116,65 @@ func (c *countingConn) Close() error {
 	c.once.Do(func() { c.open.Add(-1) })
 	return c.Conn.Close()
 }
+
+// Silent connections cannot keep a nearly full listener from real
+// requests: once three quarters of its slots are taken, those that have
+// said nothing for Quiet are closed, well before ReadHeader would close
+// them. Without Quiet, 40 silent connections hold the 8 slots for the
+// whole 30 s and the request below times out.
+func TestQuietConnectionsGiveWayUnderPressure(t *testing.T) {
+	l := Limits{MaxConns: 8, ReadHeader: 30 * time.Second, Read: 30 * time.Second, Write: 30 * time.Second, Idle: 30 * time.Second, Quiet: 200 * time.Millisecond}
+	ln, err := Listen("127.0.0.1:0", l)
+	if err != nil {
+		t.Fatal(err)
+	}
+	slow := make(chan struct{})
+	srv := NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/slow" {
+			<-slow
+		}
+		w.Write([]byte("ok"))
+	}), slog.New(slog.NewTextHandler(io.Discard, nil)), l)
+	go srv.Serve(ln)
+	defer srv.Close()
+	addr := ln.Addr().String()
+	var conns []net.Conn
+	defer func() {
+		for _, c := range conns {
+			c.Close()
+		}
+	}()
+	silent := func(n int) {
+		for range n {
+			c, err := net.Dial("tcp", addr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			conns = append(conns, c)
+		}
+	}
+	silent(40)
+	client := &http.Client{Timeout: 10 * time.Second}
+	resp, err := client.Get("http://" + addr + "/")
+	if err != nil {
+		t.Fatalf("a real request behind 40 silent connections: %v", err)
+	}
+	resp.Body.Close()
+	// A connection in the middle of a request is not quiet: a slow
+	// handler's client keeps its connection while silent ones go.
+	done := make(chan error, 1)
+	go func() {
+		resp, err := client.Get("http://" + addr + "/slow")
+		if err == nil {
+			resp.Body.Close()
+		}
+		done <- err
+	}()
+	time.Sleep(l.Quiet / 2)
+	silent(40)
+	time.Sleep(5 * l.Quiet)
+	close(slow)
+	if err := <-done; err != nil {
+		t.Errorf("a request in progress was cut: %v", err)
+	}
+}
