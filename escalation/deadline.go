@@ -11,7 +11,8 @@ import (
 )
 
 // Every write to the store has a deadline: the caller's context's, and at
-// most Config.WriteTimeout. A disk that stops answering (a frozen network
+// most Config.WriteTimeout (a cancelled context does not stop a write once
+// asked for, as before deadlines). A disk that stops answering (a frozen network
 // volume, a dying disk) makes writes wait for bbolt's single writer; they
 // fail at their deadline instead of hanging the turn, the agent's command
 // or the delivery that asked for them.
@@ -70,9 +71,15 @@ func (q *Queue) write(ctx context.Context, run func(func(*bolt.Tx) error) error,
 			return fn(tx)
 		})
 	}()
+	// Only a deadline ends the wait, not a cancellation: callers cancel
+	// when they stop (a channel shutting down), and what they asked for
+	// before still has to be stored (where a card was posted, a delivery).
 	timeout := q.cfg.WriteTimeout
 	if timeout == 0 {
 		timeout = DefaultWriteTimeout
+	}
+	if d, ok := ctx.Deadline(); ok {
+		timeout = min(timeout, time.Until(d))
 	}
 	timer := time.NewTimer(timeout)
 	defer timer.Stop()
@@ -81,9 +88,7 @@ func (q *Queue) write(ctx context.Context, run func(func(*bolt.Tx) error) error,
 	case err := <-done:
 		return err
 	case <-timer.C:
-		why = fmt.Errorf("after %s", timeout)
-	case <-ctx.Done():
-		why = ctx.Err()
+		why = fmt.Errorf("after %s", timeout.Round(time.Millisecond))
 	}
 	if state.CompareAndSwap(writeWaiting, writeAbandoned) {
 		q.stalled.Add(1)
