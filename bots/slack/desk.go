@@ -270,6 +270,11 @@ func (d *desk) loadLocked(ctx context.Context, id escalation.ID) (*card, error) 
 // modify changes ticket id's card with fn and stores it. fn gets a new
 // card when there is none.
 func (d *desk) modify(ctx context.Context, id escalation.ID, fn func(c *card)) error {
+	// What it records has happened in Slack already (a card or a line was
+	// posted): it is stored even when the desk is stopping, or a restart
+	// would post it again.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), recordTimeout)
+	defer cancel()
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	c, err := d.loadLocked(ctx, id)
@@ -397,6 +402,9 @@ func (d *desk) forget(id escalation.ID) {
 	delete(d.threads, c.TS)
 }
 
+// recordTimeout bounds the writes that record what was done in Slack.
+const recordTimeout = 5 * time.Second
+
 // store records where ticket id's card is and what it shows.
 func (d *desk) store(ctx context.Context, id escalation.ID, c *card) error {
 	err := d.modify(ctx, id, func(cur *card) {
@@ -408,6 +416,8 @@ func (d *desk) store(ctx context.Context, id escalation.ID, c *card) error {
 	if err != nil {
 		return err
 	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), recordTimeout)
+	defer cancel()
 	return d.b.cfg.State.PutMeta(ctx, threadKey(c.TS), []byte(id.String()))
 }
 

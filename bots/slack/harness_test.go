@@ -210,7 +210,18 @@ func (h *harness) openTicket() fakeMsg {
 	if r := h.customer("no"); !strings.Contains(r.Text, "#1") {
 		h.t.Fatalf("no ticket opened: %q", r.Text)
 	}
-	return h.f.waitPosted(agentsCh, "", "#1")
+	card := h.f.waitPosted(agentsCh, "", "#1")
+	// The desk has recorded where the card is (the fake has the message
+	// before the desk has Slack's answer): a test may stop the bot now.
+	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+		if data, err := h.q.GetMeta(h.t.Context(), threadKey(card.TS)); err == nil && data != nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			h.t.Fatal("the desk never recorded where it posted the card")
+		}
+	}
+	return card
 }
 
 func (h *harness) ticket(id escalation.ID) *escalation.Ticket {
