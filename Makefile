@@ -28,8 +28,9 @@ run: build
 # with -race so that it compiles the dependencies exactly as the tests
 # need them: they are compiled once. While the tests run, the binary and
 # the fuzz targets (which need their own instrumented build) are compiled
-# beside them at the lowest priority, on the CPU the tests leave idle. A
-# line every 30 s says it is still going.
+# beside them at the lowest priority, on the CPU the tests leave idle; the
+# answer-quality bars run as soon as the binary is built, while the fuzz
+# targets may still be compiling. A line every 30 s says it is still going.
 test:
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	  if [ -n "$$unformatted" ]; then echo "gofmt needed: $$unformatted"; exit 1; fi
@@ -37,11 +38,13 @@ test:
 	  trap 'kill $$beat 2>/dev/null' EXIT; set -e; \
 	  echo "$(GO) vet -race ./..."; $(GO) vet -race ./...; \
 	  mkdir -p bin; \
-	  ( nice -n 19 $(GO) build -o $(BIN) ./cmd/ayuda && nice -n 19 $(MAKE) --no-print-directory fuzz-build ) > bin/prebuild.log 2>&1 & pre=$$!; \
+	  ( nice -n 19 $(GO) build -o $(BIN) ./cmd/ayuda ) > bin/prebuild.log 2>&1 & pre=$$!; \
+	  ( nice -n 19 $(MAKE) --no-print-directory fuzz-build ) > bin/fuzzbuild.log 2>&1 & fz=$$!; \
 	  echo "$(GO) test -race -count=1 ./...   (the binary and the fuzz targets compile beside it)"; \
 	  status=0; $(GO) test -race -count=1 ./... || status=$$?; \
 	  wait $$pre || { cat bin/prebuild.log; exit 1; }; [ $$status -eq 0 ] || exit $$status; \
 	  $(MAKE) --no-print-directory eval-check; \
+	  wait $$fz || { cat bin/fuzzbuild.log; exit 1; }; \
 	  $(MAKE) --no-print-directory fuzz-run
 
 # Answer quality on the labelled questions of ../shared/eval (CLINC150 and
