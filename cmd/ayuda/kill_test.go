@@ -21,6 +21,41 @@ import (
 	"time"
 )
 
+// built is the ayuda binary the tests that run a server share.
+var built struct {
+	once sync.Once
+	path string
+	err  error
+	dir  string
+}
+
+// serverBinary builds ayuda once for the tests that kill a server.
+func serverBinary(t *testing.T) string {
+	t.Helper()
+	built.once.Do(func() {
+		built.dir, built.err = os.MkdirTemp("", "ayuda-test-bin-")
+		if built.err != nil {
+			return
+		}
+		built.path = filepath.Join(built.dir, "ayuda")
+		if out, err := exec.Command("go", "build", "-o", built.path, ".").CombinedOutput(); err != nil {
+			built.err = fmt.Errorf("build: %v\n%s", err, out)
+		}
+	})
+	if built.err != nil {
+		t.Fatal(built.err)
+	}
+	return built.path
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if built.dir != "" {
+		os.RemoveAll(built.dir)
+	}
+	os.Exit(code)
+}
+
 // server is an `ayuda serve` process driven over its API.
 type server struct {
 	t    *testing.T
@@ -97,10 +132,7 @@ func TestKillAndRestart(t *testing.T) {
 		t.Skip("builds and kills a server process")
 	}
 	dir := t.TempDir()
-	bin := filepath.Join(dir, "ayuda")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
-	}
+	bin := serverBinary(t)
 	data := filepath.Join(dir, "data")
 	const customers = 20
 	acked := map[string][]string{}     // customer → follow-ups the server acknowledged
@@ -277,10 +309,7 @@ func TestKillWhileOpeningTickets(t *testing.T) {
 		kills = n
 	}
 	dir := t.TempDir()
-	bin := filepath.Join(dir, "ayuda")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
-	}
+	bin := serverBinary(t)
 	data := filepath.Join(dir, "data")
 	const customers = 30
 	creds, err := auth.Open(data)
