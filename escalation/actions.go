@@ -421,6 +421,7 @@ func (q *Queue) ReplyRef(ctx context.Context, id ID, agent, text, ref string) (*
 		if t.FirstResponse.IsZero() {
 			t.FirstResponse = now
 		}
+		t.LastReply = now
 		if t.Status == Assigned {
 			t.Status = InProgress
 		}

@@ -637,3 +637,29 @@ func TestWatchdogStops(t *testing.T) {
 		t.Errorf("Watchdog = %v, want nil once ctx is done", err)
 	}
 }
+
+// The watchdog counts the silence from the agent's last reply even when a
+// long conversation has moved that reply out of the ticket's latest part.
+func TestProgressAfterLongConversation(t *testing.T) {
+	d := newDesk(t, "2026-11-24 10:00", func(c *Config) {
+		c.TypeTargets = map[Type]map[Priority]Target{Consulta: {Normal: {FirstResponse: 8 * time.Hour, Resolution: 200 * time.Hour}}}
+	})
+	ctx := t.Context()
+	tk := d.openTicket(Ticket{Type: Consulta, Priority: Normal})
+	d.set("2026-11-24 12:00")
+	if _, err := d.q.Reply(ctx, tk.ID, "ana", "Lo consulto con el almacén."); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 100 {
+		if _, err := d.q.CustomerMessage(ctx, tk.ID, Entry{Author: AuthorCustomer, Text: fmt.Sprint("¿y ahora? ", i)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if r, _ := d.q.Recent(ctx, tk.ID); r.Archived == 0 {
+		t.Fatal("the reply is still in the ticket's latest part; the test needs more messages")
+	}
+	d.told()
+	d.set("2026-11-25 11:59") // 9 h 59 min of open time since the reply, 11 h 59 since the opening
+	d.watch()
+	same(t, "before 10 h of silence since the reply", d.told(), nil)
+}

@@ -275,9 +275,12 @@ type Ticket struct {
 	FirstResponseDue time.Time `json:"first_response_due"`
 	ResolutionDue    time.Time `json:"resolution_due"`
 	FirstResponse    time.Time `json:"first_response,omitzero"`
-	Completed        time.Time `json:"completed,omitzero"`
-	Closed           time.Time `json:"closed,omitzero"`
-	Reopens          int       `json:"reopens,omitempty"`
+	// LastReply is when an agent last wrote to the customer: the
+	// transcript's latest part may no longer hold that message.
+	LastReply time.Time `json:"last_reply,omitzero"`
+	Completed time.Time `json:"completed,omitzero"`
+	Closed    time.Time `json:"closed,omitzero"`
+	Reopens   int       `json:"reopens,omitempty"`
 	// OpenedBy is the id of the inbound message that opened the ticket, so a
 	// re-delivered message does not open a second one.
 	OpenedBy string `json:"opened_by,omitempty"`

@@ -258,6 +258,9 @@ func lastNews(t *Ticket) time.Time {
 	if e, ok := lastAgentMessage(t); ok && e.Time.After(last) {
 		last = e.Time
 	}
+	if t.LastReply.After(last) { // a reply older than the ticket's latest part
+		last = t.LastReply
+	}
 	for _, x := range []time.Time{t.Alerts.Progress, t.Alerts.FirstResponseMissed, t.Alerts.ResolutionMissed} {
 		if x.After(last) {
 			last = x
