@@ -15,11 +15,11 @@ import (
 // What happens to a ticket: opened, claimed, taken over, answered, noted,
 // moved through the service protocol, accepted or reopened.
 
-// continues reports whether t, about to be opened, comes from the
-// conversation that opened prev: prev is still open, at the same address,
-// and both transcripts start with the same message (at the same instant).
-// It returns what t has that prev lacks.
-// With anyOpen, any ticket still open in the same chat takes t (OpenOrJoin).
+// continues reports whether t, about to be opened, belongs on prev: prev
+// is still open, at the same address, and either anyOpen (OpenOrJoin: one
+// open request per chat) or both transcripts start with the same message
+// at the same instant (the conversation that opened prev). It returns what
+// t has that prev lacks.
 func continues(prev, t *Ticket, anyOpen bool) ([]Entry, bool) {
 	same := func(a, b Entry) bool { return a.Author == b.Author && a.Text == b.Text && a.Time.Equal(b.Time) }
 	if !prev.Status.Open() || prev.Customer.Address != t.Customer.Address {
@@ -108,7 +108,7 @@ func (q *Queue) open(ctx context.Context, t Ticket, anyOpen bool) (*Ticket, erro
 				return nil
 			}
 			if joins == nil && prev.Archived > 0 && prev.Status.Open() {
-				// Its first entries are kept apart: continues needs them.
+				// continues compares with all of its entries.
 				if prev, err = getFull(tx, id); err != nil {
 					return err
 				}
@@ -183,25 +183,19 @@ func (q *Queue) open(ctx context.Context, t Ticket, anyOpen bool) (*Ticket, erro
 	return out, nil
 }
 
-// Get returns ticket id.
-func (q *Queue) Get(ctx context.Context, id ID) (*Ticket, error) {
-	var t *Ticket
-	err := q.db.View(func(tx *bolt.Tx) error {
-		var err error
-		t, err = getFull(tx, id)
-		return err
-	})
-	return t, err
-}
+// Get returns ticket id, whole.
+func (q *Queue) Get(ctx context.Context, id ID) (*Ticket, error) { return q.read(id, getFull) }
 
 // Recent returns ticket id with its latest entries and events only
 // (Ticket.Archived says how many entries came before them): what a turn
 // needs to know about a ticket, at the same cost however long it is.
-func (q *Queue) Recent(ctx context.Context, id ID) (*Ticket, error) {
+func (q *Queue) Recent(ctx context.Context, id ID) (*Ticket, error) { return q.read(id, getTicket) }
+
+func (q *Queue) read(id ID, get func(*bolt.Tx, ID) (*Ticket, error)) (*Ticket, error) {
 	var t *Ticket
 	err := q.db.View(func(tx *bolt.Tx) error {
 		var err error
-		t, err = getTicket(tx, id)
+		t, err = get(tx, id)
 		return err
 	})
 	return t, err

@@ -52,17 +52,15 @@ func entrySize(e Entry) int {
 	return n
 }
 
-func eventSize(Event) int { return 0 }
-
 // spill writes the oldest of items, whose first is number base of the
-// whole list, to b until at most keep (and at most budget bytes, when
-// size is not zero) remain, and returns how many it wrote. Those numbered
+// whole list, to b until at most keep (and, when size is not nil, at most
+// budget bytes) remain, and returns how many it wrote. Those numbered
 // from base+n to base+had-1, kept apart before and in line now, are
 // deleted.
 func spill[T any](b *bolt.Bucket, id ID, base, had int, items []T, keep, budget int, size func(T) int) (int, error) {
 	cut := max(0, len(items)-keep)
 	total := 0
-	for i := len(items) - 1; i >= cut; i-- {
+	for i := len(items) - 1; size != nil && i >= cut; i-- {
 		total += size(items[i])
 		if total > budget && i < len(items)-1 {
 			cut = i + 1
@@ -110,11 +108,10 @@ func unspill[T any](b *bolt.Bucket, id ID, n int) ([]T, error) {
 // getFull reads ticket id with every entry and event, those kept apart
 // included: Archived and ArchivedEvents are 0 on what it returns.
 func getFull(tx *bolt.Tx, id ID) (*Ticket, error) {
-	t, err := getTicket(tx, id)
+	t, err := getTicket(tx, id) // which sets t.apart
 	if err != nil {
 		return nil, err
 	}
-	t.apart = [2]int{t.Archived, t.ArchivedEvents}
 	if t.Archived > 0 {
 		early, err := unspill[Entry](tx.Bucket(bEntries), id, t.Archived)
 		if err != nil {
@@ -149,7 +146,7 @@ func record(tx *bolt.Tx, t *Ticket) (*Ticket, error) {
 		return nil, err
 	}
 	rec.Archived, rec.Transcript = t.Archived+n, t.Transcript[n:]
-	m, err := spill(tx.Bucket(bEvents), t.ID, t.ArchivedEvents, had[1]-t.ArchivedEvents, t.Events, inlineEvents, 1<<62, eventSize)
+	m, err := spill(tx.Bucket(bEvents), t.ID, t.ArchivedEvents, had[1]-t.ArchivedEvents, t.Events, inlineEvents, 0, nil)
 	if err != nil {
 		return nil, err
 	}
