@@ -2,6 +2,8 @@ package knowledge
 
 import (
 	"hash/fnv"
+	"iter"
+	"maps"
 	"math"
 	"runtime"
 	"slices"
@@ -278,13 +280,7 @@ func (l *lexLang) correct(w string) string {
 	if l.sounds != nil && len([]rune(w)) >= 4 {
 		// Written by ear: the same sounds with other letters ("varato",
 		// "recivo", "limpiesa", "aser"), the first letter included.
-		best, bestN := "", -1
-		for _, v := range l.sounds[soundKey(w)] {
-			if n := l.vocab[v]; v != w && (n > bestN || (n == bestN && v < best)) {
-				best, bestN = v, n
-			}
-		}
-		if best != "" {
+		if best := l.mostUsed(slices.Values(l.sounds[soundKey(w)]), func(v string) bool { return v != w }); best != "" {
 			return best
 		}
 	}
@@ -303,9 +299,15 @@ func (l *lexLang) correct(w string) string {
 			cands[v] = true
 		}
 	}
+	return l.mostUsed(maps.Keys(cands), func(v string) bool { return v != w && v[0] == w[0] && OneEdit(w, v) })
+}
+
+// mostUsed returns the word among words that ok accepts which the most
+// articles use (the first in order on a tie), or "".
+func (l *lexLang) mostUsed(words iter.Seq[string], ok func(string) bool) string {
 	best, bestN := "", -1
-	for v := range cands {
-		if v == w || v[0] != w[0] || !OneEdit(w, v) {
+	for v := range words {
+		if !ok(v) {
 			continue
 		}
 		if n := l.vocab[v]; n > bestN || (n == bestN && v < best) {
