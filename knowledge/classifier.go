@@ -380,12 +380,25 @@ func scaleAll(v []float32, f float32) {
 func (c *classifier) linear(rows []int32, vals []float32, acc []float32) {
 	k := c.k
 	clear(acc)
+	n := len(acc)
 	for x, row := range rows {
 		v := vals[x]
 		w := c.w[int(row)*k : int(row)*k+k]
-		w = w[:len(acc)]
-		for j, wj := range w {
-			acc[j] += v * wj
+		w = w[:n]
+		j := 0
+		for ; j+8 <= n; j += 8 {
+			a, b := acc[j:j+8:j+8], w[j:j+8:j+8]
+			a[0] += v * b[0]
+			a[1] += v * b[1]
+			a[2] += v * b[2]
+			a[3] += v * b[3]
+			a[4] += v * b[4]
+			a[5] += v * b[5]
+			a[6] += v * b[6]
+			a[7] += v * b[7]
+		}
+		for ; j < n; j++ {
+			acc[j] += v * w[j]
 		}
 	}
 }
