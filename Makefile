@@ -7,7 +7,7 @@ GO ?= go
 export GOTOOLCHAIN := go1.27.3
 BIN := bin/ayuda
 
-.PHONY: run test eval-check fuzz fuzz-build fuzz-run bench build vet fmt clean
+.PHONY: run test browser eval-check fuzz fuzz-build fuzz-run bench build vet fmt clean
 
 build:
 	$(GO) build -o $(BIN) ./cmd/ayuda
@@ -34,10 +34,11 @@ run: build
 test:
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	  if [ -n "$$unformatted" ]; then echo "gofmt needed: $$unformatted"; exit 1; fi
-	@( s=0; while sleep 30; do s=$$((s+30)); echo "  … make test still running ($${s}s)"; done ) & beat=$$!; \
+	@mkdir -p bin; ( s=0; while sleep 30; do s=$$((s+30)); echo "  … make test still running ($${s}s)"; done ) & beat=$$!; \
 	  trap 'kill $$beat 2>/dev/null' EXIT; set -e; \
+	  ( $(MAKE) --no-print-directory browser ) > bin/browser.log 2>&1 & br=$$!; \
 	  echo "$(GO) vet -race ./..."; $(GO) vet -race ./...; \
-	  mkdir -p bin; \
+	  wait $$br; cat bin/browser.log; \
 	  ( nice -n 19 $(GO) build -o $(BIN) ./cmd/ayuda ) > bin/prebuild.log 2>&1 & pre=$$!; \
 	  ( nice -n 19 $(MAKE) --no-print-directory fuzz-build ) > bin/fuzzbuild.log 2>&1 & fz=$$!; \
 	  echo "$(GO) test -race -count=1 ./...   (the binary and the fuzz targets compile beside it)"; \
@@ -46,6 +47,21 @@ test:
 	  $(MAKE) --no-print-directory eval-check; \
 	  wait $$fz || { cat bin/fuzzbuild.log; exit 1; }; \
 	  $(MAKE) --no-print-directory fuzz-run
+
+# Chromium for the browser tests of the website chat (bots/web): Debian's
+# package, installed when it is missing and this machine can (root, with
+# apt-get; about 10 s, plus an apt-get update when the package lists are
+# old). make test runs it beside vet. Elsewhere the browser tests say they
+# are skipped, unless AYUDA_TEST_BROWSER=required (CI), which fails them.
+browser:
+	@if command -v chromium >/dev/null 2>&1 || [ -n "$$AYUDA_CHROMIUM" ]; then exit 0; fi; \
+	  if [ "$$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1; then \
+	    echo "browser: no Chromium, and installing it needs root and apt-get: sudo apt-get install chromium (or set AYUDA_CHROMIUM); the browser tests will be skipped"; exit 0; fi; \
+	  echo "browser: installing Debian's chromium for the browser tests"; \
+	  export DEBIAN_FRONTEND=noninteractive; \
+	  apt-get install -y --no-install-recommends chromium >/dev/null 2>&1 || \
+	    { apt-get update >/dev/null 2>&1 && apt-get install -y --no-install-recommends chromium >/dev/null 2>&1; } || \
+	    echo "browser: apt-get could not install chromium; the browser tests will be skipped"
 
 # Answer quality on the labelled questions of ../shared/eval (CLINC150 and
 # Banking77 validation sets, kb-gym-es with its requests for a person;

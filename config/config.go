@@ -18,6 +18,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"ayuda/bots/web"
 	"ayuda/escalation"
 )
 
@@ -79,6 +80,13 @@ type Config struct {
 	Telegram struct {
 		APIURL string `yaml:"api_url"`
 	} `yaml:"telegram"`
+
+	// Web is the website chat (/chat.js). Origins are the sites whose
+	// pages may show it ("https://shop.example"); ayuda's own pages
+	// always may. AYUDA_WEB_ORIGINS (comma-separated) overrides them.
+	Web struct {
+		Origins []string `yaml:"origins"`
+	} `yaml:"web"`
 
 	loc *time.Location
 	// secrets keeps the platforms' tokens (from the environment) out of
@@ -145,6 +153,14 @@ func Load(path string, getenv func(string) string) (*Config, error) {
 	}
 	if v := getenv("TELEGRAM_API_URL"); v != "" {
 		c.Telegram.APIURL = v
+	}
+	if v := getenv("AYUDA_WEB_ORIGINS"); v != "" {
+		c.Web.Origins = nil
+		for _, o := range strings.Split(v, ",") {
+			if o = strings.TrimSpace(o); o != "" {
+				c.Web.Origins = append(c.Web.Origins, o)
+			}
+		}
 	}
 	return c, c.Finish()
 }
@@ -269,6 +285,11 @@ func (c *Config) Finish() error {
 	if len(c.Agents) == 0 {
 		c.Agents = []escalation.Agent{DefaultAgent}
 	}
+	for _, o := range c.Web.Origins {
+		if err := web.CheckOrigin(o); err != nil {
+			return fmt.Errorf("config: web.origins: %w", err)
+		}
+	}
 	for i, a := range c.Agents {
 		if strings.TrimSpace(a.ID) == "" {
 			return fmt.Errorf("config: agent %d has no id", i+1)
@@ -370,4 +391,4 @@ func (c *Config) Secrets() *bots.Redactor { return c.secrets }
 func (c *Config) BusinessCalendar() *escalation.Calendar { return c.cal }
 
 // secretEnv are the environment variables that hold secrets.
-var secretEnv = []string{"AYUDA_API_TOKEN", "TELEGRAM_BOT_TOKEN", "TELEGRAM_WEBHOOK_SECRET", "DISCORD_BOT_TOKEN", "SLACK_BOT_TOKEN", "SLACK_APP_TOKEN", "SLACK_SIGNING_SECRET"}
+var secretEnv = []string{"AYUDA_API_TOKEN", "TELEGRAM_BOT_TOKEN", "TELEGRAM_WEBHOOK_SECRET", "DISCORD_BOT_TOKEN", "SLACK_BOT_TOKEN", "SLACK_APP_TOKEN", "SLACK_SIGNING_SECRET", "AYUDA_WEB_IDENTITY_SECRET"}

@@ -34,6 +34,8 @@ type api struct {
 	metrics http.Handler
 	// health answers /healthz with the channels' state; nil: just "ok".
 	health *channelHealth
+	// web serves the website chat (/chat.js, /chat/); nil: not served.
+	web http.Handler
 }
 
 // maxBody is the largest request body accepted.
@@ -73,6 +75,10 @@ func (s *api) handler() http.Handler {
 	customer := []string{roleCustomer}
 	mux.Handle("POST /api/chat", s.auth(customer, s.chat))
 	mux.Handle("GET /api/chat/inbox", s.auth(customer, s.inbox))
+	if s.web != nil {
+		mux.Handle("/chat.js", s.web)
+		mux.Handle("/chat/", s.web)
+	}
 	return jsonErrors(mux)
 }
 

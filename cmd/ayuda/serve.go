@@ -87,8 +87,13 @@ func serve(ctx context.Context, a *app, getenv func(string) string, opt serveOpt
 		ln.Close()
 		return fmt.Errorf("metrics: %w", err)
 	}
-	srv := bots.NewServer((&api{app: a, token: token, creds: creds, log: a.log.With("part", "api"), metrics: metrics, health: health}).handler(), a.log, bots.DefaultLimits)
-	rt := router{}
+	chat, err := newWebChat(a, token, getenv)
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	srv := bots.NewServer((&api{app: a, token: token, creds: creds, log: a.log.With("part", "api"), metrics: metrics, health: health, web: chat.Handler()}).handler(), a.log, bots.DefaultLimits)
+	rt := router{bots.Web: chat}
 	for name, ad := range opt.adapters {
 		rt[name] = ad
 	}
