@@ -36,6 +36,8 @@ type api struct {
 	health *channelHealth
 	// web serves the website chat (/chat.js, /chat/); nil: not served.
 	web http.Handler
+	// desk serves the agents' inbox (/inbox); nil: not served.
+	desk http.Handler
 }
 
 // maxBody is the largest request body accepted.
@@ -78,6 +80,10 @@ func (s *api) handler() http.Handler {
 	if s.web != nil {
 		mux.Handle("/chat.js", s.web)
 		mux.Handle("/chat/", s.web)
+	}
+	if s.desk != nil {
+		mux.Handle("/inbox", s.desk)
+		mux.Handle("/inbox/", s.desk)
 	}
 	return jsonErrors(mux)
 }

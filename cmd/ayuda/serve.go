@@ -18,6 +18,7 @@ import (
 	"ayuda/auth"
 	"ayuda/bots"
 	"ayuda/bots/console"
+	"ayuda/inbox"
 )
 
 // router sends each message through the adapter of its platform.
@@ -92,7 +93,12 @@ func serve(ctx context.Context, a *app, getenv func(string) string, opt serveOpt
 		ln.Close()
 		return err
 	}
-	srv := bots.NewServer((&api{app: a, token: token, creds: creds, log: a.log.With("part", "api"), metrics: metrics, health: health, web: chat.Handler()}).handler(), a.log, bots.DefaultLimits)
+	desk, err := inbox.New(inbox.Config{Queue: a.queue, Creds: creds, Lang: a.cfg.Lang, Key: derive(token, "ayuda-inbox-csrf-key"), Logger: a.log.With("part", "inbox")})
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	srv := bots.NewServer((&api{app: a, token: token, creds: creds, log: a.log.With("part", "api"), metrics: metrics, health: health, web: chat.Handler(), desk: desk.Handler()}).handler(), a.log, bots.DefaultLimits)
 	rt := router{bots.Web: chat}
 	for name, ad := range opt.adapters {
 		rt[name] = ad

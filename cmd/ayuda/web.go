@@ -17,8 +17,6 @@ const minIdentitySecret = 16
 // rotating that token starts every visitor afresh); the site's signatures
 // of its logged-in customers use AYUDA_WEB_IDENTITY_SECRET.
 func newWebChat(a *app, token string, getenv func(string) string) (*web.Chat, error) {
-	m := hmac.New(sha256.New, []byte(token))
-	m.Write([]byte("ayuda-web-visitor-key"))
 	var identity []byte
 	if s := strings.TrimSpace(getenv("AYUDA_WEB_IDENTITY_SECRET")); s != "" {
 		if len(s) < minIdentitySecret {
@@ -27,11 +25,18 @@ func newWebChat(a *app, token string, getenv func(string) string) (*web.Chat, er
 		identity = []byte(s)
 	}
 	return web.New(web.Config{
-		Key:         m.Sum(nil),
+		Key:         derive(token, "ayuda-web-visitor-key"),
 		IdentityKey: identity,
 		Origins:     a.cfg.Web.Origins,
 		Handle:      a.engine.Handle,
 		Outbox:      a.queue,
 		Logger:      a.log.With("part", "web"),
 	})
+}
+
+// derive is a key for one purpose from the operator's token.
+func derive(token, purpose string) []byte {
+	m := hmac.New(sha256.New, []byte(token))
+	m.Write([]byte(purpose))
+	return m.Sum(nil)
 }
