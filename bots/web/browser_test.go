@@ -17,8 +17,9 @@ import (
 
 // The website chat in a real headless Chromium (internal/browsertest): a
 // visitor on a shop's page (another origin) asks, gets the answer, asks
-// for a person, sees the agent's reply arrive without reloading, reloads
-// and still sees the conversation, and writes again at 360 px wide.
+// for a person, sees the reply an agent writes in the inbox (another
+// browser) arrive without reloading, reloads and still sees the
+// conversation, and writes again at 360 px wide.
 
 func openChat(b *browsertest.Browser) {
 	button := b.Wait("the chat button", func(n *browsertest.Node) bool {
@@ -56,11 +57,21 @@ func TestBrowserVisitorAsksGetsAPersonAndKeepsTheConversation(t *testing.T) {
 	b.Click(b.Wait("the button for a person", browsertest.Button("Hablar con una persona")))
 	b.WaitText("log", "He abierto la solicitud")
 
+	// Ana answers from the agents' inbox, in a browser of her own.
 	tk := s.ticketOf(waitForVisitor(t, s))
-	if _, err := s.q.Reply(context.Background(), tk.ID, "ana", "Hola, soy Ana: tu pedido sale mañana <b>sin falta</b>."); err != nil {
-		t.Fatal(err)
-	}
-	b.WaitText("log", "soy Ana: tu pedido sale mañana <b>sin falta</b>.") // as text, not markup
+	agent := browsertest.New(t)
+	agent.Go(s.srv.URL + "/inbox")
+	agent.Type(agent.Wait("the token field", browsertest.ByID("token")), s.agentToken, true)
+	agent.Click(agent.Wait("the ticket in the queue", func(n *browsertest.Node) bool {
+		return n.NodeName == "LI" && browsertest.Attr(n, "data-id") == tk.ID.String()
+	}))
+	agent.WaitText("d-meta", "web")
+	agent.Type(agent.Wait("the reply box", browsertest.ByID("compose-text")), "Hola, soy Ana: tu pedido sale mañana <b>sin falta</b>.", false)
+	agent.Click(agent.Wait("the send button", browsertest.Button("Enviar al cliente")))
+	b.WaitText("log", "soy Ana: tu pedido sale mañana <b>sin falta</b>.") // live, and as text, not markup
+	// Delivered once the visitor's window has shown it.
+	agent.WaitText("d-transcript", "entregado ✓")
+	agent.Screenshot("inbox-web-1280.png")
 	b.Screenshot("chat-1280.png")
 
 	b.Do(chromedp.Reload())

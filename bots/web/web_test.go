@@ -14,11 +14,13 @@ import (
 	"sync"
 	"testing"
 
+	"ayuda/auth"
 	"ayuda/bots"
 	"ayuda/bots/web"
 	"ayuda/dialog"
 	"ayuda/escalation"
 	"ayuda/faq"
+	"ayuda/inbox"
 	"ayuda/knowledge"
 )
 
@@ -57,6 +59,8 @@ type site struct {
 	srv  *httptest.Server
 	// close stops the site as a shutdown does.
 	close func()
+	// agentToken is Ana's, to sign in to the inbox.
+	agentToken string
 }
 
 // open starts the site; origins are the pages that may embed the chat
@@ -82,7 +86,25 @@ func open(t *testing.T, dir string, origins ...string) *site {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &site{t: t, q: q, chat: chat, srv: httptest.NewServer(chat.Handler())}
+	// ayuda serve's other half on the same server: the agents' inbox.
+	creds, err := auth.Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	agentToken, err := creds.Issue(auth.Agent, "ana")
+	if err != nil {
+		t.Fatal(err)
+	}
+	desk, err := inbox.New(inbox.Config{Queue: q, Creds: creds, Key: []byte("fedcba9876543210fedcba9876543210"), Logger: log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/chat.js", chat.Handler())
+	mux.Handle("/chat/", chat.Handler())
+	mux.Handle("/inbox", desk.Handler())
+	mux.Handle("/inbox/", desk.Handler())
+	s := &site{t: t, q: q, chat: chat, srv: httptest.NewServer(mux), agentToken: agentToken}
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	wg.Go(func() { q.Dispatch(ctx, chat, 0) })

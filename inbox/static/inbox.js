@@ -7,11 +7,11 @@
     es: {
       langLabel: "Idioma", logout: "Cerrar sesión", signinTitle: "Entrar en la bandeja",
       signinHelp: "Pega tu token de agente (ayuda agents token TU-ID).", tokenLabel: "Token de agente", signin: "Entrar",
-      queue: "Cola", view: "Vista", priority: "Prioridad", type: "Tipo", channel: "Canal", any: "todas",
+      queue: "Cola", view: "Vista", team: "Equipo", priority: "Prioridad", type: "Tipo", channel: "Canal", any: "todas",
       views: { open: "abiertas", mine: "mías", unassigned: "sin asignar", waiting: "esperando al cliente", overdue: "vencidas", closed: "cerradas" },
       empty: "No hay solicitudes en esta vista.", back: "← Cola", offered: "Artículos que ofreció el bot",
       conversation: "Conversación", deliveries: "Entrega de mensajes", allDelivered: "Todo lo enviado al cliente se entregó.",
-      queued: "en cola", undeliverable: "no entregable", attempts: "intentos",
+      queued: "en cola", undeliverable: "no entregable", delivered: "entregado ✓", history: "Historial", attempts: "intentos",
       noneOffered: "Ninguno.", reply: "Responder al cliente", note: "Nota interna",
       replyLabel: "Respuesta: la verá el cliente", noteLabel: "Nota interna: solo la ve el equipo, nunca el cliente",
       sendReply: "Enviar al cliente", sendNote: "Guardar nota interna",
@@ -28,11 +28,11 @@
     en: {
       langLabel: "Language", logout: "Sign out", signinTitle: "Sign in to the inbox",
       signinHelp: "Paste your agent token (ayuda agents token YOUR-ID).", tokenLabel: "Agent token", signin: "Sign in",
-      queue: "Queue", view: "View", priority: "Priority", type: "Type", channel: "Channel", any: "all",
+      queue: "Queue", view: "View", team: "Team", priority: "Priority", type: "Type", channel: "Channel", any: "all",
       views: { open: "open", mine: "mine", unassigned: "unassigned", waiting: "waiting on customer", overdue: "overdue", closed: "closed" },
       empty: "No requests in this view.", back: "← Queue", offered: "Articles the bot offered",
       conversation: "Conversation", deliveries: "Message delivery", allDelivered: "Everything sent to the customer was delivered.",
-      queued: "queued", undeliverable: "undeliverable", attempts: "attempts",
+      queued: "queued", undeliverable: "undeliverable", delivered: "delivered ✓", history: "History", attempts: "attempts",
       noneOffered: "None.", reply: "Reply to customer", note: "Internal note",
       replyLabel: "Reply: the customer will see it", noteLabel: "Internal note: only the team sees it, never the customer",
       sendReply: "Send to customer", sendNote: "Save internal note",
@@ -102,6 +102,7 @@
     fill($("f-priority"), PRIORITIES, null, true);
     fill($("f-type"), TYPES, null, true);
     fill($("f-channel"), CHANNELS, null, true);
+    fill($("f-team"), [], null, true);
     setMode(mode);
   }
   function fill(sel, values, label, any) {
@@ -135,7 +136,12 @@
     [["priority", "f-priority"], ["type", "f-type"], ["channel", "f-channel"]].forEach(function (p) {
       if ($(p[1]).value) q += "&" + p[0] + "=" + encodeURIComponent($(p[1]).value);
     });
+    if ($("f-team").value) q += "&team=" + encodeURIComponent($("f-team").value);
     return api("GET", "/inbox/api/tickets?" + q).then(function (r) {
+      var teams = {};
+      r.tickets.forEach(function (t) { if (t.team) teams[t.team] = true; });
+      if ($("f-team").value) teams[$("f-team").value] = true;
+      fill($("f-team"), Object.keys(teams).sort(), null, true);
       var ul = $("tickets");
       ul.textContent = "";
       if (r.tickets.length === 0) ul.appendChild(el("li", "empty", T.empty));
@@ -237,10 +243,23 @@
     (t.transcript || []).forEach(function (e) {
       var li = el("li", e.note ? "note" : e.author);
       var who = (e.name || T.authors[e.author] || e.author);
-      li.appendChild(el("span", "meta", (e.note ? T.noteMark + " · " : "") + who + " · " + when(e.time)));
+      var state = "";
+      if (e.author === "agent" && !e.note) {
+        // What became of a message to the customer: still in the outbox
+        // (queued, or given up on with the reason), else delivered.
+        var d = r.deliveries.filter(function (d) { return d.text.indexOf(e.text) >= 0; })[0];
+        state = " · " + (d ? T[d.state] + (d.error ? " (" + d.error + ")" : "") : T.delivered);
+      }
+      li.appendChild(el("span", "meta", (e.note ? T.noteMark + " · " : "") + who + " · " + when(e.time) + state));
       li.appendChild(document.createTextNode(e.text));
       (e.attachments || []).forEach(function (a) { li.appendChild(el("span", "meta", "📎 " + a.kind + (a.name ? " " + a.name : ""))); });
       ol.appendChild(li);
+    });
+
+    var ev = $("d-events");
+    ev.textContent = "";
+    (t.events || []).forEach(function (e) {
+      ev.appendChild(el("li", "", when(e.time) + " · " + e.actor + " · " + e.what + (e.detail ? ": " + e.detail : "") + (e.via ? " (" + e.via + ")" : "")));
     });
 
     var dv = $("d-deliveries");
@@ -310,7 +329,7 @@
     loadQueue();
     if (current) open(current);
   });
-  ["view", "f-priority", "f-type", "f-channel"].forEach(function (id) { $(id).addEventListener("change", loadQueue); });
+  ["view", "f-priority", "f-type", "f-channel", "f-team"].forEach(function (id) { $(id).addEventListener("change", loadQueue); });
   $("back").addEventListener("click", function () { $("app").classList.remove("open"); $("detail").hidden = true; current = 0; });
   $("mode-reply").addEventListener("click", function () { setMode("reply"); });
   $("mode-note").addEventListener("click", function () { setMode("note"); });
