@@ -282,6 +282,7 @@ func (x *Inbox) login(w http.ResponseWriter, r *http.Request) {
 		fail(w, http.StatusForbidden, "agent", fmt.Sprintf("%s is not a configured agent", p.Name))
 		return
 	}
+	x.forgetExpired(r.Context())
 	buf := make([]byte, 32)
 	rand.Read(buf)
 	id := hex.EncodeToString(buf)
@@ -294,6 +295,26 @@ func (x *Inbox) login(w http.ResponseWriter, r *http.Request) {
 		Secure: r.TLS != nil || r.Header.Get("X-Forwarded-Proto") == "https",
 	})
 	writeJSON(w, http.StatusOK, meReply{Agent: a.ID, Name: nameOf(a), CSRF: x.csrf(id)})
+}
+
+// forgetExpired deletes the sessions that ended without a sign-out, at
+// each sign-in, so they do not pile up in the store.
+func (x *Inbox) forgetExpired(ctx context.Context) {
+	now := x.cfg.Now()
+	var old []string
+	err := x.cfg.Queue.ScanMeta(ctx, "inbox:session:", func(key string, v []byte) error {
+		var s session
+		if json.Unmarshal(v, &s) != nil || now.After(s.Expires) {
+			old = append(old, key)
+		}
+		return nil
+	})
+	if err == nil && len(old) > 0 {
+		err = x.cfg.Queue.DeleteMeta(ctx, old...)
+	}
+	if err != nil {
+		x.cfg.Logger.WarnContext(ctx, "inbox: forgetting ended sessions", "err", err)
+	}
 }
 
 func (x *Inbox) logout(w http.ResponseWriter, r *http.Request) {

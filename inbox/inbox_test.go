@@ -36,6 +36,7 @@ type desk struct {
 	creds  *auth.Store
 	srv    *httptest.Server
 	tokens map[string]string
+	now    time.Time // the inbox's clock
 }
 
 func openDesk(t *testing.T, dir string) *desk {
@@ -49,11 +50,12 @@ func openDesk(t *testing.T, dir string) *desk {
 	if err != nil {
 		t.Fatal(err)
 	}
-	x, err := inbox.New(inbox.Config{Queue: q, Creds: creds, Key: []byte("0123456789abcdef0123456789abcdef"), Logger: log})
+	d := &desk{t: t, dir: dir, q: q, creds: creds, tokens: map[string]string{}, now: time.Now()}
+	x, err := inbox.New(inbox.Config{Queue: q, Creds: creds, Key: []byte("0123456789abcdef0123456789abcdef"), Logger: log, Now: func() time.Time { return d.now }})
 	if err != nil {
 		t.Fatal(err)
 	}
-	d := &desk{t: t, dir: dir, q: q, creds: creds, srv: httptest.NewServer(x.Handler()), tokens: map[string]string{}}
+	d.srv = httptest.NewServer(x.Handler())
 	t.Cleanup(d.close)
 	return d
 }
@@ -321,6 +323,32 @@ func TestSessionsSurviveARestartAndEndOnSignOut(t *testing.T) {
 	}
 	if code, _, _ := b.do("GET", "/inbox/api/me", nil); code != http.StatusUnauthorized {
 		t.Errorf("after signing out: %d", code)
+	}
+}
+
+func TestEndedSessionsAreForgotten(t *testing.T) {
+	d := openDesk(t, t.TempDir())
+	token := d.token(auth.Agent, "ana")
+	for range 3 {
+		d.browser().signIn(token) // three browsers never signed out
+	}
+	count := func() int {
+		n := 0
+		d.q.ScanMeta(context.Background(), "inbox:session:", func(string, []byte) error { n++; return nil })
+		return n
+	}
+	if n := count(); n != 3 {
+		t.Fatalf("%d sessions kept, want 3", n)
+	}
+	// Twelve hours later (the default session length) they have ended.
+	d.now = d.now.Add(13 * time.Hour)
+	b := d.browser()
+	b.signIn(token)
+	if n := count(); n != 1 {
+		t.Errorf("%d sessions kept after the others ended, want 1", n)
+	}
+	if code, _, _ := b.do("GET", "/inbox/api/me", nil); code != http.StatusOK {
+		t.Errorf("the new session: %d", code)
 	}
 }
 
