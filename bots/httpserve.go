@@ -1,6 +1,7 @@
 package bots
 
 import (
+	"encoding/json"
 	"log/slog"
 	"net"
 	"net/http"
@@ -120,4 +121,16 @@ func (q *quietConns) sweep() {
 	}
 	q.scheduled = true
 	time.AfterFunc(q.grace/2, q.sweep)
+}
+
+// WriteJSON answers v as JSON with status, never cached, and never taken
+// by a browser for anything but JSON: the pages' APIs (the website chat,
+// the agents' inbox) answer with it.
+func WriteJSON(w http.ResponseWriter, status int, v any) {
+	h := w.Header()
+	h.Set("Content-Type", "application/json; charset=utf-8")
+	h.Set("Cache-Control", "no-store")
+	h.Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(v)
 }

@@ -35,6 +35,7 @@ import (
 	"time"
 
 	"ayuda/auth"
+	"ayuda/bots"
 	"ayuda/escalation"
 )
 
@@ -294,7 +295,7 @@ func (x *Inbox) login(w http.ResponseWriter, r *http.Request) {
 		Name: cookieName, Value: id, Path: "/inbox", HttpOnly: true, SameSite: http.SameSiteStrictMode,
 		Secure: r.TLS != nil || r.Header.Get("X-Forwarded-Proto") == "https",
 	})
-	writeJSON(w, http.StatusOK, meReply{Agent: a.ID, Name: nameOf(a), CSRF: x.csrf(id)})
+	bots.WriteJSON(w, http.StatusOK, meReply{Agent: a.ID, Name: nameOf(a), CSRF: x.csrf(id)})
 }
 
 // forgetExpired deletes the sessions that ended without a sign-out, at
@@ -323,12 +324,12 @@ func (x *Inbox) logout(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	http.SetCookie(w, &http.Cookie{Name: cookieName, Value: "", Path: "/inbox", MaxAge: -1, HttpOnly: true, SameSite: http.SameSiteStrictMode})
-	writeJSON(w, http.StatusOK, struct{}{})
+	bots.WriteJSON(w, http.StatusOK, struct{}{})
 }
 
 func (x *Inbox) me(w http.ResponseWriter, r *http.Request) {
 	s := current(r)
-	writeJSON(w, http.StatusOK, meReply{Agent: s.agent.ID, Name: nameOf(s.agent), CSRF: x.csrf(s.id)})
+	bots.WriteJSON(w, http.StatusOK, meReply{Agent: s.agent.ID, Name: nameOf(s.agent), CSRF: x.csrf(s.id)})
 }
 
 func nameOf(a escalation.Agent) string {
@@ -459,7 +460,7 @@ func (x *Inbox) list(w http.ResponseWriter, r *http.Request) {
 		}
 		return b.Updated.Compare(a.Updated)
 	})
-	writeJSON(w, http.StatusOK, out)
+	bots.WriteJSON(w, http.StatusOK, out)
 }
 
 // delivery is the state of one message ayuda owes the customer.
@@ -504,7 +505,7 @@ func (x *Inbox) show(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 	}
-	writeJSON(w, http.StatusOK, out)
+	bots.WriteJSON(w, http.StatusOK, out)
 }
 
 type actRequest struct {
@@ -572,7 +573,7 @@ func (x *Inbox) act(w http.ResponseWriter, r *http.Request) {
 		x.problem(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, summarize(t, x.cfg.Now()))
+	bots.WriteJSON(w, http.StatusOK, summarize(t, x.cfg.Now()))
 }
 
 // events is the live feed: the id of each ticket that changes, as
@@ -626,7 +627,7 @@ type problemReply struct {
 }
 
 func fail(w http.ResponseWriter, status int, code, msg string) {
-	writeJSON(w, status, problemReply{Code: code, Error: msg})
+	bots.WriteJSON(w, status, problemReply{Code: code, Error: msg})
 }
 
 func (x *Inbox) problem(w http.ResponseWriter, r *http.Request, err error) {
@@ -658,12 +659,4 @@ func decode(w http.ResponseWriter, r *http.Request, v any) bool {
 		return false
 	}
 	return true
-}
-
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json; charset=utf-8")
-	w.Header().Set("Cache-Control", "no-store")
-	w.Header().Set("X-Content-Type-Options", "nosniff")
-	w.WriteHeader(status)
-	json.NewEncoder(w).Encode(v)
 }

@@ -285,7 +285,7 @@ func (c *Chat) session(w http.ResponseWriter, r *http.Request) {
 		rand.Read(buf)
 		visitor = "v-" + hex.EncodeToString(buf)
 	}
-	writeJSON(w, http.StatusOK, sessionReply{Token: c.token(visitor), Visitor: visitor})
+	bots.WriteJSON(w, http.StatusOK, sessionReply{Token: c.token(visitor), Visitor: visitor})
 }
 
 type messageRequest struct {
@@ -327,7 +327,7 @@ func (c *Chat) message(w http.ResponseWriter, r *http.Request) {
 		Time:   c.cfg.Now(),
 		Locale: b.Locale,
 	}
-	writeJSON(w, http.StatusOK, messageReply{Reply: c.cfg.Handle(r.Context(), m)})
+	bots.WriteJSON(w, http.StatusOK, messageReply{Reply: c.cfg.Handle(r.Context(), m)})
 }
 
 type outgoing struct {
@@ -390,7 +390,7 @@ func (c *Chat) messages(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 		if len(out.Messages) > 0 || wait == 0 {
-			writeJSON(w, http.StatusOK, out)
+			bots.WriteJSON(w, http.StatusOK, out)
 			return
 		}
 		// The dispatcher's Send wakes this; a slow look now and then
@@ -399,7 +399,7 @@ func (c *Chat) messages(w http.ResponseWriter, r *http.Request) {
 		case <-ctx.Done():
 			return
 		case <-deadline.C:
-			writeJSON(w, http.StatusOK, out)
+			bots.WriteJSON(w, http.StatusOK, out)
 			return
 		case <-wake:
 		case <-time.After(2 * time.Second):
@@ -493,7 +493,7 @@ type problem struct {
 }
 
 func (c *Chat) fail(w http.ResponseWriter, r *http.Request, status int, code, msg string) {
-	writeJSON(w, status, problem{Code: code, Error: msg})
+	bots.WriteJSON(w, status, problem{Code: code, Error: msg})
 }
 
 func (c *Chat) unavailable(w http.ResponseWriter, r *http.Request, err error) {
@@ -516,12 +516,4 @@ func (c *Chat) decode(w http.ResponseWriter, r *http.Request, v any) bool {
 		return false
 	}
 	return true
-}
-
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json; charset=utf-8")
-	w.Header().Set("Cache-Control", "no-store")
-	w.Header().Set("X-Content-Type-Options", "nosniff")
-	w.WriteHeader(status)
-	json.NewEncoder(w).Encode(v)
 }
