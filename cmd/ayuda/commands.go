@@ -142,8 +142,9 @@ func greet(w io.Writer, cfg *config.Config, prog, addr, user string) {
 	if cfg.Data != config.DefaultData {
 		data = " --data " + cfg.Data
 	}
-	fmt.Fprintf(w, "       Agents, in another terminal: %s tickets list%s   (API on http://%s, logs in %s)\n\n",
+	fmt.Fprintf(w, "       Agents, in another terminal: %s tickets list%s   (API on http://%s, logs in %s)\n",
 		prog, data, addr, filepath.Join(cfg.Data, "ayuda.log"))
+	fmt.Fprintf(w, "       In a browser: http://%s/inbox for agents, http://%s/chat/demo for the website chat\n\n", addr, addr)
 }
 
 func cmdChat(ctx context.Context, e *env, args []string) error {
