@@ -24,6 +24,7 @@ package knowledge
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 	"sort"
 	"strings"
@@ -352,6 +353,7 @@ func (s *snapshot) train(outOfScope []faq.Entry, opt trainOptions) (map[string]*
 		classes[s.entries[k].entry.Lang]++
 	}
 	seenFeatures := map[string]map[string]struct{}{}
+	own := map[string]map[string]struct{}{} // the features of a language's own examples
 	tooLarge := map[string]bool{}
 	add := func(lang, key string, texts []string, only bool) {
 		if tooLarge[lang] {
@@ -375,6 +377,13 @@ func (s *snapshot) train(outOfScope []faq.Entry, opt trainOptions) (map[string]*
 		}
 		for _, text := range texts {
 			fs := features(text, s.lex[lang].textTerms(text))
+			if only && own[lang] != nil {
+				// Another language's question teaches the out-of-scope
+				// class only what this language's articles do not say:
+				// shared product names ("Premium", "Zenit", "app") would
+				// otherwise count against this language's own articles.
+				fs = slices.DeleteFunc(fs, func(f string) bool { _, ok := own[lang][f]; return ok })
+			}
 			if len(fs) == 0 {
 				continue
 			}
@@ -401,6 +410,9 @@ func (s *snapshot) train(outOfScope []faq.Entry, opt trainOptions) (map[string]*
 	}
 	// A question in another language is out of scope too: without these,
 	// letter pieces make "how tall is it" look like Spanish "talla".
+	for lang, seen := range seenFeatures {
+		own[lang] = maps.Clone(seen)
+	}
 	for lang := range byLang {
 		for _, k := range keys {
 			if e := s.entries[k].entry; e.Lang != lang {

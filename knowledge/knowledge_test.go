@@ -327,3 +327,34 @@ func TestSpelledByEar(t *testing.T) {
 		t.Errorf("English reads %q by Spanish sounds: %q", "maque", got)
 	}
 }
+
+// A product name both languages' articles use is not a sign of the other
+// language: the Spanish questions that teach the English classifier what
+// is not English must not teach it that "Premium" is not English.
+func TestSharedProductNamesAreNotAnotherLanguage(t *testing.T) {
+	var es []faq.Entry
+	for i, topic := range []string{"cuota", "baja", "horario", "clases", "taquillas", "invitados"} {
+		es = append(es, faq.Entry{ID: fmt.Sprintf("es-%d", i), Lang: "es", Title: "Plan Premium: " + topic, Audience: faq.Public, Body: "Con Premium y Plus.",
+			Questions: []string{"¿el plan premium incluye " + topic + "?", "con premium tengo " + topic + "?", "premium o plus para " + topic}})
+	}
+	en := []faq.Entry{
+		{ID: "plans", Lang: "en", Title: "Plans and prices", Audience: faq.Public, Body: "Basic, Plus and Premium, and what each includes.",
+			Questions: []string{"How much is the membership?", "What is the difference between Basic, Plus and Premium?", "Is there a minimum contract?"}},
+		{ID: "guests", Lang: "en", Title: "Guest passes", Audience: faq.Public, Body: "Bring a friend with a guest pass.",
+			Questions: []string{"Can I bring a friend?", "How many guests a month?", "Day pass for my partner"}},
+		{ID: "freeze", Lang: "en", Title: "Freezing your membership", Audience: faq.Public, Body: "Pause it for up to three months.",
+			Questions: []string{"Can I pause my membership?", "Freeze for an injury", "Stop paying while I travel"}},
+	}
+	x, err := New(append(es, en...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// What the English classifier makes of the product names alone
+	// (0.998 "another language" when the Spanish questions taught it).
+	m := x.cur.models["en"]
+	text := "premium plus"
+	p := m.clf.probabilities(features(text, x.cur.lex["en"].textTerms(text)))
+	if reject := p[m.class[""]]; reject > 0.5 {
+		t.Errorf("%q is another language at %.3f: the Spanish questions about Premium count against the English articles", text, reject)
+	}
+}
