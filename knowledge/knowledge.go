@@ -86,7 +86,9 @@ type snapshot struct {
 	// perArticle is the mean number of example questions (and title) per
 	// article in a language: how much the classifier had to learn from.
 	perArticle map[string]float64
-	notes      []string
+	// internal are the keys of each language's internal articles.
+	internal map[string][]string
+	notes    []string
 }
 
 // model is one language's classifier and what its classes are.
@@ -270,6 +272,7 @@ func build(entries []faq.Entry, opt Options) (*snapshot, error) {
 		entries:    make(map[string]*article, len(entries)),
 		lex:        map[string]*lexLang{},
 		perArticle: map[string]float64{},
+		internal:   map[string][]string{},
 	}
 	for _, lang := range faq.Languages {
 		an := newTextAnalyzer(lang)
@@ -293,6 +296,9 @@ func build(entries []faq.Entry, opt Options) (*snapshot, error) {
 			continue
 		}
 		s.entries[e.Key()] = &article{entry: e}
+		if e.IsInternal() {
+			s.internal[e.Lang] = append(s.internal[e.Lang], e.Key())
+		}
 		l.add(e)
 		examples[e.Lang] += 1 + len(e.Questions)
 		join := func(texts ...string) string {

@@ -358,3 +358,44 @@ func TestSharedProductNamesAreNotAnotherLanguage(t *testing.T) {
 		t.Errorf("%q is another language at %.3f: the Spanish questions about Premium count against the English articles", text, reject)
 	}
 }
+
+// A customer's question that only an internal article answers is not
+// answered with the public article closest to it: the internal article's
+// likelihood counts against the public ones, as out-of-scope does.
+func TestQuestionForStaffIsNotAnsweredToCustomers(t *testing.T) {
+	es := []faq.Entry{
+		{ID: "devoluciones", Lang: "es", Title: "Devolver un pedido", Audience: faq.Public,
+			Body:      "Tienes 30 días para devolver un pedido. El reembolso llega en 5 a 10 días al mismo método de pago.",
+			Questions: []string{"¿cómo devuelvo un pedido?", "¿cuándo me llega el reembolso?", "quiero devolver una compra"}},
+		{ID: "envios", Lang: "es", Title: "Plazos de envío", Audience: faq.Public, Body: "Entregamos en 1 a 3 días laborables.",
+			Questions: []string{"¿cuánto tarda el envío?", "¿cuándo llega mi pedido?", "plazos de entrega"}},
+		{ID: "tarjetas", Lang: "es", Title: "Tarjetas regalo", Audience: faq.Public, Body: "Se compran en la web y valen un año.",
+			Questions: []string{"¿tenéis tarjetas regalo?", "¿cuánto dura una tarjeta regalo?", "regalar una tarjeta"}},
+		{ID: "aprobar-reembolsos", Lang: "es", Title: "Aprobar reembolsos excepcionales", Audience: faq.Internal,
+			Body:      "Un reembolso de más de 100 € lo aprueba el responsable de tienda en el backoffice.",
+			Questions: []string{"¿quién aprueba un reembolso de más de 100 €?", "cómo tramito un reembolso excepcional en el backoffice", "pasos para aprobar un reembolso grande"}},
+	}
+	x, err := New(es)
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := "quien aprueba en vuestra empresa un reembolso de mas de 100 euros"
+	staff, err := x.Search(t.Context(), Query{Text: q, Lang: "es", Internal: true})
+	if err != nil || len(staff) == 0 || staff[0].ID != "aprobar-reembolsos" {
+		t.Fatalf("staff get %+v (%v): want the internal article", staff, err)
+	}
+	hits, err := x.Search(t.Context(), Query{Text: q, Lang: "es"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, h := range hits {
+		if h.Entry.IsInternal() {
+			t.Fatalf("a customer got the internal article %s", h.ID)
+		}
+		// 0.35 for devoluciones when only out-of-scope examples counted:
+		// offered as a choice (clarify is 0.25 by default).
+		if h.Confidence >= 0.25 {
+			t.Errorf("the customer's question about an internal process gets %s at %.2f", h.ID, h.Confidence)
+		}
+	}
+}

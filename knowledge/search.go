@@ -236,9 +236,21 @@ func (s *snapshot) candidates(ctx context.Context, q Query, lang string) ([]cand
 		cs = append(cs, c)
 	}
 	sort.Slice(cs, func(i, j int) bool { return cs[i].key < cs[j].key })
+	// What a customer cannot be answered from counts against every
+	// candidate: the out-of-scope examples, and for a customer's question
+	// the internal articles (a question only an internal article answers,
+	// "what reason code do you enter for a refund", must not get the
+	// public article closest to it).
 	var reject float64
 	if m != nil && m.clf.reject >= 0 {
 		reject = probs[m.clf.reject]
+	}
+	if m != nil && !q.Internal {
+		for _, key := range s.internal[lang] {
+			if c, ok := m.class[key]; ok {
+				reject = max(reject, probs[c])
+			}
+		}
 	}
 	var total, unknown float64
 	for _, u := range us {
