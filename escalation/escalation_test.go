@@ -450,7 +450,7 @@ func TestPermanentFailureIsVisible(t *testing.T) {
 // A terminal customer who is not connected gets their messages when they
 // take them, and an unreachable recipient is not counted as failing.
 func TestUnreachableThenTake(t *testing.T) {
-	q, _, _ := setup(t)
+	q, clk, _ := setup(t)
 	ctx := t.Context()
 	if err := q.Enqueue(ctx, maria, bots.Reply{Text: "hola"}); err != nil {
 		t.Fatal(err)
@@ -459,6 +459,20 @@ func TestUnreachableThenTake(t *testing.T) {
 	p, _ := q.Pending(ctx)
 	if len(p) != 1 || p[0].Attempts != 0 {
 		t.Fatalf("pending %+v", p)
+	}
+	// The longer they are away, the less often it is tried: 1, 2, 4, 8,
+	// then every 15 minutes, never more than that.
+	var waits []time.Duration
+	for i := 0; i < 6; i++ {
+		p, _ := q.Pending(ctx)
+		clk.add(p[0].NextAt.Sub(clk.now()))
+		before := clk.now()
+		deliver(t, q, SenderFunc(func(ctx context.Context, to bots.Address, r bots.Reply) error { return bots.ErrUnreachable }))
+		p, _ = q.Pending(ctx)
+		waits = append(waits, p[0].NextAt.Sub(before))
+	}
+	if fmt.Sprint(waits) != "[2m0s 4m0s 8m0s 15m0s 15m0s 15m0s]" {
+		t.Errorf("waits between tries for an absent recipient: %v", waits)
 	}
 	got, err := q.Take(ctx, maria)
 	if err != nil || len(got) != 1 || got[0].Reply.Text != "hola" {

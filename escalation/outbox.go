@@ -36,6 +36,9 @@ type Outgoing struct {
 	// nonces) never posts a message twice because its first try timed out
 	// after the platform had accepted it.
 	Key string `json:"key,omitempty"`
+	// Parked is how many times the recipient could not be reached
+	// (bots.ErrUnreachable): not failures, but they space the tries out.
+	Parked int `json:"parked,omitempty"`
 }
 
 // Delivery is what became of one attempt to deliver an outbox message.
@@ -352,11 +355,18 @@ func (f SenderFunc) Send(ctx context.Context, to bots.Address, r bots.Reply) err
 	return f(ctx, to, r)
 }
 
+// parkAfter is how long a message waits for an unreachable recipient
+// after its n-th try: 1, 2, 4, 8, then 15 minutes.
+func parkAfter(n int) time.Duration {
+	return min(maxPark, parkBackoff<<min(max(n-1, 0), 4))
+}
+
 // Back-off for failed deliveries.
 const (
 	minBackoff  = time.Second
 	maxBackoff  = 5 * time.Minute
-	parkBackoff = time.Minute // for an unreachable recipient; Take or a poke delivers sooner
+	parkBackoff = time.Minute      // for an unreachable recipient, doubling…
+	maxPark     = 15 * time.Minute // …up to this; pulled messages are read at once
 	sendTimeout = 30 * time.Second
 	// maxAttempts before a message is moved aside as undeliverable, after
 	// about a day of retrying at the maximum back-off.
@@ -524,8 +534,14 @@ func (q *Queue) deliver(ctx context.Context, s Sender, o Outgoing) {
 			o.LastErr = q.cfg.Redact(o.LastErr)
 		}
 		if errors.Is(err, bots.ErrUnreachable) {
-			// Waiting for the person to connect is not a failed attempt.
-			o.NextAt = q.now().Add(parkBackoff)
+			// Waiting for the person to connect is not a failed attempt,
+			// and the longer they are away the less often it is tried:
+			// a website visitor who left, or a platform not configured,
+			// must not cost a write a minute per message for ever. What
+			// pulls its messages (the terminal, the website chat) reads
+			// them from the outbox itself, at once.
+			o.Parked++
+			o.NextAt = q.now().Add(parkAfter(o.Parked))
 		} else {
 			o.Attempts++
 		}
