@@ -481,6 +481,22 @@ func TestUnreachableThenTake(t *testing.T) {
 	if p, _ := q.Pending(ctx); len(p) != 0 {
 		t.Errorf("taken messages still pending: %+v", p)
 	}
+	// A recipient who never comes back: after 30 days the message is
+	// given up on and shown on its ticket, so the outbox does not keep it.
+	tk := newTicket(t, q, bots.Address{Platform: "web", Chat: "v-1", User: "v-1"})
+	if _, err := q.Reply(ctx, tk.ID, "ana", "¿sigues ahí?"); err != nil {
+		t.Fatal(err)
+	}
+	clk.add(31 * 24 * time.Hour)
+	deliver(t, q, SenderFunc(func(ctx context.Context, to bots.Address, r bots.Reply) error { return bots.ErrUnreachable }))
+	dead, _ := q.Undeliverable(ctx)
+	if len(dead) == 0 || !strings.Contains(dead[len(dead)-1].LastErr, "not reachable for 30 days") {
+		t.Fatalf("after 31 days away: undeliverable %+v", dead)
+	}
+	full, _ := q.Get(ctx, tk.ID)
+	if last := full.Transcript[len(full.Transcript)-1]; !last.Note || !strings.Contains(last.Text, "not reachable for 30 days") {
+		t.Errorf("the ticket does not say the reply never reached the customer: %+v", last)
+	}
 }
 
 // A second process gets a clear error instead of waiting forever, and a

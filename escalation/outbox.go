@@ -367,6 +367,10 @@ const (
 	maxBackoff  = 5 * time.Minute
 	parkBackoff = time.Minute      // for an unreachable recipient, doubling…
 	maxPark     = 15 * time.Minute // …up to this; pulled messages are read at once
+	// maxAway is how long a message waits for a recipient who cannot be
+	// reached (a website visitor who left, a terminal customer) before it
+	// is given up on and shown on its ticket as undeliverable.
+	maxAway     = 30 * 24 * time.Hour
 	sendTimeout = 30 * time.Second
 	// maxAttempts before a message is moved aside as undeliverable, after
 	// about a day of retrying at the maximum back-off.
@@ -546,6 +550,14 @@ func (q *Queue) deliver(ctx context.Context, s Sender, o Outgoing) {
 			o.Attempts++
 		}
 		switch {
+		case errors.Is(err, bots.ErrUnreachable) && q.now().Sub(o.Created) > maxAway:
+			// They never came back: given up on like a failure, so the
+			// outbox does not keep every visitor who left for ever.
+			o.LastErr = fmt.Sprintf("the customer was not reachable for %d days (%s)", int(maxAway.Hours()/24), o.LastErr)
+			final = true
+			var berr error
+			failed, berr = q.bury(tx, o)
+			return berr
 		case errors.Is(err, bots.ErrUnreachable):
 		case bots.IsPermanent(err) || o.Attempts >= maxAttempts:
 			final = true
@@ -599,8 +611,11 @@ func (q *Queue) bury(tx *bolt.Tx, o Outgoing) (*Ticket, error) {
 		return nil, nil // the ticket is gone; the dead letter is kept
 	}
 	old := *t
-	t.Transcript = append(append([]Entry(nil), t.Transcript...), Entry{Time: q.now(), Author: AuthorSystem, Note: true,
-		Text: fmt.Sprintf("Could not deliver to the customer after %d attempts: %s", o.Attempts, o.LastErr)})
+	what := fmt.Sprintf("Could not deliver to the customer after %d attempts: %s", o.Attempts, o.LastErr)
+	if o.Attempts == 0 {
+		what = "Could not deliver to the customer: " + o.LastErr
+	}
+	t.Transcript = append(append([]Entry(nil), t.Transcript...), Entry{Time: q.now(), Author: AuthorSystem, Note: true, Text: what})
 	q.event(t, "system", "delivery_failed", o.LastErr)
 	t.Updated = q.now()
 	return t, putTicket(tx, &old, t)

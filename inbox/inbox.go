@@ -490,21 +490,29 @@ func (x *Inbox) show(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	out := ticketReply{Ticket: t, Summary: summarize(t, x.cfg.Now()), Deliveries: []delivery{}}
-	for _, src := range []struct {
-		state string
-		get   func(context.Context) ([]escalation.Outgoing, error)
-	}{{"queued", x.cfg.Queue.Pending}, {"undeliverable", x.cfg.Queue.Undeliverable}} {
-		os, err := src.get(r.Context())
-		if err != nil {
+	// What still waits for the customer is read by recipient (indexed);
+	// the messages given up on only when the ticket says one was, so a
+	// ticket's page does not cost more as the store fills.
+	queued, err := x.cfg.Queue.Peek(r.Context(), t.Customer.Address)
+	if err != nil {
+		x.unavailable(w, r, err)
+		return
+	}
+	var dead []escalation.Outgoing
+	if slices.ContainsFunc(t.Events, func(e escalation.Event) bool { return e.What == "delivery_failed" }) {
+		if dead, err = x.cfg.Queue.Undeliverable(r.Context()); err != nil {
 			x.unavailable(w, r, err)
 			return
 		}
+	}
+	for state, os := range map[string][]escalation.Outgoing{"queued": queued, "undeliverable": dead} {
 		for _, o := range os {
 			if o.Ticket == id {
-				out.Deliveries = append(out.Deliveries, delivery{Text: o.Reply.Text, State: src.state, Error: o.LastErr, Attempts: o.Attempts, Created: o.Created})
+				out.Deliveries = append(out.Deliveries, delivery{Text: o.Reply.Text, State: state, Error: o.LastErr, Attempts: o.Attempts, Created: o.Created})
 			}
 		}
 	}
+	slices.SortFunc(out.Deliveries, func(a, b delivery) int { return a.Created.Compare(b.Created) })
 	bots.WriteJSON(w, http.StatusOK, out)
 }
 

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"log/slog"
 	"net/http"
@@ -230,7 +231,7 @@ func TestRepliesReachTheCustomerAndNotesNever(t *testing.T) {
 	_, data, _ := b.do("GET", "/inbox/api/tickets/1", nil)
 	var r struct {
 		Ticket     escalation.Ticket
-		Deliveries []struct{ Text, State string }
+		Deliveries []struct{ Text, State, Error string }
 	}
 	if err := json.Unmarshal(data, &r); err != nil {
 		t.Fatal(err)
@@ -250,6 +251,24 @@ func TestRepliesReachTheCustomerAndNotesNever(t *testing.T) {
 	}
 	if !queued {
 		t.Errorf("deliveries %+v: the reply should show as queued (no channel delivers here)", r.Deliveries)
+	}
+	// Telegram refuses it for good: the ticket shows the reply as
+	// undeliverable, with why.
+	blocked := escalation.SenderFunc(func(ctx context.Context, to bots.Address, r bots.Reply) error {
+		return bots.Permanent(errors.New("Forbidden: bot was blocked by the user"))
+	})
+	if _, err := d.q.DispatchOnce(context.Background(), blocked); err != nil {
+		t.Fatal(err)
+	}
+	_, data, _ = b.do("GET", "/inbox/api/tickets/1", nil)
+	r.Deliveries = nil
+	json.Unmarshal(data, &r)
+	failed := false
+	for _, dl := range r.Deliveries {
+		failed = failed || dl.State == "undeliverable" && strings.Contains(dl.Text, "Tu pedido sale hoy.") && strings.Contains(dl.Error, "blocked")
+	}
+	if !failed {
+		t.Errorf("deliveries %+v: the reply should show as undeliverable, with why", r.Deliveries)
 	}
 	// Plain words for what the queue refuses.
 	code, data, _ := b.do("POST", "/inbox/api/tickets/99/reply", map[string]string{"text": "hola"})
