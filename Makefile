@@ -26,9 +26,9 @@ run: build
 # Every test: a gofmt check, vet, every test with the race detector, the
 # answer-quality bars (eval-check) and the fuzz targets (fuzz). Vet is run
 # with -race so that it compiles the dependencies exactly as the tests
-# need them: they are compiled once. While the tests run, the binary and
-# the fuzz targets (which need their own instrumented build) are compiled
-# beside them at the lowest priority, on the CPU the tests leave idle; the
+# need them: they are compiled once. While vet and the tests run, the
+# binary and the fuzz targets (which need their own instrumented build) are
+# compiled beside them at the lowest priority, on the CPU they leave idle; the
 # answer-quality bars run as soon as the binary is built, while the fuzz
 # targets may still be compiling. A line every 30 s says it is still going.
 test:
@@ -37,11 +37,11 @@ test:
 	@mkdir -p bin; ( s=0; while sleep 30; do s=$$((s+30)); echo "  … make test still running ($${s}s)"; done ) & beat=$$!; \
 	  trap 'kill $$beat 2>/dev/null' EXIT; set -e; \
 	  ( $(MAKE) --no-print-directory browser ) > bin/browser.log 2>&1 & br=$$!; \
-	  echo "$(GO) vet -race ./..."; $(GO) vet -race ./...; \
-	  wait $$br; cat bin/browser.log; \
 	  ( nice -n 19 $(GO) build -o $(BIN) ./cmd/ayuda ) > bin/prebuild.log 2>&1 & pre=$$!; \
 	  ( nice -n 19 $(MAKE) --no-print-directory fuzz-build ) > bin/fuzzbuild.log 2>&1 & fz=$$!; \
-	  echo "$(GO) test -race -count=1 ./...   (the binary and the fuzz targets compile beside it)"; \
+	  echo "$(GO) vet -race ./...   (the binary and the fuzz targets compile beside it)"; $(GO) vet -race ./...; \
+	  wait $$br; cat bin/browser.log; \
+	  echo "$(GO) test -race -count=1 ./..."; \
 	  status=0; $(GO) test -race -count=1 ./... || status=$$?; \
 	  wait $$pre || { cat bin/prebuild.log; exit 1; }; [ $$status -eq 0 ] || exit $$status; \
 	  $(MAKE) --no-print-directory eval-check; \
