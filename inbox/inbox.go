@@ -135,6 +135,9 @@ func (x *Inbox) Handler() http.Handler {
 	mux.HandleFunc("GET /inbox/api/tickets/{id}", x.signedIn(x.show))
 	mux.HandleFunc("POST /inbox/api/tickets/{id}/{action}", x.signedIn(x.act))
 	mux.HandleFunc("GET /inbox/api/events", x.signedIn(x.events))
+	mux.HandleFunc("/inbox/api/", func(w http.ResponseWriter, r *http.Request) {
+		fail(w, http.StatusNotFound, "route", r.Method+" "+r.URL.Path+" is not part of the inbox's API")
+	})
 	return mux
 }
 

@@ -320,6 +320,12 @@ func TestQueueIsSortedByDueTimeWithTheTargetsState(t *testing.T) {
 	if code, _, _ := b.do("GET", "/inbox/api/tickets?view=nonsense", nil); code != http.StatusBadRequest {
 		t.Errorf("an unknown view: %d", code)
 	}
+	for _, c := range [][2]string{{"GET", "/inbox/api/nothing"}, {"DELETE", "/inbox/api/tickets"}} {
+		code, data, res := b.do(c[0], c[1], nil)
+		if code != http.StatusNotFound || !strings.HasPrefix(res.Header.Get("Content-Type"), "application/json") || !bytes.Contains(data, []byte("not part of the inbox")) {
+			t.Errorf("%s %s: %d %s %s; want a JSON 404 in words", c[0], c[1], code, res.Header.Get("Content-Type"), data)
+		}
+	}
 }
 
 func TestSessionsSurviveARestartAndEndOnSignOut(t *testing.T) {

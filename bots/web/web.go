@@ -154,6 +154,9 @@ func (c *Chat) Handler() http.Handler {
 	mux.HandleFunc("POST /chat/api/session", c.session)
 	mux.HandleFunc("POST /chat/api/messages", c.message)
 	mux.HandleFunc("GET /chat/api/messages", c.messages)
+	mux.HandleFunc("/chat/api/", func(w http.ResponseWriter, r *http.Request) {
+		c.fail(w, r, http.StatusNotFound, "route", r.Method+" "+r.URL.Path+" is not part of the chat's API")
+	})
 	return mux
 }
 
