@@ -48,6 +48,9 @@ func TestInboxAgentAnswersATelegramCustomerInTheBrowser(t *testing.T) {
 	// The customer asks for a person on Telegram; the queue shows it live.
 	f.message(maria.id, maria, "quiero hablar con una persona, mi pedido 4411 no ha llegado", nil)
 	b.WaitText("tickets", "4411")
+	if title := b.Title(); title != "(1) ayuda · bandeja" {
+		t.Errorf("the tab's title %q does not count the unassigned request", title)
+	}
 	b.Click(b.Wait("the ticket in the queue", func(n *browsertest.Node) bool {
 		return n.NodeName == "LI" && browsertest.Attr(n, "data-id") == "1"
 	}))

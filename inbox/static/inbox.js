@@ -5,7 +5,7 @@
   "use strict";
   var S = {
     es: {
-      langLabel: "Idioma", logout: "Cerrar sesión", signinTitle: "Entrar en la bandeja",
+      pageTitle: "ayuda · bandeja", langLabel: "Idioma", logout: "Cerrar sesión", signinTitle: "Entrar en la bandeja",
       signinHelp: "Pega tu token de agente (ayuda agents token TU-ID).", tokenLabel: "Token de agente", signin: "Entrar",
       queue: "Cola", view: "Vista", team: "Equipo", priority: "Prioridad", type: "Tipo", channel: "Canal", any: "todas",
       views: { open: "abiertas", mine: "mías", unassigned: "sin asignar", waiting: "esperando al cliente", overdue: "vencidas", closed: "cerradas" },
@@ -26,7 +26,7 @@
       reasons: { requested: "pidió una persona", low_confidence: "el bot no encontró respuesta", negative: "la respuesta no le sirvió", repeated_miss: "dos intentos sin respuesta", sensitive: "queja, reclamación o denuncia", new_request: "abrió una solicitud", staff: "personal interno" }
     },
     en: {
-      langLabel: "Language", logout: "Sign out", signinTitle: "Sign in to the inbox",
+      pageTitle: "ayuda · inbox", langLabel: "Language", logout: "Sign out", signinTitle: "Sign in to the inbox",
       signinHelp: "Paste your agent token (ayuda agents token YOUR-ID).", tokenLabel: "Agent token", signin: "Sign in",
       queue: "Queue", view: "View", team: "Team", priority: "Priority", type: "Type", channel: "Channel", any: "all",
       views: { open: "open", mine: "mine", unassigned: "unassigned", waiting: "waiting on customer", overdue: "overdue", closed: "closed" },
@@ -144,6 +144,10 @@
       fill($("f-team"), Object.keys(teams).sort(), null, true);
       var ul = $("tickets");
       ul.textContent = "";
+      // The tab's title counts what nobody has taken yet, to be seen
+      // from another tab.
+      var waiting = r.tickets.filter(function (t) { return !t.assignee; }).length;
+      document.title = (waiting ? "(" + waiting + ") " : "") + T.pageTitle;
       if (r.tickets.length === 0) ul.appendChild(el("li", "empty", T.empty));
       r.tickets.forEach(function (t) {
         var li = el("li");

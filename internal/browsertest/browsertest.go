@@ -200,8 +200,15 @@ func (b *Browser) Type(n *Node, line string, enter bool) {
 	b.Do(steps...)
 }
 
-// Key sends keys to whatever has the focus.
-func (b *Browser) Key(keys string) { b.t.Helper(); b.Do(chromedp.KeyEvent(keys)) }
+// Title is the tab's title.
+func (b *Browser) Title() string {
+	b.t.Helper()
+	title, err := chromedp.Run(b.ctx, chromedp.Title())
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	return title
+}
 
 // Text is what the element whose id is id shows, markup removed.
 func (b *Browser) Text(id string) string {
