@@ -25,7 +25,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -169,6 +168,10 @@ func (x *Inbox) file(name, typ string) http.HandlerFunc {
 // Sessions.
 
 const cookieName = "ayuda_inbox"
+
+// maxBody bounds a request's body: a reply or note of 64 KB is longer
+// than any platform takes in one message.
+const maxBody = 64 << 10
 
 type session struct {
 	Agent   string    `json:"agent"`
@@ -665,7 +668,12 @@ func decode(w http.ResponseWriter, r *http.Request, v any) bool {
 		fail(w, http.StatusUnsupportedMediaType, "json", "send application/json")
 		return false
 	}
-	if err := json.NewDecoder(io.LimitReader(r.Body, 64<<10)).Decode(v); err != nil {
+	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxBody)).Decode(v); err != nil {
+		var big *http.MaxBytesError
+		if errors.As(err, &big) {
+			fail(w, http.StatusRequestEntityTooLarge, "long", fmt.Sprintf("that is too long: at most %d KB", maxBody>>10))
+			return false
+		}
 		fail(w, http.StatusBadRequest, "json", "the request is not the JSON the inbox sends")
 		return false
 	}

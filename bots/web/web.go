@@ -31,7 +31,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -513,8 +512,13 @@ func (c *Chat) decode(w http.ResponseWriter, r *http.Request, v any) bool {
 		c.fail(w, r, http.StatusUnsupportedMediaType, "json", "send the message as application/json")
 		return false
 	}
-	dec := json.NewDecoder(io.LimitReader(r.Body, maxBody))
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxBody))
 	if err := dec.Decode(v); err != nil {
+		var big *http.MaxBytesError
+		if errors.As(err, &big) {
+			c.fail(w, r, http.StatusRequestEntityTooLarge, "long", fmt.Sprintf("the message is too long: at most %d KB", maxBody>>10))
+			return false
+		}
 		c.fail(w, r, http.StatusBadRequest, "json", "the request is not the JSON the chat sends")
 		return false
 	}

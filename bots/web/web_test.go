@@ -370,6 +370,7 @@ func TestBadRequestsGetClearAnswers(t *testing.T) {
 		{"empty", map[string]string{"id": "e", "text": "  "}, http.StatusBadRequest},
 		{"long id", map[string]string{"id": strings.Repeat("x", 65), "text": "hola"}, http.StatusBadRequest},
 		{"not an object", []int{1}, http.StatusBadRequest},
+		{"too long", map[string]string{"id": "big", "text": strings.Repeat("a", 70<<10)}, http.StatusRequestEntityTooLarge},
 	} {
 		code, data := s.call("POST", "/chat/api/messages", v.token, c.body)
 		var p struct{ Code, Error string }
