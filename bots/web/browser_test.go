@@ -86,9 +86,30 @@ func TestBrowserVisitorAsksGetsAPersonAndKeepsTheConversation(t *testing.T) {
 		t.Errorf("the agent's reply is shown %d times after a reload, want once", n)
 	}
 
+	// ayuda is unreachable for a while: what the visitor types waits in
+	// the window, and goes out once when it is back.
+	s.down.Store(true)
+	say(b, "el pedido es el AUR-4411")
+	b.WaitText("status", "Sin conexión")
+	b.Do(chromedp.Reload()) // even across a reload
+	openChat(b)
+	b.WaitText("log", "AUR-4411")
+	s.down.Store(false)
+	b.WaitText("log", "Añadido a tu solicitud")
+	tk = s.ticketOf(waitForVisitor(t, s))
+	n := 0
+	for _, e := range tk.Transcript {
+		if strings.Contains(e.Text, "AUR-4411") {
+			n++
+		}
+	}
+	if n != 1 {
+		t.Errorf("the message typed while ayuda was down is on the ticket %d times, want once", n)
+	}
+
 	b.Do(chromedp.EmulateViewport(360, 740))
 	say(b, "gracias, lo espero")
-	b.WaitText("log", "Añadido a tu solicitud")
+	b.WaitText("log", "gracias, lo espero")
 	b.Screenshot("chat-360.png")
 }
 

@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 
 	"ayuda/auth"
@@ -61,6 +62,9 @@ type site struct {
 	close func()
 	// agentToken is Ana's, to sign in to the inbox.
 	agentToken string
+	// down makes the chat's API answer 502, as a proxy does while ayuda
+	// restarts.
+	down atomic.Bool
 }
 
 // open starts the site; origins are the pages that may embed the chat
@@ -104,7 +108,14 @@ func open(t *testing.T, dir string, origins ...string) *site {
 	mux.Handle("/chat/", chat.Handler())
 	mux.Handle("/inbox", desk.Handler())
 	mux.Handle("/inbox/", desk.Handler())
-	s := &site{t: t, q: q, chat: chat, srv: httptest.NewServer(mux), agentToken: agentToken}
+	s := &site{t: t, q: q, chat: chat, agentToken: agentToken}
+	s.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if s.down.Load() && strings.HasPrefix(r.URL.Path, "/chat/api/") {
+			http.Error(w, "bad gateway", http.StatusBadGateway) // a proxy in front of a server that is down
+			return
+		}
+		mux.ServeHTTP(w, r)
+	}))
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	wg.Go(func() { q.Dispatch(ctx, chat, 0) })
