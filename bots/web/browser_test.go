@@ -108,6 +108,10 @@ func TestBrowserVisitorAsksGetsAPersonAndKeepsTheConversation(t *testing.T) {
 	}
 
 	b.Do(chromedp.EmulateViewport(360, 740))
+	// The window takes the whole screen once the page sees it is narrow.
+	b.Wait("the window across the screen", func(n *browsertest.Node) bool {
+		return n.NodeName == "IFRAME" && strings.Contains(browsertest.Attr(n, "style"), "width: 100vw")
+	})
 	say(b, "gracias, lo espero")
 	b.WaitText("log", "gracias, lo espero")
 	b.Screenshot("chat-360.png")
