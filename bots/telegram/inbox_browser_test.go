@@ -41,7 +41,7 @@ func TestInboxAgentAnswersATelegramCustomerInTheBrowser(t *testing.T) {
 	start(t, newBot(t, f, q, nil), q, eng)
 
 	b.Go(web.URL + "/inbox")
-	b.Type(b.Wait("the token field", browsertest.ByID("token")), token, true)
+	b.Type("the token field", browsertest.ByID("token"), token, true)
 	b.WaitText("who", "Ana")
 	b.WaitText("tickets", "No hay solicitudes")
 
@@ -51,21 +51,21 @@ func TestInboxAgentAnswersATelegramCustomerInTheBrowser(t *testing.T) {
 	if title := b.Title(); title != "(1) ayuda · bandeja" {
 		t.Errorf("the tab's title %q does not count the unassigned request", title)
 	}
-	b.Click(b.Wait("the ticket in the queue", func(n *browsertest.Node) bool {
+	b.Press("the ticket in the queue", func(n *browsertest.Node) bool {
 		return n.NodeName == "LI" && browsertest.Attr(n, "data-id") == "1"
-	}))
+	})
 	b.WaitText("d-transcript", "mi pedido 4411 no ha llegado")
 	b.WaitText("d-meta", "telegram")
 
 	sentBefore := len(f.sent(maria.id))
-	b.Click(b.Wait("the note tab", browsertest.ByID("mode-note")))
-	b.Type(b.Wait("the text box", browsertest.ByID("compose-text")), "cliente con dos pedidos abiertos, mirar el otro también", false)
-	b.Click(b.Wait("the save note button", browsertest.Button("Guardar nota interna")))
+	b.Press("the note tab", browsertest.ByID("mode-note"))
+	b.Type("the text box", browsertest.ByID("compose-text"), "cliente con dos pedidos abiertos, mirar el otro también", false)
+	b.Press("the save note button", browsertest.Button("Guardar nota interna"))
 	b.WaitText("d-transcript", "NOTA INTERNA")
 
-	b.Click(b.Wait("the reply tab", browsertest.ByID("mode-reply")))
-	b.Type(b.Wait("the text box", browsertest.ByID("compose-text")), "Hola María, soy Ana: tu pedido 4411 sale hoy.", false)
-	b.Click(b.Wait("the send button", browsertest.Button("Enviar al cliente")))
+	b.Press("the reply tab", browsertest.ByID("mode-reply"))
+	b.Type("the text box", browsertest.ByID("compose-text"), "Hola María, soy Ana: tu pedido 4411 sale hoy.", false)
+	b.Press("the send button", browsertest.Button("Enviar al cliente"))
 
 	// What reaches Telegram: the reply, after the note would have if it
 	// were sent (the outbox keeps each chat's order).

@@ -22,18 +22,17 @@ import (
 // conversation, and writes again at 360 px wide.
 
 func openChat(b *browsertest.Browser) {
-	button := b.Wait("the chat button", func(n *browsertest.Node) bool {
+	b.Wait("the chat window", browsertest.ByID("text"))
+	b.Press("the chat button", func(n *browsertest.Node) bool {
 		return n.NodeName == "BUTTON" && browsertest.Attr(n, "aria-expanded") != ""
 	})
-	b.Wait("the chat window", browsertest.ByID("text"))
-	b.Click(button)
 	b.Wait("the open window", func(n *browsertest.Node) bool {
 		return n.NodeName == "IFRAME" && !strings.Contains(browsertest.Attr(n, "style"), "display: none")
 	})
 }
 
 func say(b *browsertest.Browser, line string) {
-	b.Type(b.Wait("the text box", browsertest.ByID("text")), line, true)
+	b.Type("the text box", browsertest.ByID("text"), line, true)
 }
 
 func TestBrowserVisitorAsksGetsAPersonAndKeepsTheConversation(t *testing.T) {
@@ -54,20 +53,20 @@ func TestBrowserVisitorAsksGetsAPersonAndKeepsTheConversation(t *testing.T) {
 	say(b, "cuanto tarda un envio a canarias")
 	b.WaitText("log", "Canarias, Ceuta y Melilla")
 
-	b.Click(b.Wait("the button for a person", browsertest.Button("Hablar con una persona")))
+	b.Press("the button for a person", browsertest.Button("Hablar con una persona"))
 	b.WaitText("log", "He abierto la solicitud")
 
 	// Ana answers from the agents' inbox, in a browser of her own.
 	tk := s.ticketOf(waitForVisitor(t, s))
 	agent := browsertest.New(t)
 	agent.Go(s.srv.URL + "/inbox")
-	agent.Type(agent.Wait("the token field", browsertest.ByID("token")), s.agentToken, true)
-	agent.Click(agent.Wait("the ticket in the queue", func(n *browsertest.Node) bool {
+	agent.Type("the token field", browsertest.ByID("token"), s.agentToken, true)
+	agent.Press("the ticket in the queue", func(n *browsertest.Node) bool {
 		return n.NodeName == "LI" && browsertest.Attr(n, "data-id") == tk.ID.String()
-	}))
+	})
 	agent.WaitText("d-meta", "web")
-	agent.Type(agent.Wait("the reply box", browsertest.ByID("compose-text")), "Hola, soy Ana: tu pedido sale mañana <b>sin falta</b>.", false)
-	agent.Click(agent.Wait("the send button", browsertest.Button("Enviar al cliente")))
+	agent.Type("the reply box", browsertest.ByID("compose-text"), "Hola, soy Ana: tu pedido sale mañana <b>sin falta</b>.", false)
+	agent.Press("the send button", browsertest.Button("Enviar al cliente"))
 	b.WaitText("log", "soy Ana: tu pedido sale mañana <b>sin falta</b>.") // live, and as text, not markup
 	// Delivered once the visitor's window has shown it.
 	agent.WaitText("d-transcript", "entregado ✓")

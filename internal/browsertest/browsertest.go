@@ -16,6 +16,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -120,6 +121,15 @@ func Button(label string) func(*Node) bool {
 // Find returns the first element for which match is true, or nil.
 func (b *Browser) Find(match func(*Node) bool) *Node {
 	b.t.Helper()
+	n, _ := b.find(match)
+	return n
+}
+
+// find also returns each element's parent, by backend node id, for the
+// whole page as read.
+func (b *Browser) find(match func(*Node) bool) (*Node, map[cdp.BackendNodeID]cdp.BackendNodeID) {
+	b.t.Helper()
+	parents := map[cdp.BackendNodeID]cdp.BackendNodeID{}
 	n, err := chromedp.Run(b.ctx, func(ctx context.Context, t *chromedp.Target) (*cdp.Node, error) {
 		depth, pierce := int64(-1), true
 		res, err := cdp.Call(ctx, t, dom.GetDocument, dom.GetDocumentParams{Depth: &depth, Pierce: &pierce})
@@ -127,30 +137,32 @@ func (b *Browser) Find(match func(*Node) bool) *Node {
 			return nil, err
 		}
 		var found *cdp.Node
-		var walk func(n *cdp.Node)
-		walk = func(n *cdp.Node) {
-			if found != nil || n == nil {
+		var walk func(n, parent *cdp.Node)
+		walk = func(n, parent *cdp.Node) {
+			if n == nil {
 				return
 			}
-			if n.NodeType == 1 && match(n) {
+			if parent != nil {
+				parents[n.BackendNodeID] = parent.BackendNodeID
+			}
+			if found == nil && n.NodeType == 1 && match(n) {
 				found = n
-				return
 			}
 			for _, c := range n.ShadowRoots {
-				walk(c)
+				walk(c, n)
 			}
-			walk(n.ContentDocument)
+			walk(n.ContentDocument, n)
 			for _, c := range n.Children {
-				walk(c)
+				walk(c, n)
 			}
 		}
-		walk(res.Root)
+		walk(res.Root, nil)
 		return found, nil
 	})
 	if err != nil {
 		b.t.Fatalf("reading the page: %v", err)
 	}
-	return n
+	return n, parents
 }
 
 // Wait polls until an element matches, and returns it.
@@ -168,31 +180,51 @@ func (b *Browser) Wait(what string, match func(*Node) bool) *Node {
 	}
 }
 
-// Click scrolls n into view and presses the mouse at its middle, as a
-// person does.
-func (b *Browser) Click(n *Node) {
+// Press finds the element match describes, scrolls it into view and
+// presses the mouse at its middle, as a person does, once the element
+// stays where it is: a page still laying itself out (a list re-drawn, a
+// window resized) is waited for, and the element found again, rather than
+// clicked beside.
+func (b *Browser) Press(what string, match func(*Node) bool) {
 	b.t.Helper()
-	err := chromedp.Do(b.ctx, chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
-		if _, err := cdp.Call(ctx, tg, dom.ScrollIntoViewIfNeeded, dom.ScrollIntoViewIfNeededParams{BackendNodeID: n.BackendNodeID}); err != nil {
-			return err
+	// box returns where the element is now, scrolled into view; ok is
+	// false when it is gone.
+	box := func(n *Node) (q dom.Quad, ok bool) {
+		q, err := chromedp.Run(b.ctx, func(ctx context.Context, tg *chromedp.Target) (dom.Quad, error) {
+			if _, err := cdp.Call(ctx, tg, dom.ScrollIntoViewIfNeeded, dom.ScrollIntoViewIfNeededParams{BackendNodeID: n.BackendNodeID}); err != nil {
+				return nil, err
+			}
+			res, err := cdp.Call(ctx, tg, dom.GetBoxModel, dom.GetBoxModelParams{BackendNodeID: n.BackendNodeID})
+			if err != nil {
+				return nil, err
+			}
+			return res.Model.Content, nil
+		})
+		return q, err == nil && len(q) == 8
+	}
+	for {
+		n := b.Wait(what, match)
+		q1, ok1 := box(n)
+		time.Sleep(50 * time.Millisecond)
+		again := b.Find(match)
+		if again != nil && again.BackendNodeID == n.BackendNodeID && ok1 {
+			if q2, ok2 := box(again); ok2 && slices.Equal(q1, q2) {
+				x, y := (q2[0]+q2[4])/2, (q2[1]+q2[5])/2
+				b.Do(chromedp.MouseClickXY(x, y, chromedp.ButtonLeft))
+				return
+			}
 		}
-		box, err := cdp.Call(ctx, tg, dom.GetBoxModel, dom.GetBoxModelParams{BackendNodeID: n.BackendNodeID})
-		if err != nil {
-			return err
+		if b.ctx.Err() != nil {
+			b.t.Fatalf("%s never stayed still to be pressed", what)
 		}
-		q := box.Model.Content
-		_, err = chromedp.MouseClickXY((q[0]+q[4])/2, (q[1]+q[5])/2, chromedp.ButtonLeft)(ctx, tg)
-		return err
-	}))
-	if err != nil {
-		b.t.Fatalf("click: %v", err)
 	}
 }
 
-// Type clicks n and types line, then Enter when enter is set.
-func (b *Browser) Type(n *Node, line string, enter bool) {
+// Type presses the field match describes and types line, then Enter when
+// enter is set.
+func (b *Browser) Type(what string, match func(*Node) bool, line string, enter bool) {
 	b.t.Helper()
-	b.Click(n)
+	b.Press(what, match)
 	steps := []chromedp.Action[chromedp.Void]{chromedp.KeyEvent(line)}
 	if enter {
 		steps = append(steps, chromedp.KeyEvent(kb.Enter))

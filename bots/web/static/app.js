@@ -171,7 +171,7 @@
         if (err.status === 401) { state.token = ""; save(); return next(); }
         if (retryable(err)) {
           problem(err);
-          return sleep(wait).then(function () { wait = Math.min(wait * 2, 15000); next(); });
+          return sleep(wait).then(function () { wait = Math.min(wait * 2, 8000); next(); });
         }
         state.pending.shift();
         mark(p.id, "failed");
@@ -208,7 +208,7 @@
         next();
       }, function (err) {
         if (err.status === 401) { state.token = ""; save(); }
-        return sleep(wait).then(function () { wait = Math.min(wait * 2, 15000); next(); });
+        return sleep(wait).then(function () { wait = Math.min(wait * 2, 8000); next(); });
       });
     })();
   }
