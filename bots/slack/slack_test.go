@@ -301,6 +301,9 @@ func TestDuplicateEnvelopeHandledOnce(t *testing.T) {
 	// Envelopes of one conversation are handled in order: once the next
 	// message is answered, the duplicates were handled.
 	h.dm(staff, "gracias")
+	// The event and the command are handled apart: wait for both answers
+	// (under load the command's could come first).
+	h.f.waitPosted("D"+staff, "", "Aurora Connect")
 	h.f.waitPosted("D"+staff, "", "nada")
 	h.f.mu.Lock()
 	defer h.f.mu.Unlock()
@@ -596,6 +599,9 @@ func TestEventsAPI(t *testing.T) {
 	if code, _ := post(cmd, "application/x-www-form-urlencoded", time.Now(), "", 0); code != 200 {
 		t.Fatalf("slash command: %d, want 200", code)
 	}
+	// The event and the command are handled apart: wait for both answers
+	// (under load the command's could come first).
+	h.f.waitPosted("D"+staff, "", "Aurora Connect")
 	h.f.waitPosted("D"+staff, "", "nada")
 	h.f.mu.Lock()
 	defer h.f.mu.Unlock()
