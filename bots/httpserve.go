@@ -2,6 +2,7 @@ package bots
 
 import (
 	"encoding/json"
+	"io/fs"
 	"log/slog"
 	"net"
 	"net/http"
@@ -133,4 +134,21 @@ func WriteJSON(w http.ResponseWriter, status int, v any) {
 	h.Set("X-Content-Type-Options", "nosniff")
 	w.WriteHeader(status)
 	json.NewEncoder(w).Encode(v)
+}
+
+// ServeFile answers the file name of files (a page's script, style or
+// HTML, embedded in the binary) as typ, checked again on every load.
+func ServeFile(files fs.FS, name, typ string) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		data, err := fs.ReadFile(files, name)
+		if err != nil {
+			http.NotFound(w, r)
+			return
+		}
+		h := w.Header()
+		h.Set("Content-Type", typ)
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("Cache-Control", "no-cache")
+		w.Write(data)
+	}
 }

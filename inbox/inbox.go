@@ -152,17 +152,7 @@ func (x *Inbox) page(w http.ResponseWriter, r *http.Request) {
 }
 
 func (x *Inbox) file(name, typ string) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		data, err := static.ReadFile("static/" + name)
-		if err != nil {
-			http.NotFound(w, r)
-			return
-		}
-		w.Header().Set("Content-Type", typ)
-		w.Header().Set("X-Content-Type-Options", "nosniff")
-		w.Header().Set("Cache-Control", "no-cache")
-		w.Write(data)
-	}
+	return bots.ServeFile(static, "static/"+name, typ)
 }
 
 // Sessions.

@@ -95,14 +95,7 @@ func TestBrowserVisitorAsksGetsAPersonAndKeepsTheConversation(t *testing.T) {
 	b.WaitText("log", "AUR-4411")
 	s.down.Store(false)
 	b.WaitText("log", "Añadido a tu solicitud")
-	tk = s.ticketOf(waitForVisitor(t, s))
-	n := 0
-	for _, e := range tk.Transcript {
-		if strings.Contains(e.Text, "AUR-4411") {
-			n++
-		}
-	}
-	if n != 1 {
+	if n := timesOn(s.ticketOf(waitForVisitor(t, s)), "AUR-4411"); n != 1 {
 		t.Errorf("the message typed while ayuda was down is on the ticket %d times, want once", n)
 	}
 

@@ -163,17 +163,7 @@ func (c *Chat) Handler() http.Handler {
 var static embed.FS
 
 func (c *Chat) static(name, typ string) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		data, err := static.ReadFile("static/" + name)
-		if err != nil {
-			http.NotFound(w, r)
-			return
-		}
-		w.Header().Set("Content-Type", typ)
-		w.Header().Set("X-Content-Type-Options", "nosniff")
-		w.Header().Set("Cache-Control", "no-cache")
-		w.Write(data)
-	}
+	return bots.ServeFile(static, "static/"+name, typ)
 }
 
 // script is /chat.js, the loader a page includes. Any page may load it;

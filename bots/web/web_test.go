@@ -234,6 +234,17 @@ func (s *site) ticketOf(v *visitor) *escalation.Ticket {
 	return full
 }
 
+// timesOn counts the transcript entries of t that contain text.
+func timesOn(t *escalation.Ticket, text string) int {
+	n := 0
+	for _, e := range t.Transcript {
+		if strings.Contains(e.Text, text) {
+			n++
+		}
+	}
+	return n
+}
+
 func TestVisitorAsksAndAnAgentAnswersLive(t *testing.T) {
 	s := open(t, t.TempDir())
 	v := s.visit(nil)
@@ -296,14 +307,7 @@ func TestResentMessageIsStoredOnceAndAnsweredTheSame(t *testing.T) {
 	if first.Text == "" || first.Text != again.Text {
 		t.Fatalf("a message sent again after a lost answer must get the same answer:\n%q\n%q", first.Text, again.Text)
 	}
-	tk := s.ticketOf(v)
-	n := 0
-	for _, e := range tk.Transcript {
-		if strings.Contains(e.Text, "cobrado dos veces") {
-			n++
-		}
-	}
-	if n != 1 {
+	if n := timesOn(s.ticketOf(v), "cobrado dos veces"); n != 1 {
 		t.Fatalf("the message is on the ticket %d times, want once", n)
 	}
 	ts, err := s.q.List(context.Background(), escalation.Filter{Customer: web.Address(v.id).Customer()})
