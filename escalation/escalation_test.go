@@ -897,3 +897,22 @@ func BenchmarkAppendLongTicket(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkAckShown is a client's poll acknowledging what it already
+// acknowledged (the website chat and the terminal do so on every poll).
+func BenchmarkAckShown(b *testing.B) {
+	q, _, _ := setup(b)
+	ctx := context.Background()
+	if err := q.Enqueue(ctx, maria, bots.Reply{Text: "hola"}); err != nil {
+		b.Fatal(err)
+	}
+	msgs, _ := q.Peek(ctx, maria)
+	if err := q.Ack(ctx, maria, msgs[0].Seq); err != nil {
+		b.Fatal(err)
+	}
+	for b.Loop() {
+		if err := q.Ack(ctx, maria, msgs[0].Seq); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
