@@ -9,7 +9,7 @@ import (
 	"sort"
 	"strings"
 
-	bolt "go.etcd.io/bbolt"
+	"ayuda/escalation/store"
 )
 
 // What happens to a ticket: opened, claimed, taken over, answered, noted,
@@ -88,7 +88,7 @@ func (q *Queue) open(ctx context.Context, t Ticket, anyOpen bool) (*Ticket, erro
 	now := q.now()
 	var out *Ticket
 	fresh := false
-	err := q.batch(ctx, func(tx *bolt.Tx) error {
+	err := q.batch(ctx, func(tx store.Tx) error {
 		fresh = false
 		earlier := scanIndex(tx, bCustomer, t.Customer.Address.Customer())
 		// Among the customer's latest tickets (a few, not all of them): the
@@ -184,16 +184,18 @@ func (q *Queue) open(ctx context.Context, t Ticket, anyOpen bool) (*Ticket, erro
 }
 
 // Get returns ticket id, whole.
-func (q *Queue) Get(ctx context.Context, id ID) (*Ticket, error) { return q.read(id, getFull) }
+func (q *Queue) Get(ctx context.Context, id ID) (*Ticket, error) { return q.read(ctx, id, getFull) }
 
 // Recent returns ticket id with its latest entries and events only
 // (Ticket.Archived says how many entries came before them): what a turn
 // needs to know about a ticket, at the same cost however long it is.
-func (q *Queue) Recent(ctx context.Context, id ID) (*Ticket, error) { return q.read(id, getTicket) }
+func (q *Queue) Recent(ctx context.Context, id ID) (*Ticket, error) {
+	return q.read(ctx, id, getTicket)
+}
 
-func (q *Queue) read(id ID, get func(*bolt.Tx, ID) (*Ticket, error)) (*Ticket, error) {
+func (q *Queue) read(ctx context.Context, id ID, get func(store.Tx, ID) (*Ticket, error)) (*Ticket, error) {
 	var t *Ticket
-	err := q.db.View(func(tx *bolt.Tx) error {
+	err := q.st.View(ctx, func(tx store.Tx) error {
 		var err error
 		t, err = get(tx, id)
 		return err
@@ -212,7 +214,7 @@ type Filter struct {
 // List returns tickets matching f, newest first.
 func (q *Queue) List(ctx context.Context, f Filter) ([]Ticket, error) {
 	var out []Ticket
-	err := q.db.View(func(tx *bolt.Tx) error {
+	err := q.st.View(ctx, func(tx store.Tx) error {
 		var ids []ID
 		switch {
 		case f.Customer != "":
@@ -288,12 +290,12 @@ func (q *Queue) event(t *Ticket, actor, what, detail string) {
 }
 
 // notify words a notice and puts it in the outbox within tx.
-func (q *Queue) notify(tx *bolt.Tx, n Notice) error {
+func (q *Queue) notify(tx store.Tx, n Notice) error {
 	return q.notifyRef(tx, n, "")
 }
 
 // notifyRef is notify for a message that carries the ref of what caused it.
-func (q *Queue) notifyRef(tx *bolt.Tx, n Notice, ref string) error {
+func (q *Queue) notifyRef(tx store.Tx, n Notice, ref string) error {
 	r := q.cfg.Notify(n)
 	if r.IsZero() {
 		return nil
@@ -308,7 +310,7 @@ func (q *Queue) Claim(ctx context.Context, id ID, agent string) (*Ticket, error)
 	if err != nil {
 		return nil, err
 	}
-	return q.update(ctx, id, func(tx *bolt.Tx, t *Ticket) error {
+	return q.update(ctx, id, func(tx store.Tx, t *Ticket) error {
 		return q.claim(tx, t, a, true)
 	})
 }
@@ -336,7 +338,7 @@ func (q *Queue) Takeover(ctx context.Context, id ID, agent, why string) (*Ticket
 		return nil, err
 	}
 	why = strings.TrimSpace(why)
-	return q.update(ctx, id, func(tx *bolt.Tx, t *Ticket) error {
+	return q.update(ctx, id, func(tx store.Tx, t *Ticket) error {
 		if !t.Status.Open() {
 			return fmt.Errorf("%w: #%d is %s", ErrTransition, t.ID, t.Status)
 		}
@@ -356,7 +358,7 @@ func (q *Queue) Takeover(ctx context.Context, id ID, agent, why string) (*Ticket
 
 // claim gives t to a; notify tells the customer (a reply that claims says
 // who is answering already).
-func (q *Queue) claim(tx *bolt.Tx, t *Ticket, a Agent, notify bool) error {
+func (q *Queue) claim(tx store.Tx, t *Ticket, a Agent, notify bool) error {
 	if strings.EqualFold(t.Assignee, a.ID) {
 		return nil
 	}
@@ -395,7 +397,7 @@ func (q *Queue) ReplyRef(ctx context.Context, id ID, agent, text, ref string) (*
 	if err != nil {
 		return nil, err
 	}
-	return q.update(ctx, id, func(tx *bolt.Tx, t *Ticket) error {
+	return q.update(ctx, id, func(tx store.Tx, t *Ticket) error {
 		if hasMessage(t, ref) {
 			return errNoChange
 		}
@@ -462,7 +464,7 @@ func (q *Queue) NoteRef(ctx context.Context, id ID, agent, text, ref string) (*T
 	if err != nil {
 		return nil, err
 	}
-	return q.update(ctx, id, func(tx *bolt.Tx, t *Ticket) error {
+	return q.update(ctx, id, func(tx store.Tx, t *Ticket) error {
 		if hasMessage(t, ref) {
 			return errNoChange
 		}
@@ -482,7 +484,7 @@ func (q *Queue) SetStatus(ctx context.Context, id ID, agent string, to Status) (
 	if err != nil {
 		return nil, err
 	}
-	return q.update(ctx, id, func(tx *bolt.Tx, t *Ticket) error {
+	return q.update(ctx, id, func(tx store.Tx, t *Ticket) error {
 		if t.Status == to {
 			return nil
 		}
@@ -529,7 +531,7 @@ func (q *Queue) SetStatus(ctx context.Context, id ID, agent string, to Status) (
 // was already added (same MessageID) is not added twice. A customer who
 // answers while the ticket waits on them moves it back to in progress.
 func (q *Queue) CustomerMessage(ctx context.Context, id ID, e Entry) (*Ticket, error) {
-	return q.update(ctx, id, func(tx *bolt.Tx, t *Ticket) error {
+	return q.update(ctx, id, func(tx store.Tx, t *Ticket) error {
 		if e.MessageID != "" {
 			for i := len(t.Transcript) - 1; i >= 0 && i >= len(t.Transcript)-50; i-- {
 				if t.Transcript[i].MessageID == e.MessageID {
@@ -555,7 +557,7 @@ func (q *Queue) CustomerMessage(ctx context.Context, id ID, e Entry) (*Ticket, e
 
 // Accept records that the customer confirmed the solution: the ticket closes.
 func (q *Queue) Accept(ctx context.Context, id ID) (*Ticket, error) {
-	return q.update(ctx, id, func(tx *bolt.Tx, t *Ticket) error {
+	return q.update(ctx, id, func(tx store.Tx, t *Ticket) error {
 		if t.Status != Completed {
 			return fmt.Errorf("%w: #%d is %s, not completed", ErrTransition, t.ID, t.Status)
 		}
@@ -569,7 +571,7 @@ func (q *Queue) Accept(ctx context.Context, id ID) (*Ticket, error) {
 // Reopen records that the customer says the problem is not solved: the
 // ticket goes back to its agent (or the queue) with the same history.
 func (q *Queue) Reopen(ctx context.Context, id ID, why Entry) (*Ticket, error) {
-	return q.update(ctx, id, func(tx *bolt.Tx, t *Ticket) error {
+	return q.update(ctx, id, func(tx store.Tx, t *Ticket) error {
 		if t.Status != Completed && t.Status != Closed {
 			return fmt.Errorf("%w: #%d is %s", ErrTransition, t.ID, t.Status)
 		}

@@ -7,7 +7,7 @@ import (
 	"fmt"
 	"time"
 
-	bolt "go.etcd.io/bbolt"
+	"ayuda/escalation/store"
 )
 
 // Answer is a question the bot handled itself, for the reports: answered
@@ -41,7 +41,7 @@ func (q *Queue) RecordAnswer(ctx context.Context, a Answer) error {
 	if err != nil {
 		return err
 	}
-	err = q.batch(ctx, func(tx *bolt.Tx) error {
+	err = q.batch(ctx, func(tx store.Tx) error {
 		return tx.Bucket(bAnswers).Put(answerKey(a), data)
 	})
 	if err != nil {
@@ -57,7 +57,7 @@ func (q *Queue) Answers(ctx context.Context, since, until time.Time) ([]Answer, 
 		since = epoch
 	}
 	var out []Answer
-	err := q.db.View(func(tx *bolt.Tx) error {
+	err := q.st.View(ctx, func(tx store.Tx) error {
 		c := tx.Bucket(bAnswers).Cursor()
 		from := make([]byte, 8)
 		binary.BigEndian.PutUint64(from, uint64(since.UnixNano()))

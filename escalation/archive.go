@@ -6,7 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 
-	bolt "go.etcd.io/bbolt"
+	"ayuda/escalation/store"
 )
 
 // A ticket's record keeps its latest messages and events in line, and
@@ -57,7 +57,7 @@ func entrySize(e Entry) int {
 // budget bytes) remain, and returns how many it wrote. Those numbered
 // from base+n to base+had-1, kept apart before and in line now, are
 // deleted.
-func spill[T any](b *bolt.Bucket, id ID, base, had int, items []T, keep, budget int, size func(T) int) (int, error) {
+func spill[T any](b store.Bucket, id ID, base, had int, items []T, keep, budget int, size func(T) int) (int, error) {
 	cut := max(0, len(items)-keep)
 	total := 0
 	for i := len(items) - 1; size != nil && i >= cut; i-- {
@@ -85,7 +85,7 @@ func spill[T any](b *bolt.Bucket, id ID, base, had int, items []T, keep, budget 
 }
 
 // unspill reads the n items of ticket id kept apart in b, in order.
-func unspill[T any](b *bolt.Bucket, id ID, n int) ([]T, error) {
+func unspill[T any](b store.Bucket, id ID, n int) ([]T, error) {
 	out := make([]T, 0, n)
 	prefix := archiveKey(id, 0)[:8]
 	c := b.Cursor()
@@ -107,7 +107,7 @@ func unspill[T any](b *bolt.Bucket, id ID, n int) ([]T, error) {
 
 // getFull reads ticket id with every entry and event, those kept apart
 // included: Archived and ArchivedEvents are 0 on what it returns.
-func getFull(tx *bolt.Tx, id ID) (*Ticket, error) {
+func getFull(tx store.Tx, id ID) (*Ticket, error) {
 	t, err := getTicket(tx, id) // which sets t.apart
 	if err != nil {
 		return nil, err
@@ -135,7 +135,7 @@ func getFull(tx *bolt.Tx, id ID) (*Ticket, error) {
 // again what was kept apart: erasing and trimming change old entries, and
 // what a whole ticket now keeps in line is deleted from where it was kept
 // apart.
-func record(tx *bolt.Tx, t *Ticket) (*Ticket, error) {
+func record(tx store.Tx, t *Ticket) (*Ticket, error) {
 	had := t.apart
 	if t.Archived != had[0] && t.Archived != 0 || t.ArchivedEvents != had[1] && t.ArchivedEvents != 0 {
 		return nil, fmt.Errorf("escalation: ticket #%d: a change from an out-of-date copy", t.ID)

@@ -1,20 +1,20 @@
 package escalation
 
 import (
+	"ayuda/escalation/store"
 	"bytes"
+	"context"
 	"fmt"
 	"strings"
 	"testing"
 	"time"
-
-	bolt "go.etcd.io/bbolt"
 )
 
 // rawSize is the size of ticket id's own record in the store.
 func rawSize(t testing.TB, q *Queue, id ID) int {
 	t.Helper()
 	n := 0
-	if err := q.db.View(func(tx *bolt.Tx) error {
+	if err := q.st.View(context.Background(), func(tx store.Tx) error {
 		n = len(tx.Bucket(bTickets).Get(itob(uint64(id))))
 		return nil
 	}); err != nil {
@@ -28,7 +28,7 @@ func rawSize(t testing.TB, q *Queue, id ID) int {
 func storeHolds(t testing.TB, q *Queue, text string) bool {
 	t.Helper()
 	found := false
-	q.db.View(func(tx *bolt.Tx) error {
+	q.st.View(context.Background(), func(tx store.Tx) error {
 		for _, b := range [][]byte{bTickets, bEntries, bEvents} {
 			tx.Bucket(b).ForEach(func(_, v []byte) error {
 				found = found || bytes.Contains(v, []byte(text))

@@ -8,7 +8,7 @@ import (
 	"strings"
 	"unicode"
 
-	bolt "go.etcd.io/bbolt"
+	"ayuda/escalation/store"
 )
 
 var (
@@ -97,7 +97,7 @@ func customerContacts(entries []Entry, prefix string) []string {
 // linkContacts records that customer uses contacts and returns the other
 // customers (bots.Address.Customer keys, other platforms or accounts) known
 // by any of them, sorted, and the contacts they share.
-func linkContacts(tx *bolt.Tx, contacts []string, customer string) (others, shared []string, err error) {
+func linkContacts(tx store.Tx, contacts []string, customer string) (others, shared []string, err error) {
 	b := tx.Bucket(bContacts)
 	for _, c := range contacts {
 		prefix := append([]byte(c), 0)
@@ -125,7 +125,7 @@ func linkContacts(tx *bolt.Tx, contacts []string, customer string) (others, shar
 // linkEarlier adds the tickets of others (customers sharing contacts with
 // t's customer) to t.Earlier and leaves a note for the agents. It reports
 // whether anything was added.
-func (q *Queue) linkEarlier(tx *bolt.Tx, t *Ticket, contacts, others []string) bool {
+func (q *Queue) linkEarlier(tx store.Tx, t *Ticket, contacts, others []string) bool {
 	var added []ID
 	for _, o := range others {
 		for _, id := range scanIndex(tx, bCustomer, o) {

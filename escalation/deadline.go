@@ -7,7 +7,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	bolt "go.etcd.io/bbolt"
+	"ayuda/escalation/store"
 )
 
 // Every write to the store has a deadline: the caller's context's, and at
@@ -44,25 +44,27 @@ const (
 	writeAbandoned
 )
 
-// batch runs fn in a bbolt Batch (shared with concurrent writes), within
-// ctx's deadline and the write timeout.
-func (q *Queue) batch(ctx context.Context, fn func(tx *bolt.Tx) error) error {
-	return q.write(ctx, q.db.Batch, fn)
+// batch runs fn in the store's Batch (shared with concurrent writes),
+// within ctx's deadline and the write timeout.
+func (q *Queue) batch(ctx context.Context, fn func(tx store.Tx) error) error {
+	return q.write(ctx, q.st.Batch, fn)
 }
 
 // updateTx runs fn in a transaction of its own, with the same deadlines.
-func (q *Queue) updateTx(ctx context.Context, fn func(tx *bolt.Tx) error) error {
-	return q.write(ctx, q.db.Update, fn)
+func (q *Queue) updateTx(ctx context.Context, fn func(tx store.Tx) error) error {
+	return q.write(ctx, q.st.Update, fn)
 }
 
-func (q *Queue) write(ctx context.Context, run func(func(*bolt.Tx) error) error, fn func(*bolt.Tx) error) error {
+func (q *Queue) write(ctx context.Context, run func(context.Context, func(store.Tx) error) error, fn func(store.Tx) error) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
 	var state atomic.Int32
 	done := make(chan error, 1)
 	go func() {
-		done <- run(func(tx *bolt.Tx) error {
+		// The write goes on when ctx is cancelled (below); its deadline
+		// is kept by the wait.
+		done <- run(context.WithoutCancel(ctx), func(tx store.Tx) error {
 			// Batch may run fn again (alone, after another write in the
 			// batch failed): running it again is allowed, starting late is not.
 			if !state.CompareAndSwap(writeWaiting, writeRunning) && state.Load() != writeRunning {

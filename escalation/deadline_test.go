@@ -21,7 +21,7 @@ func TestWritesHaveDeadlines(t *testing.T) {
 	defer q.Close()
 	tk := newTicket(t, q, maria)
 
-	stuck, err := q.db.Begin(true)
+	stuck, err := q.boltDB().Begin(true)
 	if err != nil {
 		t.Fatal(err)
 	}

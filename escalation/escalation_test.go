@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	bolt "go.etcd.io/bbolt"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -18,7 +17,10 @@ import (
 	"time"
 	"unicode/utf8"
 
+	bolt "go.etcd.io/bbolt"
+
 	"ayuda/bots"
+	"ayuda/escalation/store"
 )
 
 // fakeClock is a clock tests move by hand.
@@ -690,7 +692,7 @@ func TestDamagedStoreRefused(t *testing.T) {
 // test would notice.
 func TestStoreSyncsEveryCommit(t *testing.T) {
 	q, _, _ := setup(t)
-	if q.db.NoSync {
+	if q.boltDB().NoSync {
 		t.Error("the store commits without fsync (bbolt NoSync)")
 	}
 }
@@ -701,7 +703,7 @@ func TestUnreadableTicketIsSkipped(t *testing.T) {
 	q, clk, _ := setup(t)
 	bad := newTicket(t, q, maria)
 	good := newTicket(t, q, bots.Address{Platform: "telegram", Chat: "200", User: "200"})
-	if err := q.db.Update(func(tx *bolt.Tx) error {
+	if err := q.st.Update(context.Background(), func(tx store.Tx) error {
 		return tx.Bucket(bTickets).Put(itob(uint64(bad.ID)), []byte(`{"id": 1, "status": `))
 	}); err != nil {
 		t.Fatal(err)
@@ -803,7 +805,7 @@ func BenchmarkDueBusyOutbox(b *testing.B) {
 		b.Fatal(err)
 	}
 	for b.Loop() {
-		if due, next, err := q.due(); err != nil || len(due) != 0 || next.IsZero() {
+		if due, next, err := q.due(b.Context()); err != nil || len(due) != 0 || next.IsZero() {
 			b.Fatal(err, len(due), next)
 		}
 	}
@@ -816,7 +818,7 @@ func TestOutboxIndexBuiltOnOpen(t *testing.T) {
 	if err := q.Enqueue(t.Context(), maria, bots.Reply{Text: "uno"}); err != nil {
 		t.Fatal(err)
 	}
-	if err := q.db.Update(func(tx *bolt.Tx) error { return tx.DeleteBucket(bOutboxTo) }); err != nil {
+	if err := q.boltDB().Update(func(tx *bolt.Tx) error { return tx.DeleteBucket(bOutboxTo) }); err != nil {
 		t.Fatal(err)
 	}
 	q.Close()
@@ -837,7 +839,7 @@ func TestOutboxIndexBuiltOnOpen(t *testing.T) {
 // parkMany puts 50,000 messages for 5,000 other people in q's outbox.
 func parkMany(b *testing.B, q *Queue) {
 	b.Helper()
-	err := q.db.Update(func(tx *bolt.Tx) error {
+	err := q.st.Update(context.Background(), func(tx store.Tx) error {
 		for i := range 50000 {
 			to := bots.Address{Platform: "console", Chat: fmt.Sprint("parked", i%5000), User: fmt.Sprint("parked", i%5000)}
 			if err := enqueue(tx, to, bots.Reply{Text: "hola"}, 0, "message", "", time.Now()); err != nil {

@@ -10,7 +10,7 @@ import (
 	"strconv"
 	"time"
 
-	bolt "go.etcd.io/bbolt"
+	"ayuda/escalation/store"
 
 	"ayuda/bots"
 )
@@ -74,11 +74,11 @@ func (q *Queue) delivered(d Delivery) {
 	}
 }
 
-func enqueue(tx *bolt.Tx, to bots.Address, r bots.Reply, ticket ID, kind, ref string, now time.Time) error {
+func enqueue(tx store.Tx, to bots.Address, r bots.Reply, ticket ID, kind, ref string, now time.Time) error {
 	return enqueueKeyed(tx, to, r, ticket, kind, ref, "", now)
 }
 
-func enqueueKeyed(tx *bolt.Tx, to bots.Address, r bots.Reply, ticket ID, kind, ref, key string, now time.Time) error {
+func enqueueKeyed(tx store.Tx, to bots.Address, r bots.Reply, ticket ID, kind, ref, key string, now time.Time) error {
 	b := tx.Bucket(bOutbox)
 	seq, err := b.NextSequence()
 	if err != nil {
@@ -117,7 +117,7 @@ func outboxDueKey(at time.Time, seq uint64) []byte {
 }
 
 // promote makes to's first message the one the due index has for to.
-func promote(tx *bolt.Tx, to bots.Address) error {
+func promote(tx store.Tx, to bots.Address) error {
 	prefix := append([]byte(to.Key()), 0)
 	idx := tx.Bucket(bOutboxTo)
 	c := idx.Cursor()
@@ -148,7 +148,7 @@ func promote(tx *bolt.Tx, to bots.Address) error {
 
 // reschedule records that o, its recipient's first message, is next due
 // at o.NextAt.
-func reschedule(tx *bolt.Tx, o Outgoing) error {
+func reschedule(tx store.Tx, o Outgoing) error {
 	idx := tx.Bucket(bOutboxTo)
 	tk := outboxToKey(o.To, o.Seq)
 	if old := idx.Get(tk); len(old) > 0 {
@@ -165,7 +165,7 @@ func reschedule(tx *bolt.Tx, o Outgoing) error {
 
 // outboxDelete removes message o from the outbox and its indexes; the
 // recipient's next message, if any, becomes the one due.
-func outboxDelete(tx *bolt.Tx, o Outgoing) error {
+func outboxDelete(tx store.Tx, o Outgoing) error {
 	if err := tx.Bucket(bOutbox).Delete(itob(o.Seq)); err != nil {
 		return err
 	}
@@ -184,7 +184,7 @@ func outboxDelete(tx *bolt.Tx, o Outgoing) error {
 
 // outboxFor returns the messages waiting for to with sequence numbers up
 // to upTo (0: all), oldest first.
-func outboxFor(tx *bolt.Tx, to bots.Address, upTo uint64) ([]Outgoing, error) {
+func outboxFor(tx store.Tx, to bots.Address, upTo uint64) ([]Outgoing, error) {
 	prefix := append([]byte(to.Key()), 0)
 	b := tx.Bucket(bOutbox)
 	var out []Outgoing
@@ -212,15 +212,11 @@ func outboxFor(tx *bolt.Tx, to bots.Address, upTo uint64) ([]Outgoing, error) {
 	return out, nil
 }
 
-// indexOutbox builds the outbox's indexes of a store that had none.
-func indexOutbox(tx *bolt.Tx) error {
+// indexOutbox builds the outbox's indexes afresh (a store from before
+// they were kept).
+func indexOutbox(tx store.Tx) error {
 	for _, name := range [][]byte{bOutboxTo, bOutboxDue} {
-		if tx.Bucket(name) != nil {
-			if err := tx.DeleteBucket(name); err != nil {
-				return err
-			}
-		}
-		if _, err := tx.CreateBucket(name); err != nil {
+		if err := tx.Bucket(name).Clear(); err != nil {
 			return err
 		}
 	}
@@ -251,7 +247,7 @@ func (q *Queue) Enqueue(ctx context.Context, to bots.Address, r bots.Reply) erro
 		return err
 	}
 	key := bots.SendKey(ctx)
-	err := q.batch(ctx, func(tx *bolt.Tx) error {
+	err := q.batch(ctx, func(tx store.Tx) error {
 		return enqueueKeyed(tx, to, r, 0, "message", "", key, q.now())
 	})
 	if err != nil {
@@ -270,13 +266,13 @@ func (q *Queue) poke() {
 
 // Pending returns what waits in the outbox, oldest first.
 func (q *Queue) Pending(ctx context.Context) ([]Outgoing, error) {
-	return q.outgoing(bOutbox)
+	return q.outgoing(ctx, bOutbox)
 }
 
 // outgoing reads every message in bucket, oldest first.
-func (q *Queue) outgoing(bucket []byte) ([]Outgoing, error) {
+func (q *Queue) outgoing(ctx context.Context, bucket []byte) ([]Outgoing, error) {
 	var out []Outgoing
-	err := q.db.View(func(tx *bolt.Tx) error {
+	err := q.st.View(ctx, func(tx store.Tx) error {
 		return tx.Bucket(bucket).ForEach(func(k, v []byte) error {
 			var o Outgoing
 			if err := json.Unmarshal(v, &o); err != nil {
@@ -305,7 +301,7 @@ func (q *Queue) Take(ctx context.Context, to bots.Address) ([]Outgoing, error) {
 // what it has shown, so a crash on either side loses nothing.
 func (q *Queue) Peek(ctx context.Context, to bots.Address) ([]Outgoing, error) {
 	var out []Outgoing
-	err := q.db.View(func(tx *bolt.Tx) error {
+	err := q.st.View(ctx, func(tx store.Tx) error {
 		var err error
 		out, err = outboxFor(tx, to, 0)
 		return err
@@ -322,7 +318,7 @@ func (q *Queue) Ack(ctx context.Context, to bots.Address, upTo uint64) error {
 	// read says whether there is anything to delete before a write (and
 	// its fsync) is spent on it.
 	var any bool
-	err := q.db.View(func(tx *bolt.Tx) error {
+	err := q.st.View(ctx, func(tx store.Tx) error {
 		os, err := outboxFor(tx, to, upTo)
 		any = len(os) > 0
 		return err
@@ -331,7 +327,7 @@ func (q *Queue) Ack(ctx context.Context, to bots.Address, upTo uint64) error {
 		return err
 	}
 	var taken []Outgoing
-	err = q.updateTx(ctx, func(tx *bolt.Tx) error {
+	err = q.updateTx(ctx, func(tx store.Tx) error {
 		var err error
 		if taken, err = outboxFor(tx, to, upTo); err != nil {
 			return err
@@ -448,7 +444,7 @@ func (q *Queue) DispatchOnce(ctx context.Context, s Sender) (time.Time, error) {
 
 func (q *Queue) dispatchOnce(ctx context.Context, s Sender, workers int) (time.Time, error) {
 	for {
-		due, next, err := q.due()
+		due, next, err := q.due(ctx)
 		if err != nil || len(due) == 0 {
 			return next, err
 		}
@@ -473,11 +469,11 @@ func (q *Queue) dispatchOnce(ctx context.Context, s Sender, workers int) (time.T
 // due returns the first message of each recipient that is due now, and the
 // earliest time one that is not will be. It reads the due index up to now,
 // and one entry past it.
-func (q *Queue) due() ([]Outgoing, time.Time, error) {
+func (q *Queue) due(ctx context.Context) ([]Outgoing, time.Time, error) {
 	now := q.now()
 	var due []Outgoing
 	var next time.Time
-	err := q.db.View(func(tx *bolt.Tx) error {
+	err := q.st.View(ctx, func(tx store.Tx) error {
 		b := tx.Bucket(bOutbox)
 		c := tx.Bucket(bOutboxDue).Cursor()
 		for k, _ := c.First(); k != nil; k, _ = c.Next() {
@@ -533,7 +529,7 @@ func (q *Queue) deliver(ctx context.Context, s Sender, o Outgoing) {
 	// run more than once, so it resets what it reports and re-reads the entry.
 	// The outcome is recorded even when shutdown began meanwhile: a sent
 	// message left in the outbox would be sent again after the restart.
-	err2 := q.batch(context.WithoutCancel(ctx), func(tx *bolt.Tx) error {
+	err2 := q.batch(context.WithoutCancel(ctx), func(tx store.Tx) error {
 		recorded, final, failed = false, false, nil
 		b := tx.Bucket(bOutbox)
 		key := itob(o.Seq)
@@ -604,7 +600,7 @@ func (q *Queue) deliver(ctx context.Context, s Sender, o Outgoing) {
 // bury moves an undeliverable message aside and records the failure on its
 // ticket, so an agent sees that the customer did not get it. It returns
 // the ticket it changed, if any.
-func (q *Queue) bury(tx *bolt.Tx, o Outgoing) (*Ticket, error) {
+func (q *Queue) bury(tx store.Tx, o Outgoing) (*Ticket, error) {
 	data, err := json.Marshal(o)
 	if err != nil {
 		return nil, err
@@ -635,5 +631,5 @@ func (q *Queue) bury(tx *bolt.Tx, o Outgoing) (*Ticket, error) {
 
 // Undeliverable returns the messages given up on, oldest first.
 func (q *Queue) Undeliverable(ctx context.Context) ([]Outgoing, error) {
-	return q.outgoing(bDead)
+	return q.outgoing(ctx, bDead)
 }

@@ -12,7 +12,7 @@ import (
 	"strings"
 	"time"
 
-	bolt "go.etcd.io/bbolt"
+	"ayuda/escalation/store"
 
 	"ayuda/bots"
 )
@@ -55,7 +55,7 @@ type Erased struct {
 }
 
 // linked returns key and the customers that share a contact with it.
-func linked(tx *bolt.Tx, key string) (keys, contacts []string) {
+func linked(tx store.Tx, key string) (keys, contacts []string) {
 	keys = []string{key}
 	c := tx.Bucket(bContacts).Cursor()
 	byContact := map[string][]string{}
@@ -124,7 +124,7 @@ func (q *Queue) CustomerData(ctx context.Context, key, by string) (*CustomerData
 	by = a.ID
 	out := &CustomerData{Conversations: map[string][]byte{}}
 	var ids []ID
-	err = q.db.View(func(tx *bolt.Tx) error {
+	err = q.st.View(ctx, func(tx store.Tx) error {
 		out.Customers, out.Contacts = linked(tx, key)
 		for _, k := range out.Customers {
 			ids = append(ids, scanIndex(tx, bCustomer, k)...)
@@ -176,7 +176,7 @@ func (q *Queue) CustomerData(ctx context.Context, key, by string) (*CustomerData
 	}
 	for _, exported := range out.Tickets {
 		id := exported.ID
-		if _, err := q.update(ctx, id, func(tx *bolt.Tx, t *Ticket) error {
+		if _, err := q.update(ctx, id, func(tx store.Tx, t *Ticket) error {
 			q.event(t, by, EventDataExported, "")
 			return nil
 		}); err != nil {
@@ -242,7 +242,7 @@ func (q *Queue) EraseCustomer(ctx context.Context, key, by string) (*Erased, err
 	by = a.ID
 	out := &Erased{}
 	var changed []*Ticket
-	err = q.updateTx(ctx, func(tx *bolt.Tx) error {
+	err = q.updateTx(ctx, func(tx store.Tx) error {
 		*out, changed = Erased{}, nil
 		var contacts []string
 		out.Customers, contacts = linked(tx, key)
@@ -373,10 +373,11 @@ func retentionKey(t *Ticket) string {
 	return closedKey(t)
 }
 
-// indexRetention builds the retention index of a store from before it.
-func indexRetention(tx *bolt.Tx) error {
-	b, err := tx.CreateBucket(bRetention)
-	if err != nil {
+// indexRetention builds the retention index afresh (a store from before
+// it was kept).
+func indexRetention(tx store.Tx) error {
+	b := tx.Bucket(bRetention)
+	if err := b.Clear(); err != nil {
 		return err
 	}
 	return tx.Bucket(bTickets).ForEach(func(k, v []byte) error {
@@ -402,7 +403,7 @@ func (q *Queue) applyRetention(ctx context.Context, now time.Time) (int, error) 
 	}
 	cutoff := now.Add(-keep).UTC().Format(retentionLayout)
 	var ids []ID
-	err := q.db.View(func(tx *bolt.Tx) error {
+	err := q.st.View(ctx, func(tx store.Tx) error {
 		c := tx.Bucket(bRetention).Cursor()
 		for k, _ := c.First(); k != nil && len(k) == len(cutoff)+9 && string(k[:len(cutoff)]) < cutoff; k, _ = c.Next() {
 			ids = append(ids, ID(binary.BigEndian.Uint64(k[len(cutoff)+1:])))
@@ -414,7 +415,7 @@ func (q *Queue) applyRetention(ctx context.Context, now time.Time) (int, error) 
 	}
 	n := 0
 	for _, id := range ids {
-		_, err := q.updateAll(ctx, id, func(tx *bolt.Tx, t *Ticket) error {
+		_, err := q.updateAll(ctx, id, func(tx store.Tx, t *Ticket) error {
 			if t.Status != Closed {
 				return errNoChange
 			}

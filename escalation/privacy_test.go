@@ -1,6 +1,7 @@
 package escalation
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -8,9 +9,10 @@ import (
 	"testing"
 	"time"
 
-	"ayuda/bots"
-
 	bolt "go.etcd.io/bbolt"
+
+	"ayuda/bots"
+	"ayuda/escalation/store"
 )
 
 // A customer's data, across the platforms a shared e-mail links, comes out
@@ -180,9 +182,8 @@ func TestRetentionIndex(t *testing.T) {
 	indexed := func() int {
 		t.Helper()
 		n := 0
-		if err := q.db.View(func(tx *bolt.Tx) error {
-			n = tx.Bucket(bRetention).Stats().KeyN
-			return nil
+		if err := q.st.View(context.Background(), func(tx store.Tx) error {
+			return tx.Bucket(bRetention).ForEach(func(_, _ []byte) error { n++; return nil })
 		}); err != nil {
 			t.Fatal(err)
 		}
@@ -192,7 +193,7 @@ func TestRetentionIndex(t *testing.T) {
 		t.Fatalf("%d tickets in the retention index, want the closed one only", n)
 	}
 	// A store from before the index: it is built when the store opens.
-	if err := q.db.Update(func(tx *bolt.Tx) error { return tx.DeleteBucket(bRetention) }); err != nil {
+	if err := q.boltDB().Update(func(tx *bolt.Tx) error { return tx.DeleteBucket(bRetention) }); err != nil {
 		t.Fatal(err)
 	}
 	q.Close()
@@ -227,7 +228,7 @@ func BenchmarkRetentionBigStore(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer q.Close()
-	err = q.db.Update(func(tx *bolt.Tx) error {
+	err = q.st.Update(context.Background(), func(tx store.Tx) error {
 		for i := range 20000 {
 			t := &Ticket{ID: ID(i + 1), Status: Closed, Closed: clk.now(), Customer: Customer{Address: bots.Address{Platform: "telegram", Chat: fmt.Sprint(i), User: fmt.Sprint(i)}},
 				Transcript: []Entry{{Author: AuthorCustomer, Text: strings.Repeat("mi pedido no llega ", 20)}}}

@@ -1,22 +1,26 @@
-// Package escalation is the human queue: tickets with their full context in
-// a bbolt file, their lifecycle, the agents who may act on them, and the
-// outbox through which everything owed to a customer is delivered.
+// Package escalation is the human queue: tickets with their full context,
+// their lifecycle, the agents who may act on them, and the outbox through
+// which everything owed to a customer is delivered. It keeps them in a
+// store.Store: a bbolt file (Open) or PostgreSQL (pgstore, OpenStore).
 //
-// Every change is one bbolt transaction, synced to disk before the call
+// Every change is one transaction, synced to disk before the call
 // returns, so nothing is told to a customer before it is stored. What a
 // change owes the customer (an agent's answer, "Ana is on it", "is this
 // solved?") is written to the outbox in the same transaction as the change,
 // and Dispatch delivers it, in order per recipient, retrying with back-off,
 // across restarts.
 //
-// The same file holds the dialog engine's conversations (LoadConversation,
-// SaveConversation): one process owns it, and bbolt allows one writer.
+// The same store holds the dialog engine's conversations (LoadConversation,
+// SaveConversation) and the channels' small records (GetMeta, PutMeta).
 package escalation
 
 import (
+	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -24,10 +28,9 @@ import (
 	"time"
 	"unicode"
 
-	bolt "go.etcd.io/bbolt"
-	bolterrors "go.etcd.io/bbolt/errors"
-
 	"ayuda/bots"
+	"ayuda/escalation/store"
+	"ayuda/escalation/store/boltstore"
 )
 
 // Errors callers branch on.
@@ -36,7 +39,8 @@ var (
 	ErrNotAgent   = errors.New("escalation: not a configured agent")
 	ErrClaimed    = errors.New("escalation: ticket is claimed by another agent")
 	ErrTransition = errors.New("escalation: status change not allowed")
-	ErrLocked     = errors.New("escalation: the data file is in use by another process")
+	ErrLocked     = store.ErrLocked
+	ErrDamaged    = store.ErrDamaged
 	ErrEmptyText  = errors.New("escalation: empty text")
 	// ErrBadAddress is a customer's address with control characters, NUL
 	// among them: no platform sends one, and it would reach the indexes.
@@ -179,7 +183,7 @@ type Config struct {
 
 // Queue is the ticket store. It is safe for concurrent use.
 type Queue struct {
-	db  *bolt.DB
+	st  store.Store
 	cfg Config
 	log *slog.Logger
 	// damaged holds the tickets that could not be read (ID → why).
@@ -214,80 +218,61 @@ var (
 	bOutboxTo  = []byte("idx_outbox_to")  // recipient's Address.Key() \x00 seq → its due key when it is the recipient's first
 	bOutboxDue = []byte("idx_outbox_due") // due time, seq: each recipient's first message
 	bRetention = []byte("idx_retention")  // closing time \x00 id: closed tickets whose transcript has text
-	allBuckets = [][]byte{bTickets, bStatus, bAssignee, bCustomer, bOutbox, bDead, bConvs, bMeta, bContacts, bAnswers, bEntries, bEvents}
+	// Buckets are the key spaces a store for the queue holds.
+	Buckets = [][]byte{bTickets, bStatus, bAssignee, bCustomer, bOutbox, bDead, bConvs, bMeta, bContacts, bAnswers, bEntries, bEvents, bOutboxTo, bOutboxDue, bRetention}
 )
 
-// Open opens (or creates) the store at path. If another process holds the
-// file it fails with ErrLocked after cfg.Timeout; a file that is not a
+// Open opens (or creates) the bbolt store at path. If another process holds
+// the file it fails with ErrLocked after cfg.Timeout; a file that is not a
 // bbolt database fails with a clear error and is never overwritten.
 func Open(path string, cfg Config) (*Queue, error) {
-	if cfg.Notify == nil {
-		return nil, errors.New("escalation: Config.Notify is required")
+	if err := cfg.check(); err != nil {
+		return nil, err
+	}
+	st, err := boltstore.Open(path, boltstore.Options{Buckets: Buckets, Timeout: cfg.Timeout, CommitDelay: cfg.CommitDelay})
+	if err != nil {
+		return nil, err
+	}
+	// A store from before the outbox, or closed tickets, were indexed.
+	var rebuild []func(store.Tx) error
+	if slices.ContainsFunc(st.Created, func(b []byte) bool { return bytes.Equal(b, bOutboxTo) || bytes.Equal(b, bOutboxDue) }) {
+		rebuild = append(rebuild, indexOutbox)
+	}
+	if slices.ContainsFunc(st.Created, func(b []byte) bool { return bytes.Equal(b, bRetention) }) {
+		rebuild = append(rebuild, indexRetention)
+	}
+	if len(rebuild) > 0 {
+		err := st.Update(context.Background(), func(tx store.Tx) error {
+			for _, f := range rebuild {
+				if err := f(tx); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			st.Close()
+			return nil, fmt.Errorf("escalation: open %s: %w", path, err)
+		}
+	}
+	return OpenStore(st, cfg)
+}
+
+// OpenStore makes a queue over st, which must hold Buckets. The queue closes st
+// when it is closed.
+func OpenStore(st store.Store, cfg Config) (*Queue, error) {
+	if err := cfg.check(); err != nil {
+		st.Close()
+		return nil, err
 	}
 	agents := map[string]Agent{}
 	for _, a := range cfg.Agents {
 		agents[strings.ToLower(a.ID)] = a
 	}
-	if err := checkRouting(cfg.Teams, cfg.Routes, agents); err != nil {
-		return nil, err
-	}
-	if err := cfg.Protocol.check(); err != nil {
-		return nil, err
-	}
 	if cfg.PhonePrefix == "" {
 		cfg.PhonePrefix = "34"
 	}
-	timeout := cfg.Timeout
-	if timeout == 0 {
-		timeout = time.Second
-	}
-	// The freelist is rebuilt when the file opens instead of written at
-	// every commit: commits write less, and durability is the same (the
-	// data and meta pages are still synced). The map is reserved at 1 GiB of
-	// address space (not memory): growing the file past the mapped size
-	// remaps it, which waits for every reader and stopped all turns for
-	// 300-500 ms each time the store doubled under load.
-	db, err := openChecked(path, &bolt.Options{Timeout: timeout, NoFreelistSync: true, FreelistType: bolt.FreelistMapType, InitialMmapSize: 1 << 30})
-	if err != nil {
-		if errors.Is(err, ErrDamaged) {
-			return nil, err
-		}
-		if errors.Is(err, bolterrors.ErrTimeout) {
-			return nil, fmt.Errorf("%w: %s (is ayuda serve running? stop it or use its API)", ErrLocked, path)
-		}
-		return nil, fmt.Errorf("escalation: open %s: %w (the file is not overwritten; move it away only if you mean to start afresh)", path, err)
-	}
-	// Group commit: concurrent changes share one transaction and one fsync.
-	// bbolt waits up to MaxBatchDelay for company (10 ms by default, most
-	// of a turn's latency, since a commit takes about 0.3 ms here); 2 ms
-	// still gathers dozens of turns a commit under load.
-	db.MaxBatchDelay = 2 * time.Millisecond
-	if cfg.CommitDelay != 0 {
-		db.MaxBatchDelay = max(cfg.CommitDelay, 0)
-	}
-	err = db.Update(func(tx *bolt.Tx) error {
-		for _, b := range allBuckets {
-			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
-				return err
-			}
-		}
-		if tx.Bucket(bOutboxTo) == nil || tx.Bucket(bOutboxDue) == nil {
-			// A store from before the outbox was indexed.
-			if err := indexOutbox(tx); err != nil {
-				return err
-			}
-		}
-		if tx.Bucket(bRetention) == nil {
-			// A store from before closed tickets were indexed for retention.
-			return indexRetention(tx)
-		}
-		return nil
-	})
-	if err != nil {
-		db.Close()
-		return nil, fmt.Errorf("escalation: open %s: %w", path, err)
-	}
-	q := &Queue{db: db, cfg: cfg, log: cfg.Logger, now: cfg.Now, agents: agents, wake: make(chan struct{}, 1)}
+	q := &Queue{st: st, cfg: cfg, log: cfg.Logger, now: cfg.Now, agents: agents, wake: make(chan struct{}, 1)}
 	if q.log == nil {
 		q.log = slog.New(slog.DiscardHandler)
 	}
@@ -297,8 +282,23 @@ func Open(path string, cfg Config) (*Queue, error) {
 	return q, nil
 }
 
-// Close closes the file.
-func (q *Queue) Close() error { return q.db.Close() }
+// check says what is wrong with a configuration before anything is opened.
+func (cfg Config) check() error {
+	if cfg.Notify == nil {
+		return errors.New("escalation: Config.Notify is required")
+	}
+	agents := map[string]Agent{}
+	for _, a := range cfg.Agents {
+		agents[strings.ToLower(a.ID)] = a
+	}
+	if err := checkRouting(cfg.Teams, cfg.Routes, agents); err != nil {
+		return err
+	}
+	return cfg.Protocol.check()
+}
+
+// Close closes the store.
+func (q *Queue) Close() error { return q.st.Close() }
 
 // Agent returns the configured agent with id (case-insensitive).
 func (q *Queue) Agent(id string) (Agent, error) {

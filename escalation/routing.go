@@ -5,7 +5,7 @@ import (
 	"slices"
 	"strings"
 
-	bolt "go.etcd.io/bbolt"
+	"ayuda/escalation/store"
 )
 
 // AssignMode is how a team's new tickets get an agent.
@@ -125,7 +125,7 @@ func (q *Queue) team(name string) (Team, bool) {
 }
 
 // openLoad counts the open tickets each agent holds.
-func openLoad(tx *bolt.Tx) (map[string]int, error) {
+func openLoad(tx store.Tx) (map[string]int, error) {
 	load := map[string]int{}
 	for _, s := range Statuses {
 		if !s.Open() {
@@ -147,7 +147,7 @@ func openLoad(tx *bolt.Tx) (map[string]int, error) {
 // assignRoundRobin picks the agent of team who comes after the last one
 // given a ticket and holds fewer than MaxOpen open tickets, and remembers
 // them within tx. It returns false when every agent is at the limit.
-func (q *Queue) assignRoundRobin(tx *bolt.Tx, tm Team) (Agent, bool, error) {
+func (q *Queue) assignRoundRobin(tx store.Tx, tm Team) (Agent, bool, error) {
 	if len(tm.Agents) == 0 {
 		return Agent{}, false, nil
 	}
@@ -183,7 +183,7 @@ func (q *Queue) assignRoundRobin(tx *bolt.Tx, tm Team) (Agent, bool, error) {
 
 // routeAndAssign sets t's team and, for a round-robin team, its agent.
 // The customer hears who is on it in the receipt.
-func (q *Queue) routeAndAssign(tx *bolt.Tx, t *Ticket) error {
+func (q *Queue) routeAndAssign(tx store.Tx, t *Ticket) error {
 	t.Team = q.route(t)
 	tm, ok := q.team(t.Team)
 	if !ok || tm.Assign != AssignRoundRobin {

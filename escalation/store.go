@@ -10,7 +10,7 @@ import (
 	"time"
 	"unicode/utf8"
 
-	bolt "go.etcd.io/bbolt"
+	"ayuda/escalation/store"
 )
 
 // How tickets, their indexes, conversations and meta records are kept
@@ -38,7 +38,7 @@ func (q *Queue) damagedTicket(id ID, err error) {
 // the customers notice. A probe that has not finished within ctx's
 // deadline is reported (and one that had not started is dropped).
 func (q *Queue) Probe(ctx context.Context) error {
-	return q.updateTx(ctx, func(tx *bolt.Tx) error {
+	return q.updateTx(ctx, func(tx store.Tx) error {
 		return tx.Bucket(bMeta).Put([]byte("health/probe"), []byte(q.now().UTC().Format(time.RFC3339Nano)))
 	})
 }
@@ -53,7 +53,7 @@ func (q *Queue) Damaged() map[ID]string {
 	return out
 }
 
-func getTicket(tx *bolt.Tx, id ID) (*Ticket, error) {
+func getTicket(tx store.Tx, id ID) (*Ticket, error) {
 	v := tx.Bucket(bTickets).Get(itob(uint64(id)))
 	if v == nil {
 		return nil, fmt.Errorf("%w: #%d", ErrNotFound, id)
@@ -88,7 +88,7 @@ func capEntry(e *Entry) {
 // putTicket writes t and moves its index keys from old's values to t's.
 // The entries t has beyond old's are capped (capEntry), and its older
 // entries and events are kept apart from the record (record, archive.go).
-func putTicket(tx *bolt.Tx, old, t *Ticket) error {
+func putTicket(tx store.Tx, old, t *Ticket) error {
 	from := 0
 	if old != nil && old.Len() <= t.Len() {
 		from = old.Len() - t.Archived
@@ -155,7 +155,7 @@ func putTicket(tx *bolt.Tx, old, t *Ticket) error {
 }
 
 // scanIndex returns the ids under one index value, oldest first.
-func scanIndex(tx *bolt.Tx, bucket []byte, value string) []ID {
+func scanIndex(tx store.Tx, bucket []byte, value string) []ID {
 	prefix := append([]byte(value), 0)
 	var ids []ID
 	c := tx.Bucket(bucket).Cursor()
@@ -179,23 +179,23 @@ var errNoChange = errors.New("escalation: nothing to change")
 // fn sees the ticket's latest entries and events (Ticket.Archived says how
 // many came before them), which costs the same however long the ticket
 // is; updateAll gives it the whole ticket.
-func (q *Queue) update(ctx context.Context, id ID, fn func(tx *bolt.Tx, t *Ticket) error) (*Ticket, error) {
+func (q *Queue) update(ctx context.Context, id ID, fn func(tx store.Tx, t *Ticket) error) (*Ticket, error) {
 	return q.change(ctx, id, getTicket, fn)
 }
 
 // updateAll is update with the whole ticket, entries and events kept apart
 // included: for changes to old entries (trimming, erasing).
-func (q *Queue) updateAll(ctx context.Context, id ID, fn func(tx *bolt.Tx, t *Ticket) error) (*Ticket, error) {
+func (q *Queue) updateAll(ctx context.Context, id ID, fn func(tx store.Tx, t *Ticket) error) (*Ticket, error) {
 	return q.change(ctx, id, getFull, fn)
 }
 
-func (q *Queue) change(ctx context.Context, id ID, get func(*bolt.Tx, ID) (*Ticket, error), fn func(tx *bolt.Tx, t *Ticket) error) (*Ticket, error) {
+func (q *Queue) change(ctx context.Context, id ID, get func(store.Tx, ID) (*Ticket, error), fn func(tx store.Tx, t *Ticket) error) (*Ticket, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
 	var out *Ticket
 	var events int
-	err := q.batch(ctx, func(tx *bolt.Tx) error {
+	err := q.batch(ctx, func(tx store.Tx) error {
 		old, err := get(tx, id)
 		if err != nil {
 			return err
@@ -242,7 +242,7 @@ func (q *Queue) change(ctx context.Context, id ID, get func(*bolt.Tx, ID) (*Tick
 // LoadConversation reads the dialog state stored under key; nil if none.
 func (q *Queue) LoadConversation(ctx context.Context, key string) ([]byte, error) {
 	var out []byte
-	err := q.db.View(func(tx *bolt.Tx) error {
+	err := q.st.View(ctx, func(tx store.Tx) error {
 		if v := tx.Bucket(bConvs).Get([]byte(key)); v != nil {
 			out = append([]byte(nil), v...)
 		}
@@ -257,7 +257,7 @@ func (q *Queue) SaveConversation(ctx context.Context, key string, data []byte) e
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	return q.batch(ctx, func(tx *bolt.Tx) error {
+	return q.batch(ctx, func(tx store.Tx) error {
 		return tx.Bucket(bConvs).Put([]byte(key), data)
 	})
 }
@@ -266,7 +266,7 @@ func (q *Queue) SaveConversation(ctx context.Context, key string, data []byte) e
 // nil if none.
 func (q *Queue) GetMeta(ctx context.Context, key string) ([]byte, error) {
 	var out []byte
-	err := q.db.View(func(tx *bolt.Tx) error {
+	err := q.st.View(ctx, func(tx store.Tx) error {
 		if v := tx.Bucket(bMeta).Get([]byte(key)); v != nil {
 			out = append([]byte(nil), v...)
 		}
@@ -281,7 +281,7 @@ func (q *Queue) ScanMeta(ctx context.Context, prefix string, fn func(key string,
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	return q.db.View(func(tx *bolt.Tx) error {
+	return q.st.View(ctx, func(tx store.Tx) error {
 		c := tx.Bucket(bMeta).Cursor()
 		p := []byte(prefix)
 		for k, v := c.Seek(p); k != nil && bytes.HasPrefix(k, p); k, v = c.Next() {
@@ -301,7 +301,7 @@ func (q *Queue) DeleteMeta(ctx context.Context, keys ...string) error {
 	if len(keys) == 0 {
 		return nil
 	}
-	return q.batch(ctx, func(tx *bolt.Tx) error {
+	return q.batch(ctx, func(tx store.Tx) error {
 		b := tx.Bucket(bMeta)
 		for _, k := range keys {
 			if err := b.Delete([]byte(k)); err != nil {
@@ -317,7 +317,7 @@ func (q *Queue) PutMeta(ctx context.Context, key string, value []byte) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	return q.batch(ctx, func(tx *bolt.Tx) error {
+	return q.batch(ctx, func(tx store.Tx) error {
 		return tx.Bucket(bMeta).Put([]byte(key), value)
 	})
 }

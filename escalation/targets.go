@@ -7,7 +7,7 @@ import (
 	"strings"
 	"time"
 
-	bolt "go.etcd.io/bbolt"
+	"ayuda/escalation/store"
 )
 
 // Targets, as named in events, notices and reports.
@@ -99,7 +99,7 @@ const repeatWindow = 7 * 24 * time.Hour
 // repeatedContact raises the priority of a ticket from a customer who
 // opened another in the last week (on any platform), one step up to alta,
 // and says so in PriorityReason.
-func (q *Queue) repeatedContact(tx *bolt.Tx, t *Ticket) error {
+func (q *Queue) repeatedContact(tx store.Tx, t *Ticket) error {
 	// Newest first (ids grow with time), stopping at the first one outside
 	// the window: a customer's old tickets are not read at every new one.
 	ids := slices.Clone(t.Earlier)
@@ -134,7 +134,7 @@ func (q *Queue) repeatedContact(tx *bolt.Tx, t *Ticket) error {
 
 // newContacts indexes contacts that appear in a new customer message and
 // links the earlier tickets of the same person on other platforms.
-func (q *Queue) newContacts(tx *bolt.Tx, t *Ticket, e Entry) error {
+func (q *Queue) newContacts(tx store.Tx, t *Ticket, e Entry) error {
 	var fresh []string
 	for _, c := range Contacts(e.Text, q.cfg.PhonePrefix) {
 		if !slices.Contains(t.Contacts, c) {
@@ -172,7 +172,7 @@ func (q *Queue) Classify(ctx context.Context, id ID, agent string, typ Type, p P
 			return nil, err
 		}
 	}
-	return q.update(ctx, id, func(tx *bolt.Tx, t *Ticket) error {
+	return q.update(ctx, id, func(tx store.Tx, t *Ticket) error {
 		var changes []string
 		if typ != "" && typ != t.Type {
 			changes = append(changes, fmt.Sprintf("type %s → %s", t.Type, typ))

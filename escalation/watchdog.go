@@ -8,7 +8,7 @@ import (
 	"strings"
 	"time"
 
-	bolt "go.etcd.io/bbolt"
+	"ayuda/escalation/store"
 )
 
 // Protocol configures what the watchdog does. Periods are open time on the
@@ -135,7 +135,7 @@ func (q *Queue) WatchdogOnce(ctx context.Context) error {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		_, err := q.update(ctx, id, func(tx *bolt.Tx, t *Ticket) error {
+		_, err := q.update(ctx, id, func(tx store.Tx, t *Ticket) error {
 			acts := q.protocolStep(t, q.now())
 			if len(acts) == 0 {
 				return errNoChange
@@ -163,13 +163,13 @@ func (q *Queue) WatchdogOnce(ctx context.Context) error {
 // protocolStep returns what is due for t at now, as actions that change t
 // (and put what they owe the customer in tx's outbox). It changes nothing
 // itself, so it also tells whether anything is due.
-func (q *Queue) protocolStep(t *Ticket, now time.Time) []func(tx *bolt.Tx) error {
+func (q *Queue) protocolStep(t *Ticket, now time.Time) []func(tx store.Tx) error {
 	p := q.cfg.Protocol.withDefaults()
 	cal := q.cfg.Calendar
-	var acts []func(tx *bolt.Tx) error
+	var acts []func(tx store.Tx) error
 	if t.Status == Completed {
 		if !t.Completed.IsZero() && cal.Between(t.Completed, now) >= p.AssumeResolved {
-			acts = append(acts, func(tx *bolt.Tx) error {
+			acts = append(acts, func(tx store.Tx) error {
 				t.Status, t.Closed, t.ClosedAs = Closed, now, ClosedAssumed
 				q.event(t, "system", EventAssumed, "")
 				return q.notify(tx, Notice{Kind: NoticeAssumedClosed, Ticket: t, Agent: q.assignee(t), Now: now.In(cal.Location())})
@@ -207,7 +207,7 @@ func (q *Queue) protocolStep(t *Ticket, now time.Time) []func(tx *bolt.Tx) error
 			}
 			ext := max(time.Duration(float64(length)*p.Extension), time.Hour)
 			missed = true
-			acts = append(acts, func(tx *bolt.Tx) error {
+			acts = append(acts, func(tx store.Tx) error {
 				next := cal.Add(now, ext)
 				*w.missed, *w.expected = deadline, next
 				loc := cal.Location()
@@ -223,7 +223,7 @@ func (q *Queue) protocolStep(t *Ticket, now time.Time) []func(tx *bolt.Tx) error
 			if total <= 0 || float64(used) < p.Warn*float64(total) {
 				continue
 			}
-			acts = append(acts, func(tx *bolt.Tx) error {
+			acts = append(acts, func(tx store.Tx) error {
 				*w.warned = deadline
 				t.Transcript = append(t.Transcript, Entry{Time: now, Author: AuthorSystem, Note: true, Text: fmt.Sprintf(
 					"The %s target is due %s: %d%% of its time is used.",
@@ -236,7 +236,7 @@ func (q *Queue) protocolStep(t *Ticket, now time.Time) []func(tx *bolt.Tx) error
 	if p.Progress > 0 && t.Assignee != "" && !missed {
 		last := lastNews(t)
 		if cal.Between(last, now) >= p.Progress {
-			acts = append(acts, func(tx *bolt.Tx) error {
+			acts = append(acts, func(tx store.Tx) error {
 				t.Alerts.Progress = now
 				q.event(t, "system", EventProgress, "")
 				text := ""
@@ -322,7 +322,7 @@ func (q *Queue) recurring(ctx context.Context, now time.Time) error {
 		list := strings.Join(refs, " ")
 		newest := slices.Max(g.Tickets)
 		for _, id := range g.Tickets {
-			_, err := q.update(ctx, id, func(tx *bolt.Tx, t *Ticket) error {
+			_, err := q.update(ctx, id, func(tx store.Tx, t *Ticket) error {
 				if !t.Alerts.Recurring.IsZero() && id != newest {
 					return errNoChange
 				}
@@ -392,7 +392,7 @@ func (q *Queue) Rate(ctx context.Context, id ID, score int, comment string) (*Ti
 	if score < 0 || score > 5 || (score == 0 && comment == "") {
 		return nil, fmt.Errorf("escalation: a rating is 1 to 5, not %d", score)
 	}
-	return q.update(ctx, id, func(tx *bolt.Tx, t *Ticket) error {
+	return q.update(ctx, id, func(tx store.Tx, t *Ticket) error {
 		if t.Status != Closed {
 			return fmt.Errorf("%w: #%d is %s; only a closed ticket is rated", ErrTransition, t.ID, t.Status)
 		}

@@ -1,4 +1,4 @@
-package escalation
+package boltstore
 
 import (
 	"encoding/binary"
@@ -10,11 +10,12 @@ import (
 	"runtime/debug"
 
 	bolt "go.etcd.io/bbolt"
+
+	"ayuda/escalation/store"
 )
 
-// ErrDamaged is a store file that is not whole: truncated, or with pages
-// that do not read back as bbolt wrote them.
-var ErrDamaged = errors.New("escalation: the store file is damaged")
+// ErrDamaged is store.ErrDamaged.
+var ErrDamaged = store.ErrDamaged
 
 // bbolt's file layout, as far as checkFile needs it: two meta pages at the
 // start, each a 16-byte page header and then the meta with its checksum

@@ -1,0 +1,71 @@
+// Package store is what the ticket queue keeps its records in, whatever
+// keeps them: named, ordered key spaces (buckets) read and changed in
+// transactions. The queue (package escalation) says what the keys and
+// values mean; an implementation only keeps them, atomically and durably.
+//
+// Two implementations live beneath it: boltstore, one bbolt file for one
+// process (the embedded default), and pgstore, PostgreSQL shared by
+// several replicas, one table per bucket.
+//
+// Reads inside a transaction cannot fail in the bbolt implementation; in
+// others they can (a connection lost). A read that fails returns nil and
+// makes its transaction fail: View, Update and Batch then return that
+// error, whatever fn returned, and nothing of an Update or Batch is kept.
+package store
+
+import (
+	"context"
+	"errors"
+)
+
+// Store runs transactions over the buckets it was opened with.
+type Store interface {
+	// View runs fn in a read-only transaction.
+	View(ctx context.Context, fn func(Tx) error) error
+	// Update runs fn in a read-write transaction of its own; fn's error
+	// discards every change it made.
+	Update(ctx context.Context, fn func(Tx) error) error
+	// Batch is Update that may share its transaction (and its commit)
+	// with concurrent ones. fn may run more than once and must not have
+	// effects outside the transaction.
+	Batch(ctx context.Context, fn func(Tx) error) error
+	Close() error
+}
+
+// Tx is one transaction.
+type Tx interface {
+	// Bucket returns the named bucket; every bucket the store was opened
+	// with exists.
+	Bucket(name []byte) Bucket
+}
+
+// Bucket is one ordered key space. Keys compare as bytes. A value
+// returned is valid only within the transaction.
+type Bucket interface {
+	Get(key []byte) []byte
+	Put(key, value []byte) error
+	Delete(key []byte) error
+	// NextSequence returns a number greater than any it returned before
+	// for this bucket (numbers may be skipped).
+	NextSequence() (uint64, error)
+	Cursor() Cursor
+	ForEach(fn func(k, v []byte) error) error
+	// Clear removes every key (to rebuild an index).
+	Clear() error
+}
+
+// Cursor walks a bucket in key order; a nil key is the end.
+type Cursor interface {
+	First() (k, v []byte)
+	Seek(key []byte) (k, v []byte)
+	Next() (k, v []byte)
+}
+
+// Errors an implementation returns when opening.
+var (
+	// ErrLocked is a store another process holds.
+	ErrLocked = errors.New("escalation: the data file is in use by another process")
+	// ErrDamaged is a store file that is not whole: truncated, or with
+	// pages that do not read back as they were written.
+	ErrDamaged = errors.New("escalation: the store file is damaged")
+)
