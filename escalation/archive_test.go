@@ -126,7 +126,7 @@ func TestLongTicketErasedAndTrimmedWhole(t *testing.T) {
 	}
 
 	clk := &fakeClock{t: time.Date(2026, 1, 5, 9, 0, 0, 0, time.UTC)}
-	r, err := Open(t.TempDir()+"/ayuda.db", Config{Agents: []Agent{{ID: "ana"}}, Notify: notices, Now: clk.now, Retention: Retention{ClosedTranscripts: 24 * time.Hour}})
+	r, err := openQ(t, t.TempDir()+"/ayuda.db", Config{Agents: []Agent{{ID: "ana"}}, Notify: notices, Now: clk.now, Retention: Retention{ClosedTranscripts: 24 * time.Hour}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -21,7 +21,7 @@ func TestWritesHaveDeadlines(t *testing.T) {
 	defer q.Close()
 	tk := newTicket(t, q, maria)
 
-	stuck, err := q.boltDB().Begin(true)
+	stuck, err := q.boltDB(t).Begin(true)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -47,7 +47,7 @@ func notices(n Notice) bots.Reply {
 
 func open(t testing.TB, path string, clk *fakeClock) *Queue {
 	t.Helper()
-	q, err := Open(path, Config{
+	q, err := openQ(t, path, Config{
 		Agents: []Agent{{ID: "ana", Name: "Ana", Privacy: true}, {ID: "luis", Name: "Luis"}},
 		Notify: notices,
 		Now:    clk.now,
@@ -504,6 +504,7 @@ func TestUnreachableThenTake(t *testing.T) {
 // A second process gets a clear error instead of waiting forever, and a
 // file that is not ours is never overwritten.
 func TestLockedAndCorruptFiles(t *testing.T) {
+	boltOnly(t)
 	_, _, path := setup(t)
 	_, err := Open(path, Config{Notify: notices, Timeout: 50 * time.Millisecond})
 	if !errors.Is(err, ErrLocked) {
@@ -598,7 +599,7 @@ func TestControlCharactersInAddresses(t *testing.T) {
 func TestDeliveryErrorsKeepNoToken(t *testing.T) {
 	const tok = "123456:AAE-telegram-token-xyz"
 	clk := &fakeClock{t: time.Date(2026, 11, 24, 9, 0, 0, 0, time.UTC)}
-	q, err := Open(filepath.Join(t.TempDir(), "ayuda.db"), Config{
+	q, err := openQ(t, filepath.Join(t.TempDir(), "ayuda.db"), Config{
 		Agents: []Agent{{ID: "ana", Name: "Ana"}}, Notify: notices, Now: clk.now,
 		Redact: func(s string) string { return strings.ReplaceAll(s, tok, "[redacted]") },
 	})
@@ -634,6 +635,7 @@ func TestDeliveryErrorsKeepNoToken(t *testing.T) {
 // error (and left as it is) instead of crashing the process when bbolt
 // reads past the end of its map or panics on a page it cannot parse.
 func TestDamagedStoreRefused(t *testing.T) {
+	boltOnly(t)
 	for name, damage := range map[string]func(data []byte) []byte{
 		"truncated": func(data []byte) []byte { return data[:5*4096] },
 		"pages overwritten": func(data []byte) []byte {
@@ -692,7 +694,7 @@ func TestDamagedStoreRefused(t *testing.T) {
 // test would notice.
 func TestStoreSyncsEveryCommit(t *testing.T) {
 	q, _, _ := setup(t)
-	if q.boltDB().NoSync {
+	if q.boltDB(t).NoSync {
 		t.Error("the store commits without fsync (bbolt NoSync)")
 	}
 }
@@ -818,7 +820,7 @@ func TestOutboxIndexBuiltOnOpen(t *testing.T) {
 	if err := q.Enqueue(t.Context(), maria, bots.Reply{Text: "uno"}); err != nil {
 		t.Fatal(err)
 	}
-	if err := q.boltDB().Update(func(tx *bolt.Tx) error { return tx.DeleteBucket(bOutboxTo) }); err != nil {
+	if err := q.boltDB(t).Update(func(tx *bolt.Tx) error { return tx.DeleteBucket(bOutboxTo) }); err != nil {
 		t.Fatal(err)
 	}
 	q.Close()

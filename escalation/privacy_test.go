@@ -117,7 +117,7 @@ func TestCustomerDataExportAndErase(t *testing.T) {
 // only who wrote and when.
 func TestRetentionRemovesOldTranscripts(t *testing.T) {
 	clk := &fakeClock{t: time.Date(2026, 1, 5, 9, 0, 0, 0, time.UTC)}
-	q, err := Open(t.TempDir()+"/ayuda.db", Config{Agents: []Agent{{ID: "ana"}}, Notify: notices, Now: clk.now, Retention: Retention{ClosedTranscripts: 30 * 24 * time.Hour}})
+	q, err := openQ(t, t.TempDir()+"/ayuda.db", Config{Agents: []Agent{{ID: "ana"}}, Notify: notices, Now: clk.now, Retention: Retention{ClosedTranscripts: 30 * 24 * time.Hour}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -159,7 +159,7 @@ func TestRetentionIndex(t *testing.T) {
 	clk := &fakeClock{t: time.Date(2026, 1, 5, 9, 0, 0, 0, time.UTC)}
 	path := t.TempDir() + "/ayuda.db"
 	cfg := Config{Agents: []Agent{{ID: "ana"}}, Notify: notices, Now: clk.now, Retention: Retention{ClosedTranscripts: 30 * 24 * time.Hour}}
-	q, err := Open(path, cfg)
+	q, err := openQ(t, path, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -193,11 +193,11 @@ func TestRetentionIndex(t *testing.T) {
 		t.Fatalf("%d tickets in the retention index, want the closed one only", n)
 	}
 	// A store from before the index: it is built when the store opens.
-	if err := q.boltDB().Update(func(tx *bolt.Tx) error { return tx.DeleteBucket(bRetention) }); err != nil {
+	if err := q.boltDB(t).Update(func(tx *bolt.Tx) error { return tx.DeleteBucket(bRetention) }); err != nil {
 		t.Fatal(err)
 	}
 	q.Close()
-	if q, err = Open(path, cfg); err != nil {
+	if q, err = openQ(t, path, cfg); err != nil {
 		t.Fatal(err)
 	}
 	defer q.Close()
@@ -223,7 +223,7 @@ func TestRetentionIndex(t *testing.T) {
 // tickets closed within the retention period: it reads none of them.
 func BenchmarkRetentionBigStore(b *testing.B) {
 	clk := &fakeClock{t: time.Date(2026, 1, 5, 9, 0, 0, 0, time.UTC)}
-	q, err := Open(b.TempDir()+"/ayuda.db", Config{Agents: []Agent{{ID: "ana"}}, Notify: notices, Now: clk.now, CommitDelay: -1, Retention: Retention{ClosedTranscripts: 30 * 24 * time.Hour}})
+	q, err := openQ(b, b.TempDir()+"/ayuda.db", Config{Agents: []Agent{{ID: "ana"}}, Notify: notices, Now: clk.now, CommitDelay: -1, Retention: Retention{ClosedTranscripts: 30 * 24 * time.Hour}})
 	if err != nil {
 		b.Fatal(err)
 	}

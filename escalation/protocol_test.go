@@ -64,7 +64,7 @@ func quiet(c *Config) { c.Protocol.Progress = -1 }
 func (d *desk) open() {
 	cfg := d.cfg
 	cfg.Now = d.clk.now
-	q, err := Open(d.path, cfg)
+	q, err := openQ(d.t, d.path, cfg)
 	if err != nil {
 		d.t.Fatal(err)
 	}

@@ -26,8 +26,9 @@ type Store interface {
 	// discards every change it made.
 	Update(ctx context.Context, fn func(Tx) error) error
 	// Batch is Update that may share its transaction (and its commit)
-	// with concurrent ones. fn may run more than once and must not have
-	// effects outside the transaction.
+	// with concurrent ones. In both, fn may run more than once (a batch
+	// that failed, a conflict with another replica's transaction) and must
+	// not have effects outside the transaction.
 	Batch(ctx context.Context, fn func(Tx) error) error
 	Close() error
 }
@@ -40,7 +41,8 @@ type Tx interface {
 }
 
 // Bucket is one ordered key space. Keys compare as bytes. A value
-// returned is valid only within the transaction.
+// returned is valid only within the transaction; an empty value may read
+// as nil (bbolt's does), so a key's presence is known from a cursor.
 type Bucket interface {
 	Get(key []byte) []byte
 	Put(key, value []byte) error

@@ -1,0 +1,391 @@
+// Package pgstore keeps the queue's buckets in PostgreSQL, one table per
+// bucket (k bytea primary key, v bytea), so that several ayuda replicas
+// share tickets, conversations and the outbox. The tables are made by the
+// migrations the caller passes, applied by goose under an advisory lock
+// (replicas starting together apply them once).
+//
+// Every read-write transaction is SERIALIZABLE, as bbolt's single writer
+// is: a transaction that conflicts with a concurrent one is run again
+// (fn may run more than once), so what one replica reads and then writes
+// cannot have been changed by another in between.
+package pgstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"io/fs"
+	"math/rand/v2"
+	"regexp"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/jackc/pgx/v5/stdlib"
+	"github.com/pressly/goose/v3"
+	"github.com/pressly/goose/v3/lock"
+
+	"ayuda/escalation/store"
+)
+
+// Options are how a database is opened.
+type Options struct {
+	// Buckets are the tables the store reads and writes; each must be made
+	// by Migrations, with a sequence BUCKET_seq if NextSequence is used.
+	Buckets [][]byte
+	// Migrations are goose SQL files at the root of the file system.
+	Migrations fs.FS
+	// Schema, if set, is where the tables are (created if missing): tests
+	// use one each. Empty means the connection's search_path.
+	Schema string
+}
+
+// Store is a PostgreSQL database.
+type Store struct {
+	pool   *pgxpool.Pool
+	tables map[string]*table
+}
+
+var _ store.Store = (*Store)(nil)
+
+var ident = regexp.MustCompile(`^[a-z_][a-z0-9_]*$`)
+
+type table struct {
+	get, put, del, clear, next, scan, seq string
+}
+
+// Open connects to the database at url (a PostgreSQL URL or key=value
+// string), applies the migrations not applied yet and checks that every
+// bucket has its table.
+func Open(ctx context.Context, url string, opt Options) (*Store, error) {
+	cfg, err := pgxpool.ParseConfig(url)
+	if err != nil {
+		return nil, fmt.Errorf("escalation: the database address: %w", err)
+	}
+	if opt.Schema != "" {
+		if !ident.MatchString(opt.Schema) {
+			return nil, fmt.Errorf("escalation: schema %q: use lower-case letters, digits and _", opt.Schema)
+		}
+		cfg.ConnConfig.RuntimeParams["search_path"] = opt.Schema
+	}
+	cfg.MaxConnIdleTime = time.Minute
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("escalation: the database: %w", err)
+	}
+	s := &Store{pool: pool, tables: map[string]*table{}}
+	if err := s.setUp(ctx, opt); err != nil {
+		pool.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+func (s *Store) setUp(ctx context.Context, opt Options) error {
+	if opt.Schema != "" {
+		if _, err := s.pool.Exec(ctx, "CREATE SCHEMA IF NOT EXISTS "+opt.Schema); err != nil {
+			return fmt.Errorf("escalation: the database: %w", err)
+		}
+	}
+	if err := s.migrate(ctx, opt.Migrations); err != nil {
+		return err
+	}
+	for _, b := range opt.Buckets {
+		name := string(b)
+		if !ident.MatchString(name) {
+			return fmt.Errorf("escalation: bucket %q is not a table name", name)
+		}
+		var ok bool
+		if err := s.pool.QueryRow(ctx, "SELECT to_regclass($1) IS NOT NULL", name).Scan(&ok); err != nil {
+			return fmt.Errorf("escalation: the database: %w", err)
+		}
+		if !ok {
+			return fmt.Errorf("escalation: the database has no table %s: its migrations are older than this ayuda", name)
+		}
+		s.tables[name] = &table{
+			get:   "SELECT v FROM " + name + " WHERE k = $1",
+			put:   "INSERT INTO " + name + " (k, v) VALUES ($1, $2) ON CONFLICT (k) DO UPDATE SET v = excluded.v",
+			del:   "DELETE FROM " + name + " WHERE k = $1",
+			clear: "DELETE FROM " + name,
+			next:  "SELECT k, v FROM " + name + " WHERE k > $1 ORDER BY k LIMIT $2",
+			scan:  "SELECT k, v FROM " + name + " WHERE k >= $1 ORDER BY k LIMIT $2",
+			seq:   "SELECT nextval('" + name + "_seq')",
+		}
+	}
+	return nil
+}
+
+// migrate applies what is not applied yet, one replica at a time.
+func (s *Store) migrate(ctx context.Context, migrations fs.FS) error {
+	if migrations == nil {
+		return nil
+	}
+	db := stdlib.OpenDBFromPool(s.pool)
+	defer db.Close()
+	p, err := provider(db, migrations)
+	if err != nil {
+		return err
+	}
+	if _, err := p.Up(ctx); err != nil {
+		return fmt.Errorf("escalation: migrating the database: %w", err)
+	}
+	return nil
+}
+
+func provider(db *sql.DB, migrations fs.FS) (*goose.Provider, error) {
+	locker, err := lock.NewPostgresSessionLocker()
+	if err != nil {
+		return nil, err
+	}
+	return goose.NewProvider(goose.DialectPostgres, db, migrations, goose.WithSessionLocker(locker), goose.WithDisableGlobalRegistry(true))
+}
+
+// Pool is the connection pool, for what the queue does beyond buckets
+// (notifications, locks).
+func (s *Store) Pool() *pgxpool.Pool { return s.pool }
+
+// Close closes every connection.
+func (s *Store) Close() error {
+	s.pool.Close()
+	return nil
+}
+
+// View runs fn in a read-only snapshot.
+func (s *Store) View(ctx context.Context, fn func(store.Tx) error) error {
+	return s.run(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, fn)
+}
+
+// Update runs fn in a serializable transaction, again if it conflicts.
+func (s *Store) Update(ctx context.Context, fn func(store.Tx) error) error {
+	return s.run(ctx, pgx.TxOptions{IsoLevel: pgx.Serializable}, fn)
+}
+
+// Batch is Update: PostgreSQL commits concurrent transactions together
+// on its own (commit_delay).
+func (s *Store) Batch(ctx context.Context, fn func(store.Tx) error) error {
+	return s.Update(ctx, fn)
+}
+
+// maxAttempts bounds how often a transaction that keeps conflicting is
+// run; each waits a little longer, at random.
+const maxAttempts = 30
+
+func (s *Store) run(ctx context.Context, opt pgx.TxOptions, fn func(store.Tx) error) error {
+	for attempt := 1; ; attempt++ {
+		err := s.once(ctx, opt, fn)
+		if err == nil || !retryable(err) || attempt == maxAttempts || ctx.Err() != nil {
+			return err
+		}
+		wait := time.Duration(rand.Int64N(int64(attempt)*int64(time.Millisecond))) + 100*time.Microsecond
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(wait):
+		}
+	}
+}
+
+func (s *Store) once(ctx context.Context, opt pgx.TxOptions, fn func(store.Tx) error) error {
+	ptx, err := s.pool.BeginTx(ctx, opt)
+	if err != nil {
+		return dbErr(err)
+	}
+	t := &tx{ctx: ctx, tx: ptx, s: s}
+	err = fn(t)
+	if t.err != nil {
+		err = t.err // a failed read: whatever fn decided from it is void
+	}
+	if err != nil {
+		ptx.Rollback(context.WithoutCancel(ctx))
+		return err
+	}
+	if err := ptx.Commit(ctx); err != nil {
+		return dbErr(err)
+	}
+	return nil
+}
+
+// retryable is a conflict with a concurrent transaction.
+func retryable(err error) bool {
+	var pe *pgconn.PgError
+	return errors.As(err, &pe) && (pe.Code == "40001" || pe.Code == "40P01")
+}
+
+func dbErr(err error) error {
+	if err == nil || retryable(err) {
+		return err
+	}
+	return fmt.Errorf("escalation: the database: %w", err)
+}
+
+type tx struct {
+	ctx context.Context
+	tx  pgx.Tx
+	s   *Store
+	err error // the first failure; the transaction is then void
+}
+
+func (t *tx) fail(err error) {
+	if t.err == nil {
+		t.err = dbErr(err)
+	}
+}
+
+func (t *tx) Bucket(name []byte) store.Bucket {
+	tb, ok := t.s.tables[string(name)]
+	if !ok {
+		t.fail(fmt.Errorf("no bucket %q", name))
+		tb = &table{}
+	}
+	return &bucket{t: t, sql: tb}
+}
+
+type bucket struct {
+	t   *tx
+	sql *table
+}
+
+func (b *bucket) exec(q string, args ...any) error {
+	if b.t.err != nil {
+		return b.t.err
+	}
+	if _, err := b.t.tx.Exec(b.t.ctx, q, args...); err != nil {
+		b.t.fail(err)
+		return b.t.err
+	}
+	return nil
+}
+
+func (b *bucket) Get(key []byte) []byte {
+	if b.t.err != nil {
+		return nil
+	}
+	var v []byte
+	err := b.t.tx.QueryRow(b.t.ctx, b.sql.get, key).Scan(&v)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil
+	}
+	if err != nil {
+		b.t.fail(err)
+		return nil
+	}
+	if v == nil {
+		v = []byte{}
+	}
+	return v
+}
+
+func (b *bucket) Put(key, value []byte) error {
+	if value == nil {
+		value = []byte{}
+	}
+	return b.exec(b.sql.put, key, value)
+}
+
+func (b *bucket) Delete(key []byte) error { return b.exec(b.sql.del, key) }
+
+func (b *bucket) Clear() error { return b.exec(b.sql.clear) }
+
+func (b *bucket) NextSequence() (uint64, error) {
+	if b.t.err != nil {
+		return 0, b.t.err
+	}
+	var n int64
+	if err := b.t.tx.QueryRow(b.t.ctx, b.sql.seq).Scan(&n); err != nil {
+		b.t.fail(err)
+		return 0, b.t.err
+	}
+	return uint64(n), nil
+}
+
+func (b *bucket) ForEach(fn func(k, v []byte) error) error {
+	c := b.Cursor()
+	for k, v := c.First(); k != nil; k, v = c.Next() {
+		if err := fn(k, v); err != nil {
+			return err
+		}
+	}
+	return b.t.err
+}
+
+func (b *bucket) Cursor() store.Cursor { return &cursor{b: b} }
+
+// A cursor reads a page of rows at a time, from 8 to 512 as it goes on:
+// most walks stop after a key or two (an index prefix), a few read all.
+type cursor struct {
+	b    *bucket
+	rows []row
+	i    int
+	last []byte // the last key read from the table
+	size int
+	done bool // the table has no rows after last
+}
+
+type row struct{ k, v []byte }
+
+const firstPage, lastPage = 8, 512
+
+func (c *cursor) First() ([]byte, []byte) { return c.Seek([]byte{}) }
+
+func (c *cursor) Seek(key []byte) ([]byte, []byte) {
+	c.size, c.done = firstPage, false
+	c.fetch(c.b.sql.scan, key)
+	return c.at()
+}
+
+func (c *cursor) Next() ([]byte, []byte) {
+	c.i++
+	if c.i >= len(c.rows) && !c.done && c.last != nil {
+		c.size = min(c.size*2, lastPage)
+		c.fetch(c.b.sql.next, c.last)
+	}
+	return c.at()
+}
+
+func (c *cursor) at() ([]byte, []byte) {
+	if c.i >= len(c.rows) {
+		return nil, nil
+	}
+	r := c.rows[c.i]
+	return r.k, r.v
+}
+
+func (c *cursor) fetch(q string, from []byte) {
+	c.rows, c.i = c.rows[:0], 0
+	t := c.b.t
+	if t.err != nil {
+		c.done = true
+		return
+	}
+	rows, err := t.tx.Query(t.ctx, q, from, c.size)
+	if err != nil {
+		t.fail(err)
+		c.done = true
+		return
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var r row
+		if err := rows.Scan(&r.k, &r.v); err != nil {
+			t.fail(err)
+			break
+		}
+		if r.v == nil {
+			r.v = []byte{}
+		}
+		c.rows = append(c.rows, r)
+	}
+	if err := rows.Err(); err != nil {
+		t.fail(err)
+	}
+	if t.err != nil {
+		c.rows, c.done = c.rows[:0], true
+		return
+	}
+	c.done = len(c.rows) < c.size
+	if len(c.rows) > 0 {
+		c.last = c.rows[len(c.rows)-1].k
+	}
+}
