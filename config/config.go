@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"net/url"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -25,7 +26,11 @@ import (
 // Config is ayuda's configuration: an optional YAML file, overridden by
 // environment variables and flags. Secrets come only from the environment.
 type Config struct {
-	Data     string `yaml:"data"`     // data directory
+	Data string `yaml:"data"` // data directory
+	// Database is a PostgreSQL URL (or key=value string): tickets,
+	// conversations and the outbox are kept there, shared by replicas,
+	// instead of in the data directory's bbolt file.
+	Database string `yaml:"database"`
 	Articles string `yaml:"articles"` // articles folder; empty: the built-in articles
 	Lang     string `yaml:"lang"`     // default language: es or en
 	Timezone string `yaml:"timezone"` // for due times told to customers
@@ -144,6 +149,13 @@ func Load(path string, getenv func(string) string) (*Config, error) {
 	}
 	if v := getenv("AYUDA_DATA"); v != "" {
 		c.Data = v
+	}
+	if v := getenv("AYUDA_DATABASE_URL"); v != "" {
+		c.Database = v
+	}
+	if pw := dbPassword(c.Database); pw != "" {
+		secrets = append(secrets, pw)
+		c.secrets = bots.NewRedactor(secrets...)
 	}
 	if v := getenv("AYUDA_ARTICLES"); v != "" {
 		c.Articles = v
@@ -389,6 +401,21 @@ func (c *Config) Secrets() *bots.Redactor { return c.secrets }
 
 // BusinessCalendar is when targets run.
 func (c *Config) BusinessCalendar() *escalation.Calendar { return c.cal }
+
+// dbPassword is the password in a PostgreSQL URL or key=value string, to
+// keep out of the logs.
+func dbPassword(s string) string {
+	if u, err := url.Parse(s); err == nil && u.User != nil {
+		pw, _ := u.User.Password()
+		return pw
+	}
+	if m := kvPassword.FindStringSubmatch(s); m != nil {
+		return strings.Trim(m[1], "'")
+	}
+	return ""
+}
+
+var kvPassword = regexp.MustCompile(`(?:^|\s)password\s*=\s*('[^']*'|\S+)`)
 
 // secretEnv are the environment variables that hold secrets.
 var secretEnv = []string{"AYUDA_API_TOKEN", "TELEGRAM_BOT_TOKEN", "TELEGRAM_WEBHOOK_SECRET", "DISCORD_BOT_TOKEN", "SLACK_BOT_TOKEN", "SLACK_APP_TOKEN", "SLACK_SIGNING_SECRET", "AYUDA_WEB_IDENTITY_SECRET"}

@@ -29,3 +29,9 @@ func OpenDatabase(ctx context.Context, url, schema string, cfg Config) (*Queue, 
 	}
 	return OpenStore(st, cfg)
 }
+
+// MigrateDatabase applies the migrations the database at url has not had
+// and returns their names and the version it is at now.
+func MigrateDatabase(ctx context.Context, url, schema string) (applied []string, version int64, err error) {
+	return pgstore.Migrate(ctx, url, schema, Migrations)
+}

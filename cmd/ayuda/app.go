@@ -129,7 +129,7 @@ func openApp(ctx context.Context, cfg *config.Config, log *slog.Logger) (*app, e
 	// at once, before the articles are indexed.
 	qc := cfg.Queue()
 	qc.Notify, qc.Logger = dialog.Notifier(), log.With("part", "escalation")
-	q, err := escalation.Open(filepath.Join(cfg.Data, "ayuda.db"), qc)
+	q, err := openStore(ctx, cfg, qc)
 	if err != nil {
 		return nil, err
 	}

@@ -6,14 +6,10 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
 	"strings"
 	"text/tabwriter"
 	"time"
 
-	"ayuda/config"
-	"ayuda/dialog"
 	"ayuda/escalation"
 )
 
@@ -32,7 +28,7 @@ func cmdKBReport(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	q, err := openExistingStore(cfg, "kb report", "feedback is recorded as customers answer \"did this solve it?\"")
+	q, err := openExistingStore(ctx, cfg, "kb report", "feedback is recorded as customers answer \"did this solve it?\"")
 	if err != nil {
 		return err
 	}
@@ -91,20 +87,4 @@ func printFeedback(w io.Writer, f *escalation.Feedback, loc *time.Location) {
 		}
 		fmt.Fprintln(w, ")")
 	}
-}
-
-// openExistingStore opens the store for a command that reads what
-// customers did; with no store yet it says why there is nothing to read.
-func openExistingStore(cfg *config.Config, cmd, why string) (*escalation.Queue, error) {
-	path := filepath.Join(cfg.Data, "ayuda.db")
-	if _, err := os.Stat(path); err != nil {
-		return nil, fmt.Errorf("%s: there is no store at %s yet: %s", cmd, path, why)
-	}
-	qc := cfg.Queue()
-	qc.Notify = dialog.Notifier()
-	q, err := escalation.Open(path, qc)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", cmd, err)
-	}
-	return q, nil
 }

@@ -113,9 +113,11 @@ Commands:
   eval [--articles DIR|FILE.jsonl] [QUESTIONS.jsonl] [--json] [--min-accuracy F] [--min-oos-recall F] [--min-oos-precision F]
                              measure answer quality on labelled questions (default: eval.jsonl beside the articles)
   loadtest [--customers N] [--rate R] [--duration D] [--json]   simulated customers through the real engine and store
+  migrate                    apply the PostgreSQL database's schema migrations (serve does too when it starts)
 
 Flags every command takes:
   --data DIR       data directory (default ./data, or AYUDA_DATA)
+                   the store is its bbolt file, unless AYUDA_DATABASE_URL (or database:) names PostgreSQL
   --articles DIR   articles folder (default: the built-in articles, or AYUDA_ARTICLES)
   --config FILE    YAML configuration (default ./ayuda.yaml when present, or AYUDA_CONFIG)
   --json           machine-readable output, where a command has it
@@ -158,6 +160,8 @@ func run(ctx context.Context, e *env) error {
 		return cmdCredentials(ctx, e, auth.Agent, args)
 	case "customers":
 		return cmdCustomers(ctx, e, args)
+	case "migrate":
+		return cmdMigrate(ctx, e, args)
 	case "help", "-h", "--help", "-help":
 		fmt.Fprint(e.stdout, usage)
 		return nil

@@ -5,8 +5,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
@@ -14,7 +12,6 @@ import (
 	"time"
 
 	"ayuda/config"
-	"ayuda/dialog"
 	"ayuda/escalation"
 )
 
@@ -118,13 +115,7 @@ func cmdReport(ctx context.Context, e *env, args []string) error {
 	if cl := findServer(ctx, cfg, e.getenv); cl != nil {
 		rep = cl
 	} else {
-		path := filepath.Join(cfg.Data, "ayuda.db")
-		if _, err := os.Stat(path); err != nil {
-			return fmt.Errorf("report: no server answers and there is no store at %s yet", path)
-		}
-		qc := cfg.Queue()
-		qc.Notify = dialog.Notifier()
-		q, err := escalation.Open(path, qc)
+		q, err := openExistingStore(ctx, cfg, "report", "no server answers")
 		if err != nil {
 			return err
 		}

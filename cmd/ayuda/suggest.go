@@ -36,7 +36,7 @@ func cmdKBSuggest(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	q, err := openExistingStore(cfg, "kb suggest", "suggestions come from what customers asked")
+	q, err := openExistingStore(ctx, cfg, "kb suggest", "suggestions come from what customers asked")
 	if err != nil {
 		return err
 	}

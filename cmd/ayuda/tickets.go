@@ -9,15 +9,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
 	"strings"
 	"text/tabwriter"
 	"time"
 
 	"ayuda/auth"
 	"ayuda/config"
-	"ayuda/dialog"
 	"ayuda/escalation"
 )
 
@@ -41,13 +38,7 @@ func openDesk(ctx context.Context, cfg *config.Config, e *env) (desk, func() err
 	if cl := findServer(ctx, cfg, e.getenv); cl != nil {
 		return cl, func() error { return nil }, nil
 	}
-	path := filepath.Join(cfg.Data, "ayuda.db")
-	if _, err := os.Stat(path); err != nil {
-		return nil, nil, fmt.Errorf("no server answers and there is no store at %s yet: start one with `ayuda serve` (or `make run`)", path)
-	}
-	qc := cfg.Queue()
-	qc.Notify = dialog.Notifier()
-	q, err := escalation.Open(path, qc)
+	q, err := openExistingStore(ctx, cfg, "", "no server answers; start one with `ayuda serve` (or `make run`)")
 	if err != nil {
 		return nil, nil, err
 	}

@@ -119,19 +119,41 @@ func (s *Store) setUp(ctx context.Context, opt Options) error {
 
 // migrate applies what is not applied yet, one replica at a time.
 func (s *Store) migrate(ctx context.Context, migrations fs.FS) error {
+	_, _, err := s.up(ctx, migrations)
+	return err
+}
+
+func (s *Store) up(ctx context.Context, migrations fs.FS) (applied []string, version int64, err error) {
 	if migrations == nil {
-		return nil
+		return nil, 0, nil
 	}
 	db := stdlib.OpenDBFromPool(s.pool)
 	defer db.Close()
 	p, err := provider(db, migrations)
 	if err != nil {
-		return err
+		return nil, 0, err
 	}
-	if _, err := p.Up(ctx); err != nil {
-		return fmt.Errorf("escalation: migrating the database: %w", err)
+	res, err := p.Up(ctx)
+	if err != nil {
+		return nil, 0, fmt.Errorf("escalation: migrating the database: %w", err)
 	}
-	return nil
+	for _, r := range res {
+		applied = append(applied, r.Source.Path)
+	}
+	version, err = p.GetDBVersion(ctx)
+	return applied, version, err
+}
+
+// Migrate applies the migrations the database at url has not had yet
+// (in schema, if not empty), and returns their names and the version the
+// database is at.
+func Migrate(ctx context.Context, url, schema string, migrations fs.FS) (applied []string, version int64, err error) {
+	s, err := Open(ctx, url, Options{Schema: schema})
+	if err != nil {
+		return nil, 0, err
+	}
+	defer s.Close()
+	return s.up(ctx, migrations)
 }
 
 func provider(db *sql.DB, migrations fs.FS) (*goose.Provider, error) {
