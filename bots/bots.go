@@ -125,6 +125,15 @@ type Adapter interface {
 	Send(ctx context.Context, to Address, r Reply) error
 }
 
+// Exclusive is an adapter that says whether its Run may run in one
+// process only among replicas sharing a store: a Telegram bot that polls
+// getUpdates (a second poller gets 409 Conflict), a Discord gateway
+// session. An adapter that is not Exclusive runs in every replica. Send
+// works in every process either way.
+type Exclusive interface {
+	Exclusive() bool
+}
+
 // ErrUnreachable means the person cannot be reached through the adapter now
 // (for example a terminal customer who is not connected). The message stays
 // queued until they can be.

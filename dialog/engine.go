@@ -201,6 +201,11 @@ const (
 	MaxText = 16 << 10
 )
 
+// conversationLocker is a queue shared by replicas (escalation.Queue).
+type conversationLocker interface {
+	LockConversation(ctx context.Context, key string) (unlock func(), err error)
+}
+
 // Handle runs one turn: it stores the message, decides, stores the new
 // state, and returns what to say. It implements bots.Handler.
 func (e *Engine) Handle(ctx context.Context, m bots.Message) bots.Reply {
@@ -211,6 +216,17 @@ func (e *Engine) Handle(ctx context.Context, m bots.Message) bots.Reply {
 	key := m.From.Key()
 	unlock := e.locks.Lock(key)
 	defer unlock()
+	if l, ok := e.cfg.Queue.(conversationLocker); ok {
+		// Replicas sharing the store take a conversation's turns one at a
+		// time too: a message re-delivered to another replica while the
+		// first is still answering it is then recognised, not answered twice.
+		unlockAll, err := l.LockConversation(ctx, key)
+		if err != nil {
+			e.log.ErrorContext(ctx, "lock conversation", "err", err, "to", m.From.String())
+			return bots.Reply{Text: say(e.cfg.DefaultLang, "error")}
+		}
+		defer unlockAll()
+	}
 
 	c, err := e.load(ctx, key)
 	if err != nil {

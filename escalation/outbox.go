@@ -66,6 +66,18 @@ func (q *Queue) WatchDeliveries(f func(Delivery)) {
 }
 
 func (q *Queue) delivered(d Delivery) {
+	if d.Message.Ticket != 0 {
+		rd := &remoteDelivery{Seq: d.Message.Seq, Ticket: d.Message.Ticket, Ref: d.Message.Ref, Final: d.Final}
+		if d.Err != nil {
+			rd.Err = d.Err.Error()
+		}
+		q.share(news{Delivery: rd})
+	}
+	q.deliveredHere(d)
+}
+
+// deliveredHere tells this replica's watchers of a delivery.
+func (q *Queue) deliveredHere(d Delivery) {
 	q.subMu.Lock()
 	fs := q.deliverTo
 	q.subMu.Unlock()
@@ -254,10 +266,18 @@ func (q *Queue) Enqueue(ctx context.Context, to bots.Address, r bots.Reply) erro
 		return fmt.Errorf("escalation: enqueue: %w", err)
 	}
 	q.poke()
+	q.share(news{})
 	return nil
 }
 
+// poke wakes the dispatcher: the outbox grew. The replica that runs it
+// may be another one: it is told (by the change, or by a news of its own
+// for a message with no ticket).
 func (q *Queue) poke() {
+	q.wakeLocal()
+}
+
+func (q *Queue) wakeLocal() {
 	select {
 	case q.wake <- struct{}{}:
 	default:

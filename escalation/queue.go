@@ -196,6 +196,13 @@ type Queue struct {
 	subMu     sync.Mutex
 	subs      []func(Change)
 	deliverTo []func(Delivery)
+
+	// With a store shared by replicas (replicas.go): this one's name, its
+	// news for the others, and the goroutines that tell and listen.
+	id          string
+	news        chan news
+	stopSharing context.CancelFunc
+	sharing     sync.WaitGroup
 }
 
 // Change is a ticket change, for watchers such as an agents' desk.
@@ -272,13 +279,14 @@ func OpenStore(st store.Store, cfg Config) (*Queue, error) {
 	if cfg.PhonePrefix == "" {
 		cfg.PhonePrefix = "34"
 	}
-	q := &Queue{st: st, cfg: cfg, log: cfg.Logger, now: cfg.Now, agents: agents, wake: make(chan struct{}, 1)}
+	q := &Queue{st: st, cfg: cfg, log: cfg.Logger, now: cfg.Now, agents: agents, wake: make(chan struct{}, 1), id: replicaID()}
 	if q.log == nil {
 		q.log = slog.New(slog.DiscardHandler)
 	}
 	if q.now == nil {
 		q.now = time.Now
 	}
+	q.startSharing()
 	return q, nil
 }
 
@@ -298,7 +306,13 @@ func (cfg Config) check() error {
 }
 
 // Close closes the store.
-func (q *Queue) Close() error { return q.st.Close() }
+func (q *Queue) Close() error {
+	if q.stopSharing != nil {
+		q.stopSharing()
+		q.sharing.Wait()
+	}
+	return q.st.Close()
+}
 
 // Agent returns the configured agent with id (case-insensitive).
 func (q *Queue) Agent(id string) (Agent, error) {
@@ -334,16 +348,27 @@ func (q *Queue) changed(t *Ticket) {
 	q.changedSince(t, len(t.Events)-1)
 }
 
-// changedSince tells watchers about each of t's events from index from on:
-// one change can be several events (a warning and a progress message).
+// changedSince tells watchers about each of t's events from index from on
+// (one change can be several events: a warning and a progress message),
+// here and on the other replicas.
 func (q *Queue) changedSince(t *Ticket, from int) {
 	if t == nil {
+		return
+	}
+	from = min(from, len(t.Events))
+	q.share(news{Ticket: t.ID, Events: t.ArchivedEvents + from, To: t.ArchivedEvents + len(t.Events)})
+	q.tellWatchers(t, from, len(t.Events))
+}
+
+// tellWatchers tells this replica's watchers of t's events [from, to).
+func (q *Queue) tellWatchers(t *Ticket, from, to int) {
+	if from >= to {
 		return
 	}
 	q.subMu.Lock()
 	subs := q.subs
 	q.subMu.Unlock()
-	for _, ev := range t.Events[min(from, len(t.Events)):] {
+	for _, ev := range t.Events[from:to] {
 		for _, f := range subs {
 			f(Change{Ticket: *t, Event: ev})
 		}

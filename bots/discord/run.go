@@ -40,6 +40,9 @@ type runner struct {
 	stopped bool
 }
 
+// Exclusive: one gateway session per bot (one shard).
+func (b *Bot) Exclusive() bool { return true }
+
 // Run checks the token, registers the slash commands, and handles what
 // the gateway sends with h until ctx is done; then it closes the
 // connection and waits for the messages being handled (each for at most
@@ -50,8 +53,12 @@ type runner struct {
 // not be resumed the chats are caught up over REST.
 func (b *Bot) Run(ctx context.Context, h bots.Handler) error {
 	if !b.started.CompareAndSwap(false, true) {
-		return errors.New("discord: Run may be called only once")
+		return errors.New("discord: Run is already running")
 	}
+	// Run may run again after it returned (a replica that leads again):
+	// the dialer is opened for it and closed when it ends.
+	b.closed.Store(false)
+	defer b.started.Store(false)
 	defer b.closed.Store(true)
 	if err := b.chats.load(ctx); err != nil {
 		return err

@@ -41,6 +41,12 @@ func (b *Bot) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "POST only", http.StatusMethodNotAllowed)
 		return
 	}
+	if !b.running.Load() {
+		// Another replica runs Slack (or this one has not started yet):
+		// Slack retries the event, and the load balancer may pick it.
+		http.Error(w, "Slack is served by another replica", http.StatusServiceUnavailable)
+		return
+	}
 	// The signature's headers (present, and a timestamp within five
 	// minutes) are checked before any of the body is read.
 	sv, err := slack.NewSecretsVerifier(r.Header, b.cfg.SigningSecret.Reveal())

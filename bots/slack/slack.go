@@ -289,6 +289,10 @@ func New(cfg Config) (*Bot, error) {
 	return b, nil
 }
 
+// Exclusive: the agents' desk (one card per ticket) and the durable
+// inbox of Slack's events are kept by one replica at a time.
+func (b *Bot) Exclusive() bool { return true }
+
 // Run asks Slack who the bot is, replays envelopes a previous run
 // acknowledged but did not finish, runs the agents' desk, and receives
 // events (over Socket Mode, or through Handler in HTTP mode), calling h for
@@ -300,8 +304,9 @@ func (b *Bot) Run(ctx context.Context, h bots.Handler) error {
 		return errors.New("slack: Run needs a handler")
 	}
 	if !b.running.CompareAndSwap(false, true) {
-		return errors.New("slack: Run was called twice")
+		return errors.New("slack: Run is already running")
 	}
+	defer b.running.Store(false) // a replica that leads again runs it again
 	b.handler.Store(&h)
 	if err := b.whoAmI(ctx); err != nil {
 		if ctx.Err() != nil {

@@ -249,6 +249,11 @@ func New(cfg Config) (*Bot, error) {
 	}, nil
 }
 
+// Exclusive: a bot that polls getUpdates is one poller per token (a second
+// gets 409 Conflict); a webhook takes updates on every replica, and a
+// re-delivered update is recognised by the conversation it belongs to.
+func (b *Bot) Exclusive() bool { return b.cfg.Webhook.URL == "" }
+
 // Run asks Telegram who the bot is, registers its commands, and receives
 // updates (long polling, or the webhook when configured), calling h for
 // each message until ctx is done. Chats are handled concurrently, up to

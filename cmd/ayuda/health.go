@@ -22,6 +22,8 @@ type channelHealth struct {
 	mu       sync.Mutex
 	adapters map[string]bots.Adapter
 	stopped  map[string]string // channel → why it stopped
+	// standby are the channels another replica runs (bots.Exclusive).
+	standby map[string]bool
 	// storage, when set, is checked too (storageHealth).
 	storage *storageHealth
 }
@@ -64,7 +66,14 @@ func (s *storageHealth) state() string {
 type connected interface{ Up() bool }
 
 func newChannelHealth(adapters map[string]bots.Adapter) *channelHealth {
-	return &channelHealth{adapters: adapters, stopped: map[string]string{}}
+	return &channelHealth{adapters: adapters, stopped: map[string]string{}, standby: map[string]bool{}}
+}
+
+// lead records whether this replica runs channel name now.
+func (h *channelHealth) lead(name string, leads bool) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.standby[name] = !leads
 }
 
 func (h *channelHealth) stop(name string, err error) {
@@ -86,6 +95,8 @@ func (h *channelHealth) state() map[string]string {
 		switch why, stopped := h.stopped[name]; {
 		case stopped:
 			out[name] = "down: " + why
+		case h.standby[name]:
+			out[name] = "standby" // another replica runs it
 		case isConnecting(ad):
 			out[name] = "connecting"
 		default:

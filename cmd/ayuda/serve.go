@@ -18,6 +18,7 @@ import (
 	"ayuda/auth"
 	"ayuda/bots"
 	"ayuda/bots/console"
+	"ayuda/escalation"
 	"ayuda/inbox"
 )
 
@@ -133,15 +134,38 @@ func serve(ctx context.Context, a *app, getenv func(string) string, opt serveOpt
 		}
 		return nil
 	})
-	g.Go(func() error { return a.queue.Dispatch(ctx, rt, 0) })
-	g.Go(func() error { return a.queue.Watchdog(ctx) })
+	// With replicas sharing a database, what must run once runs on the
+	// replica that leads it (one each, elected in the database), and moves
+	// to another within seconds when that one dies.
+	g.Go(func() error {
+		return a.queue.Lead(ctx, "outbox", func(ctx context.Context) error { return a.queue.Dispatch(ctx, rt, 0) })
+	})
+	g.Go(func() error { return a.queue.Lead(ctx, "watchdog", a.queue.Watchdog) })
 	g.Go(func() error { return a.watchArticles(ctx, 2*time.Second) })
+	// A website visitor waiting on this replica hears of an agent's answer
+	// that another replica's dispatcher holds for them.
+	a.queue.Watch(func(c escalation.Change) {
+		if to := c.Ticket.Customer.Address; to.Platform == bots.Web {
+			chat.Send(ctx, to, bots.Reply{})
+		}
+	})
 	for name, ad := range opt.adapters {
+		run := ad.Run
+		if x, ok := ad.(bots.Exclusive); ok && x.Exclusive() {
+			health.lead(name, !a.queue.Shared())
+			run = func(ctx context.Context, h bots.Handler) error {
+				return a.queue.Lead(ctx, "channel:"+name, func(ctx context.Context) error {
+					health.lead(name, true)
+					defer health.lead(name, false)
+					return ad.Run(ctx, h)
+				})
+			}
+		}
 		g.Go(func() error {
 			// A channel that stops for good (a rejected token, a setting
 			// only the operator can fix) is down on /healthz and in
 			// ayuda_channel_up; the other channels keep running.
-			if err := ad.Run(ctx, a.engine.Handle); err != nil && ctx.Err() == nil {
+			if err := run(ctx, a.engine.Handle); err != nil && ctx.Err() == nil {
 				a.log.ErrorContext(ctx, "channel stopped; the others keep running", "channel", name, "err", err)
 				health.stop(name, err)
 			}

@@ -71,3 +71,37 @@ var (
 	// pages that do not read back as they were written.
 	ErrDamaged = errors.New("escalation: the store file is damaged")
 )
+
+// What a store shared by several processes (replicas) adds. A store for
+// one process (bbolt's file lock makes it the only one) has none of them,
+// and the queue then does each in process.
+
+// Leader elects one owner for a role among the processes sharing the
+// store: what may run once only (a platform connection that allows one
+// session, the watchdog, the outbox dispatcher).
+type Leader interface {
+	// Lead waits until this process owns role, then runs fn. If ownership
+	// is lost (the connection to the store died), fn's context is
+	// cancelled and, once fn has returned, Lead waits to own role again.
+	// Lead returns when ctx is done, or with fn's result when fn returns
+	// on its own.
+	Lead(ctx context.Context, role string, fn func(context.Context) error) error
+}
+
+// Locker holds a lock on a key across the processes sharing the store.
+type Locker interface {
+	// Lock waits for key's lock; unlock lets it go.
+	Lock(ctx context.Context, key string) (unlock func(), err error)
+}
+
+// Broadcaster passes small messages between the processes sharing the
+// store, at most once each: a process that was not listening misses them.
+type Broadcaster interface {
+	// Broadcast sends payload (at most 7,000 bytes) to every process
+	// listening, this one included.
+	Broadcast(ctx context.Context, payload string) error
+	// Listen calls fn with every payload broadcast, until ctx is done.
+	// After a gap in which some may have been missed (a reconnection),
+	// fn is called with "".
+	Listen(ctx context.Context, fn func(payload string)) error
+}

@@ -45,10 +45,21 @@ type Options struct {
 // Store is a PostgreSQL database.
 type Store struct {
 	pool   *pgxpool.Pool
+	locks  *pgxpool.Pool // connections that hold advisory locks
+	conn   *pgx.ConnConfig
 	tables map[string]*table
+	// space is the schema the tables are in: it names the notification
+	// channel and prefixes the advisory locks' keys, so that databases
+	// shared by several schemas (tests, or two installations) do not mix.
+	space string
 }
 
-var _ store.Store = (*Store)(nil)
+var (
+	_ store.Store       = (*Store)(nil)
+	_ store.Leader      = (*Store)(nil)
+	_ store.Locker      = (*Store)(nil)
+	_ store.Broadcaster = (*Store)(nil)
+)
 
 var ident = regexp.MustCompile(`^[a-z_][a-z0-9_]*$`)
 
@@ -75,9 +86,16 @@ func Open(ctx context.Context, url string, opt Options) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("escalation: the database: %w", err)
 	}
-	s := &Store{pool: pool, tables: map[string]*table{}}
-	if err := s.setUp(ctx, opt); err != nil {
+	lcfg := cfg.Copy()
+	lcfg.MaxConns = maxLocks
+	locks, err := pgxpool.NewWithConfig(ctx, lcfg)
+	if err != nil {
 		pool.Close()
+		return nil, fmt.Errorf("escalation: the database: %w", err)
+	}
+	s := &Store{pool: pool, locks: locks, conn: cfg.ConnConfig, tables: map[string]*table{}}
+	if err := s.setUp(ctx, opt); err != nil {
+		s.Close()
 		return nil, err
 	}
 	return s, nil
@@ -91,6 +109,9 @@ func (s *Store) setUp(ctx context.Context, opt Options) error {
 	}
 	if err := s.migrate(ctx, opt.Migrations); err != nil {
 		return err
+	}
+	if err := s.pool.QueryRow(ctx, "SELECT current_schema()").Scan(&s.space); err != nil {
+		return fmt.Errorf("escalation: the database: %w", err)
 	}
 	for _, b := range opt.Buckets {
 		name := string(b)
@@ -171,6 +192,7 @@ func (s *Store) Pool() *pgxpool.Pool { return s.pool }
 // Close closes every connection.
 func (s *Store) Close() error {
 	s.pool.Close()
+	s.locks.Close()
 	return nil
 }
 

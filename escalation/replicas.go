@@ -1,0 +1,149 @@
+package escalation
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"time"
+
+	"ayuda/escalation/store"
+)
+
+// Several replicas may share one store (PostgreSQL). What each replica's
+// watchers see must then include what the others changed, what must run
+// once runs on one replica (Lead), and a conversation's turns are taken
+// one at a time across all of them (LockConversation). On a store for one
+// process (bbolt) all three are done in process.
+
+// news is what one replica tells the others after a commit.
+type news struct {
+	From string `json:"r"`
+	// A ticket's events [Events, To) (counted from its first).
+	Ticket ID  `json:"t,omitempty"`
+	Events int `json:"e,omitempty"`
+	To     int `json:"n,omitempty"`
+	// A delivery attempt on a ticket's message.
+	Delivery *remoteDelivery `json:"d,omitempty"`
+}
+
+type remoteDelivery struct {
+	Seq    uint64 `json:"s"`
+	Ticket ID     `json:"t"`
+	Ref    string `json:"ref,omitempty"`
+	Err    string `json:"err,omitempty"`
+	Final  bool   `json:"f,omitempty"`
+}
+
+// replicaID names this process among those sharing the store.
+func replicaID() string {
+	var b [8]byte
+	rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// startSharing listens to the other replicas when the store is shared.
+func (q *Queue) startSharing() {
+	b, ok := q.st.(store.Broadcaster)
+	if !ok {
+		return
+	}
+	q.news = make(chan news, 4096)
+	ctx, stop := context.WithCancel(context.Background())
+	q.stopSharing = stop
+	q.sharing.Add(2)
+	go func() {
+		defer q.sharing.Done()
+		b.Listen(ctx, q.heard)
+	}()
+	go func() {
+		defer q.sharing.Done()
+		q.tell(ctx, b)
+	}()
+}
+
+// tell sends this replica's news in order, without holding up the change
+// that made it: a watcher on another replica learns of it a moment later.
+func (q *Queue) tell(ctx context.Context, b store.Broadcaster) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case n := <-q.news:
+			data, _ := json.Marshal(n)
+			if err := b.Broadcast(ctx, string(data)); err != nil && ctx.Err() == nil {
+				q.log.Warn("telling the other replicas of a change failed; their desks catch up at their next resync", "err", err)
+			}
+		}
+	}
+}
+
+// share queues n for the other replicas (dropped if the queue of news is
+// full: their desks resync on their own).
+func (q *Queue) share(n news) {
+	if q.news == nil {
+		return
+	}
+	n.From = q.id
+	select {
+	case q.news <- n:
+	default:
+	}
+}
+
+// heard is news from a replica: its ticket's events go to this replica's
+// watchers, and the outbox may have grown.
+func (q *Queue) heard(payload string) {
+	q.wakeLocal()
+	if payload == "" {
+		return
+	}
+	var n news
+	if json.Unmarshal([]byte(payload), &n) != nil || n.From == q.id {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	switch {
+	case n.Delivery != nil:
+		d := Delivery{Message: Outgoing{Seq: n.Delivery.Seq, Ticket: n.Delivery.Ticket, Ref: n.Delivery.Ref}, Final: n.Delivery.Final}
+		if n.Delivery.Err != "" {
+			d.Err = errors.New(n.Delivery.Err)
+		}
+		q.deliveredHere(d)
+	case n.Ticket != 0:
+		t, err := q.Recent(ctx, n.Ticket)
+		if err != nil {
+			q.log.Warn("a change another replica made cannot be read", "ticket", n.Ticket, "err", err)
+			return
+		}
+		from, to := n.Events-t.ArchivedEvents, n.To-t.ArchivedEvents
+		q.tellWatchers(t, max(from, 0), min(to, len(t.Events)))
+	}
+}
+
+// Lead runs fn while this replica owns role among those sharing the store
+// (see store.Leader); on a store of one process, at once.
+func (q *Queue) Lead(ctx context.Context, role string, fn func(context.Context) error) error {
+	if l, ok := q.st.(store.Leader); ok {
+		return l.Lead(ctx, role, fn)
+	}
+	return fn(ctx)
+}
+
+// Shared reports whether other replicas may share the store.
+func (q *Queue) Shared() bool {
+	_, ok := q.st.(store.Leader)
+	return ok
+}
+
+// LockConversation takes key's conversation for one turn across the
+// replicas sharing the store; on a store of one process it costs nothing
+// (the engine's own lock does).
+func (q *Queue) LockConversation(ctx context.Context, key string) (func(), error) {
+	if l, ok := q.st.(store.Locker); ok {
+		return l.Lock(ctx, "conversation:"+key)
+	}
+	return func() {}, nil
+}

@@ -1,0 +1,182 @@
+package pgstore
+
+import (
+	"context"
+	"hash/fnv"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// What several replicas share besides the tables: advisory locks (one
+// owner per role, one turn at a time per conversation) and notifications.
+
+// maxLocks is how many advisory locks one replica may hold or wait for at
+// once, each on a connection of its own: turns beyond it wait for one.
+const maxLocks = 64
+
+// lockKey is the advisory lock's key for name in this store's schema.
+func (s *Store) lockKey(kind, name string) int64 {
+	h := fnv.New64a()
+	h.Write([]byte(s.space + "\x00" + kind + "\x00" + name))
+	return int64(h.Sum64())
+}
+
+// Lock waits for key's lock. The lock is the session's: if this process
+// dies, PostgreSQL lets go of it with the connection.
+func (s *Store) Lock(ctx context.Context, key string) (func(), error) {
+	c, err := s.locks.Acquire(ctx)
+	if err != nil {
+		return nil, dbErr(err)
+	}
+	k := s.lockKey("lock", key)
+	if _, err := c.Exec(ctx, "SELECT pg_advisory_lock($1)", k); err != nil {
+		c.Release()
+		return nil, dbErr(err)
+	}
+	return func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if _, err := c.Exec(ctx, "SELECT pg_advisory_unlock($1)", k); err != nil {
+			// The only sure way to let go now: close the session.
+			c.Conn().Close(ctx)
+		}
+		c.Release()
+	}, nil
+}
+
+// How leadership is kept: the owner checks its session every checkEvery
+// and stops fn at once when a check fails (the server has then let go of
+// the lock, or will when it notices); a new owner waits grace after
+// taking the lock before it starts, by which time the old one has
+// stopped. A process that died lets go with its connection, so a role
+// changes hands within tryEvery + grace.
+const (
+	tryEvery   = time.Second
+	checkEvery = 300 * time.Millisecond
+	grace      = 1200 * time.Millisecond
+)
+
+// Lead runs fn while this process owns role.
+func (s *Store) Lead(ctx context.Context, role string, fn func(context.Context) error) error {
+	k := s.lockKey("lead", role)
+	cc := s.conn.Copy()
+	// Who leads shows in pg_stat_activity.
+	cc.RuntimeParams["application_name"] = LeaderName(s.space, role)
+	for {
+		c, err := s.own(ctx, cc, k)
+		if err != nil {
+			return nil // ctx is done
+		}
+		done, err := s.serve(ctx, c, fn)
+		c.Close(context.Background())
+		if done {
+			return err
+		}
+	}
+}
+
+// LeaderName is the application_name of the sessions that lead, or wait
+// to lead, role in schema.
+func LeaderName(schema, role string) string {
+	n := "ayuda lead " + schema + " " + role
+	return n[:min(len(n), 63)]
+}
+
+// own waits until it holds lock k on a connection of its own.
+func (s *Store) own(ctx context.Context, cc *pgx.ConnConfig, k int64) (*pgx.Conn, error) {
+	for {
+		c, err := pgx.ConnectConfig(ctx, cc)
+		if err == nil {
+			var got bool
+			if err = c.QueryRow(ctx, "SELECT pg_try_advisory_lock($1)", k).Scan(&got); err == nil && got {
+				select {
+				case <-ctx.Done():
+					c.Close(context.Background())
+					return nil, ctx.Err()
+				case <-time.After(grace):
+					return c, nil
+				}
+			}
+			c.Close(context.Background())
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(tryEvery):
+		}
+	}
+}
+
+// serve runs fn while c's session is alive. done is false when the
+// session was lost and fn stopped for it.
+func (s *Store) serve(ctx context.Context, c *pgx.Conn, fn func(context.Context) error) (done bool, err error) {
+	fctx, stop := context.WithCancel(ctx)
+	defer stop()
+	result := make(chan error, 1)
+	go func() { result <- fn(fctx) }()
+	t := time.NewTicker(checkEvery)
+	defer t.Stop()
+	for {
+		select {
+		case err := <-result:
+			return true, err
+		case <-t.C:
+			pctx, cancel := context.WithTimeout(ctx, checkEvery)
+			err := c.Ping(pctx)
+			cancel()
+			if err != nil && ctx.Err() == nil {
+				stop()
+				<-result
+				return false, nil
+			}
+		}
+	}
+}
+
+// channel is where this store's replicas hear from each other.
+func (s *Store) channel() string { return pgx.Identifier{"ayuda_" + s.space}.Sanitize() }
+
+// Broadcast sends payload to every listening replica.
+func (s *Store) Broadcast(ctx context.Context, payload string) error {
+	_, err := s.pool.Exec(ctx, "SELECT pg_notify($1, $2)", "ayuda_"+s.space, payload)
+	return dbErr(err)
+}
+
+// Listen calls fn with every payload broadcast until ctx is done, on a
+// connection of its own; when that connection is lost it connects again
+// and calls fn("") for what it may have missed.
+func (s *Store) Listen(ctx context.Context, fn func(string)) error {
+	wait := 100 * time.Millisecond
+	for first := true; ; first = false {
+		c, err := pgx.ConnectConfig(ctx, s.conn)
+		if err == nil {
+			_, err = c.Exec(ctx, "LISTEN "+s.channel())
+		}
+		if err == nil {
+			wait = 100 * time.Millisecond
+			if !first {
+				fn("")
+			}
+			for {
+				n, err := c.WaitForNotification(ctx)
+				if err != nil {
+					break
+				}
+				fn(n.Payload)
+			}
+		}
+		if c != nil {
+			c.Close(context.Background())
+		}
+		if ctx.Err() != nil {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(wait):
+			wait = min(wait*2, 5*time.Second)
+		}
+	}
+}
