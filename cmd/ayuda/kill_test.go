@@ -68,12 +68,17 @@ type server struct {
 	tok  string
 }
 
-func startServer(t *testing.T, bin, data string) *server {
+// startServer starts `ayuda serve` on data, with env added to the
+// environment, and waits until its API listens.
+func startServer(t *testing.T, bin, data string, env ...string) *server {
 	t.Helper()
 	os.Remove(filepath.Join(data, "server.json"))
 	cmd := exec.Command(bin, "serve", "--no-terminal", "--data", data, "--http", "127.0.0.1:0")
-	cmd.Env = append(os.Environ(), "AYUDA_API_TOKEN=kill-test-operator-token")
+	cmd.Env = append(append(os.Environ(), "AYUDA_API_TOKEN=kill-test-operator-token"), env...)
 	cmd.Stderr = io.Discard
+	if os.Getenv("AYUDA_TEST_SERVER_LOG") != "" {
+		cmd.Stderr = os.Stderr
+	}
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
