@@ -41,10 +41,7 @@ func (q *Queue) RecordAnswer(ctx context.Context, a Answer) error {
 	if err != nil {
 		return err
 	}
-	err = q.batch(ctx, func(tx store.Tx) error {
-		return tx.Bucket(bAnswers).Put(answerKey(a), data)
-	})
-	if err != nil {
+	if err := q.putOne(ctx, bAnswers, answerKey(a), data); err != nil {
 		return fmt.Errorf("escalation: record answer: %w", err)
 	}
 	return nil

@@ -113,6 +113,12 @@ func (q *Queue) heard(payload string) {
 		}
 		q.deliveredHere(d)
 	case n.Ticket != 0:
+		q.subMu.Lock()
+		watched := len(q.subs) > 0
+		q.subMu.Unlock()
+		if !watched {
+			return // no one here to tell: not worth reading the ticket
+		}
 		t, err := q.Recent(ctx, n.Ticket)
 		if err != nil {
 			q.log.Warn("a change another replica made cannot be read", "ticket", n.Ticket, "err", err)

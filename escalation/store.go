@@ -241,38 +241,54 @@ func (q *Queue) change(ctx context.Context, id ID, get func(store.Tx, ID) (*Tick
 
 // LoadConversation reads the dialog state stored under key; nil if none.
 func (q *Queue) LoadConversation(ctx context.Context, key string) ([]byte, error) {
-	var out []byte
-	err := q.st.View(ctx, func(tx store.Tx) error {
-		if v := tx.Bucket(bConvs).Get([]byte(key)); v != nil {
-			out = append([]byte(nil), v...)
-		}
-		return nil
-	})
-	return out, err
+	return q.getOne(ctx, bConvs, []byte(key))
 }
 
 // SaveConversation stores the dialog state under key, durably. Concurrent
 // saves are committed together (one fsync for many conversations).
 func (q *Queue) SaveConversation(ctx context.Context, key string, data []byte) error {
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	return q.batch(ctx, func(tx store.Tx) error {
-		return tx.Bucket(bConvs).Put([]byte(key), data)
-	})
+	return q.putOne(ctx, bConvs, []byte(key), data)
 }
 
 // GetMeta reads a small value kept for a channel (an update offset, say);
 // nil if none.
 func (q *Queue) GetMeta(ctx context.Context, key string) ([]byte, error) {
+	return q.getOne(ctx, bMeta, []byte(key))
+}
+
+// getOne reads one key: in a statement of its own where the store can
+// (store.Direct), else in a read transaction.
+func (q *Queue) getOne(ctx context.Context, bucket, key []byte) ([]byte, error) {
+	if d, ok := q.st.(store.Direct); ok {
+		return d.GetOne(ctx, bucket, key)
+	}
 	var out []byte
 	err := q.st.View(ctx, func(tx store.Tx) error {
-		if v := tx.Bucket(bMeta).Get([]byte(key)); v != nil {
+		if v := tx.Bucket(bucket).Get(key); v != nil {
 			out = append([]byte(nil), v...)
 		}
 		return nil
 	})
 	return out, err
+}
+
+// putOne writes one key, durably, within the write deadlines: in a
+// statement of its own where the store can (store.Direct), else in a
+// batch.
+func (q *Queue) putOne(ctx context.Context, bucket, key, value []byte) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	d, ok := q.st.(store.Direct)
+	if !ok {
+		return q.batch(ctx, func(tx store.Tx) error { return tx.Bucket(bucket).Put(key, value) })
+	}
+	return q.write(ctx, func(ctx context.Context, start func(store.Tx) error) error {
+		if err := start(nil); err != nil { // too late: not started
+			return err
+		}
+		return d.PutOne(ctx, bucket, key, value)
+	}, func(store.Tx) error { return nil })
 }
 
 // ScanMeta calls fn with every value kept under a key that starts with
@@ -314,10 +330,5 @@ func (q *Queue) DeleteMeta(ctx context.Context, keys ...string) error {
 
 // PutMeta stores a small value for a channel, durably.
 func (q *Queue) PutMeta(ctx context.Context, key string, value []byte) error {
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	return q.batch(ctx, func(tx store.Tx) error {
-		return tx.Bucket(bMeta).Put([]byte(key), value)
-	})
+	return q.putOne(ctx, bMeta, []byte(key), value)
 }

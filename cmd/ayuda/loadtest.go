@@ -2,8 +2,11 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"log/slog"
+	neturl "net/url"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -15,12 +18,15 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"ayuda/bots"
 	"ayuda/escalation"
 )
 
 // loadReport is what `ayuda loadtest` measures.
 type loadReport struct {
+	Replicas          int     `json:"replicas"`
 	Customers         int     `json:"customers"`
 	OfferedRate       float64 `json:"offered_rate"`
 	Seconds           float64 `json:"seconds"`
@@ -84,12 +90,25 @@ func cmdLoadtest(ctx context.Context, e *env, args []string) error {
 	burst := fs.Int("burst", 1000, "tickets opened at once after the mixed load")
 	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of the run to this file")
 	rate := fs.Float64("rate", 2000, "messages per second the customers send in all (0: as fast as they get replies)")
+	database := fs.String("database", "", "a PostgreSQL URL: run on a new schema of that database (dropped after) instead of a bbolt file")
+	nReplicas := fs.Int("replicas", 1, "with --database: replicas sharing it (in this process, each with its own engine, store connections and leader elections); customers and agents are spread over them")
 	if _, err := parse(fs, args); err != nil {
 		return err
 	}
 	cfg, err := c.load(e)
 	if err != nil {
 		return err
+	}
+	if *nReplicas < 1 || (*nReplicas > 1 && *database == "") {
+		return errors.New("loadtest: --replicas needs --database, and at least 1")
+	}
+	if *database != "" {
+		url, drop, err := loadtestSchema(ctx, *database)
+		if err != nil {
+			return fmt.Errorf("loadtest: %w", err)
+		}
+		defer drop()
+		cfg.Database = url
 	}
 	if c.data == "" && e.getenv("AYUDA_DATA") == "" {
 		dir, err := os.MkdirTemp("", "ayuda-loadtest-")
@@ -103,11 +122,17 @@ func cmdLoadtest(ctx context.Context, e *env, args []string) error {
 	for i := range *agents {
 		cfg.Agents = append(cfg.Agents, escalation.Agent{ID: fmt.Sprint("a", i), Name: fmt.Sprint("Agent ", i)})
 	}
-	a, err := openApp(ctx, cfg, newLogger(io.Discard, 0))
-	if err != nil {
-		return err
+	var apps []*app
+	for range *nReplicas {
+		// What goes wrong under load is said (errors only: the rest would
+		// be a line per turn).
+		a, err := openApp(ctx, cfg, newLogger(e.stderr, slog.LevelError))
+		if err != nil {
+			return err
+		}
+		defer a.Close()
+		apps = append(apps, a)
 	}
-	defer a.Close()
 	if *cpuprofile != "" {
 		f, err := os.Create(*cpuprofile)
 		if err != nil {
@@ -119,7 +144,7 @@ func cmdLoadtest(ctx context.Context, e *env, args []string) error {
 		}
 		defer pprof.StopCPUProfile()
 	}
-	rep, err := loadtest(ctx, a, *customers, *duration, *burst, *rate, e.stderr)
+	rep, err := loadtest(ctx, apps, *customers, *duration, *burst, *rate, e.stderr)
 	if err != nil {
 		return err
 	}
@@ -130,6 +155,11 @@ func cmdLoadtest(ctx context.Context, e *env, args []string) error {
 	if c.json {
 		return printJSON(e.stdout, rep)
 	}
+	store := "bbolt"
+	if *database != "" {
+		store = fmt.Sprintf("PostgreSQL, %d replica(s)", *nReplicas)
+	}
+	fmt.Fprintf(e.stdout, "store: %s\n", store)
 	fmt.Fprintf(e.stdout, "%d customers offering %.0f msg/s for %.1fs: %d messages, %.0f/s; turn latency p50 %.2f ms, p99 %.2f ms, max %.1f ms\n",
 		rep.Customers, rep.OfferedRate, rep.Seconds, rep.Messages, rep.MessagesPerSecond, rep.P50ms, rep.P99ms, rep.MaxMs)
 	fmt.Fprintf(e.stdout, "burst: %d tickets opened at %.0f/s (p99 %.2f ms)\n", *burst, rep.TicketsPerSecond, rep.BurstP99ms)
@@ -154,20 +184,30 @@ var scripts = [][]string{
 }
 
 // loadtest runs the mixed load, then the burst, then checks the outbox.
-func loadtest(ctx context.Context, a *app, customers int, duration time.Duration, burst int, rate float64, progress io.Writer) (loadReport, error) {
-	rep := loadReport{Customers: customers, OfferedRate: rate}
+// With several replicas (apps on one database), customer c talks to
+// replica c mod n, agent i works on replica i mod n, and the replica that
+// leads the outbox delivers.
+func loadtest(ctx context.Context, apps []*app, customers int, duration time.Duration, burst int, rate float64, progress io.Writer) (loadReport, error) {
+	rep := loadReport{Customers: customers, OfferedRate: rate, Replicas: len(apps)}
 	sk := &sink{seen: map[string]int{}, last: map[bots.Address]int{}}
+	parent := ctx
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	a := apps[0]
 	var wg sync.WaitGroup
-	dispatchErr := make(chan error, 1)
-	wg.Go(func() { dispatchErr <- a.queue.Dispatch(ctx, sk, 32) })
+	dispatchErr := make(chan error, len(apps))
+	for _, r := range apps {
+		wg.Go(func() {
+			dispatchErr <- r.queue.Lead(ctx, "outbox", func(ctx context.Context) error { return r.queue.Dispatch(ctx, sk, 32) })
+		})
+	}
 
 	// Agents answer new tickets while the customers talk.
 	var replies atomic.Int64
 	stopAgents := make(chan struct{})
 	var agentsWG sync.WaitGroup
-	for _, ag := range a.queue.Agents() {
+	for i, ag := range a.queue.Agents() {
+		a := apps[i%len(apps)]
 		agentsWG.Go(func() {
 			for {
 				select {
@@ -215,6 +255,7 @@ func loadtest(ctx context.Context, a *app, customers int, duration time.Duration
 		every = time.Duration(float64(customers) / rate * float64(time.Second))
 	}
 	for c := range customers {
+		a := apps[c%len(apps)]
 		customersWG.Go(func() {
 			var mine []time.Duration
 			defer func() {
@@ -279,6 +320,7 @@ func loadtest(ctx context.Context, a *app, customers int, duration time.Duration
 	start = time.Now()
 	var burstWG sync.WaitGroup
 	for c := range burst {
+		a := apps[c%len(apps)]
 		burstWG.Go(func() {
 			from := bots.Address{Platform: loadPlatform, Chat: fmt.Sprint("burst-", c), User: fmt.Sprint("burst-", c)}
 			t0 := time.Now()
@@ -328,8 +370,11 @@ func loadtest(ctx context.Context, a *app, customers int, duration time.Duration
 	}
 	cancel()
 	wg.Wait()
-	if err := <-dispatchErr; err != nil {
-		return rep, err
+	close(dispatchErr)
+	for err := range dispatchErr {
+		if err != nil {
+			return rep, err
+		}
 	}
 	rep.AgentReplies = replies.Load()
 	rep.Delivered = sk.delivered.Load()
@@ -341,7 +386,7 @@ func loadtest(ctx context.Context, a *app, customers int, duration time.Duration
 
 	// Every follow-up a customer sent on a ticket is in its transcript.
 	fmt.Fprintln(progress, "checking every transcript…")
-	missing, err := missingFollowUps(ctx, a.queue, followUps)
+	missing, err := missingFollowUps(parent, a.queue, followUps)
 	if err != nil {
 		return rep, err
 	}
@@ -405,4 +450,39 @@ func peakRSS() float64 {
 	var m runtime.MemStats
 	runtime.ReadMemStats(&m)
 	return float64(m.Sys) / (1 << 20)
+}
+
+// loadtestSchema makes a schema of its own in the database at url for a
+// load test, and returns url set to use it and a function that drops it.
+func loadtestSchema(ctx context.Context, url string) (string, func(), error) {
+	c, err := pgx.Connect(ctx, url)
+	if err != nil {
+		return "", nil, fmt.Errorf("the database: %w", err)
+	}
+	defer c.Close(ctx)
+	schema := fmt.Sprintf("ayuda_loadtest_%d", os.Getpid())
+	if _, err := c.Exec(ctx, "CREATE SCHEMA "+schema); err != nil {
+		return "", nil, fmt.Errorf("the database: %w", err)
+	}
+	drop := func() {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		if c, err := pgx.Connect(ctx, url); err == nil {
+			c.Exec(ctx, "DROP SCHEMA "+schema+" CASCADE")
+			c.Close(ctx)
+		}
+	}
+	return withSearchPath(url, schema), drop, nil
+}
+
+// withSearchPath is a PostgreSQL URL or key=value string with its
+// search_path set to schema.
+func withSearchPath(db, schema string) string {
+	if u, err := neturl.Parse(db); err == nil && (u.Scheme == "postgres" || u.Scheme == "postgresql") {
+		q := u.Query()
+		q.Set("search_path", schema)
+		u.RawQuery = q.Encode()
+		return u.String()
+	}
+	return db + " search_path=" + schema
 }

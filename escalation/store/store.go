@@ -105,3 +105,13 @@ type Broadcaster interface {
 	// fn is called with "".
 	Listen(ctx context.Context, fn func(payload string)) error
 }
+
+// Direct is a store that reads or writes one key in a statement of its
+// own (a transaction by itself), without the round trips a transaction's
+// beginning and end cost over a network: what a turn does most (its
+// conversation read, then written). Its behaviour is that of a View with
+// one Get, or a Batch with one Put.
+type Direct interface {
+	GetOne(ctx context.Context, bucket, key []byte) ([]byte, error)
+	PutOne(ctx context.Context, bucket, key, value []byte) error
+}

@@ -18,6 +18,7 @@ import (
 	"io/fs"
 	"math/rand/v2"
 	"regexp"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -44,10 +45,10 @@ type Options struct {
 
 // Store is a PostgreSQL database.
 type Store struct {
-	pool   *pgxpool.Pool
-	locks  *pgxpool.Pool // connections that hold advisory locks
-	conn   *pgx.ConnConfig
-	tables map[string]*table
+	pool    *pgxpool.Pool
+	lockers [lockConns]lockConn // the conversations' locks (shared.go)
+	conn    *pgx.ConnConfig
+	tables  map[string]*table
 	// space is the schema the tables are in: it names the notification
 	// channel and prefixes the advisory locks' keys, so that databases
 	// shared by several schemas (tests, or two installations) do not mix.
@@ -59,6 +60,7 @@ var (
 	_ store.Leader      = (*Store)(nil)
 	_ store.Locker      = (*Store)(nil)
 	_ store.Broadcaster = (*Store)(nil)
+	_ store.Direct      = (*Store)(nil)
 )
 
 var ident = regexp.MustCompile(`^[a-z_][a-z0-9_]*$`)
@@ -66,6 +68,12 @@ var ident = regexp.MustCompile(`^[a-z_][a-z0-9_]*$`)
 type table struct {
 	get, put, del, clear, next, scan, seq string
 }
+
+// defaultConns is how many connections a replica's pool keeps at most,
+// unless the URL says (pool_max_conns): with three replicas, about half of
+// PostgreSQL's default 100 connections, with the locks', the leaders' and
+// the listener's besides.
+const defaultConns = 16
 
 // Open connects to the database at url (a PostgreSQL URL or key=value
 // string), applies the migrations not applied yet and checks that every
@@ -82,18 +90,19 @@ func Open(ctx context.Context, url string, opt Options) (*Store, error) {
 		cfg.ConnConfig.RuntimeParams["search_path"] = opt.Schema
 	}
 	cfg.MaxConnIdleTime = time.Minute
+	// A statement outside a transaction (GetOne, PutOne) is serializable
+	// too, as the transactions it may conflict with are.
+	cfg.ConnConfig.RuntimeParams["default_transaction_isolation"] = "serializable"
+	if !strings.Contains(url, "pool_max_conns") {
+		// pgx's default is the number of CPUs (at least 4): turns waited
+		// for a connection more than for the database.
+		cfg.MaxConns = defaultConns
+	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("escalation: the database: %w", err)
 	}
-	lcfg := cfg.Copy()
-	lcfg.MaxConns = maxLocks
-	locks, err := pgxpool.NewWithConfig(ctx, lcfg)
-	if err != nil {
-		pool.Close()
-		return nil, fmt.Errorf("escalation: the database: %w", err)
-	}
-	s := &Store{pool: pool, locks: locks, conn: cfg.ConnConfig, tables: map[string]*table{}}
+	s := &Store{pool: pool, conn: cfg.ConnConfig, tables: map[string]*table{}}
 	if err := s.setUp(ctx, opt); err != nil {
 		s.Close()
 		return nil, err
@@ -107,11 +116,11 @@ func (s *Store) setUp(ctx context.Context, opt Options) error {
 			return fmt.Errorf("escalation: the database: %w", err)
 		}
 	}
-	if err := s.migrate(ctx, opt.Migrations); err != nil {
-		return err
-	}
 	if err := s.pool.QueryRow(ctx, "SELECT current_schema()").Scan(&s.space); err != nil {
 		return fmt.Errorf("escalation: the database: %w", err)
+	}
+	if err := s.migrate(ctx, opt.Migrations); err != nil {
+		return err
 	}
 	for _, b := range opt.Buckets {
 		name := string(b)
@@ -150,7 +159,7 @@ func (s *Store) up(ctx context.Context, migrations fs.FS) (applied []string, ver
 	}
 	db := stdlib.OpenDBFromPool(s.pool)
 	defer db.Close()
-	p, err := provider(db, migrations)
+	p, err := provider(db, migrations, s.lockKey("migrate", ""))
 	if err != nil {
 		return nil, 0, err
 	}
@@ -177,8 +186,10 @@ func Migrate(ctx context.Context, url, schema string, migrations fs.FS) (applied
 	return s.up(ctx, migrations)
 }
 
-func provider(db *sql.DB, migrations fs.FS) (*goose.Provider, error) {
-	locker, err := lock.NewPostgresSessionLocker()
+// provider is goose's, holding advisory lock id while it migrates (one per
+// schema), and trying for it every second for up to five minutes.
+func provider(db *sql.DB, migrations fs.FS, id int64) (*goose.Provider, error) {
+	locker, err := lock.NewPostgresSessionLocker(lock.WithLockID(id), lock.WithLockTimeout(1, 300))
 	if err != nil {
 		return nil, err
 	}
@@ -192,18 +203,26 @@ func (s *Store) Pool() *pgxpool.Pool { return s.pool }
 // Close closes every connection.
 func (s *Store) Close() error {
 	s.pool.Close()
-	s.locks.Close()
+	s.closeLocks()
 	return nil
 }
 
+// How transactions begin: the BEGIN goes to the server with the
+// transaction's first statement, in one round trip (a pipeline), and a
+// transaction that ran no statement costs none.
+const (
+	beginView   = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"
+	beginUpdate = "BEGIN ISOLATION LEVEL SERIALIZABLE"
+)
+
 // View runs fn in a read-only snapshot.
 func (s *Store) View(ctx context.Context, fn func(store.Tx) error) error {
-	return s.run(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, fn)
+	return s.run(ctx, beginView, fn)
 }
 
 // Update runs fn in a serializable transaction, again if it conflicts.
 func (s *Store) Update(ctx context.Context, fn func(store.Tx) error) error {
-	return s.run(ctx, pgx.TxOptions{IsoLevel: pgx.Serializable}, fn)
+	return s.run(ctx, beginUpdate, fn)
 }
 
 // Batch is Update: PostgreSQL commits concurrent transactions together
@@ -212,13 +231,51 @@ func (s *Store) Batch(ctx context.Context, fn func(store.Tx) error) error {
 	return s.Update(ctx, fn)
 }
 
+// GetOne reads one key in a statement of its own.
+func (s *Store) GetOne(ctx context.Context, bucket, key []byte) ([]byte, error) {
+	tb, ok := s.tables[string(bucket)]
+	if !ok {
+		return nil, fmt.Errorf("escalation: no bucket %q", bucket)
+	}
+	var v []byte
+	err := s.retry(ctx, func() error {
+		err := s.pool.QueryRow(ctx, tb.get, key).Scan(&v)
+		if errors.Is(err, pgx.ErrNoRows) {
+			v = nil
+			return nil
+		}
+		return dbErr(err)
+	})
+	return v, err
+}
+
+// PutOne writes one key in a statement of its own.
+func (s *Store) PutOne(ctx context.Context, bucket, key, value []byte) error {
+	tb, ok := s.tables[string(bucket)]
+	if !ok {
+		return fmt.Errorf("escalation: no bucket %q", bucket)
+	}
+	if value == nil {
+		value = []byte{}
+	}
+	return s.retry(ctx, func() error {
+		_, err := s.pool.Exec(ctx, tb.put, key, value)
+		return dbErr(err)
+	})
+}
+
 // maxAttempts bounds how often a transaction that keeps conflicting is
 // run; each waits a little longer, at random.
 const maxAttempts = 30
 
-func (s *Store) run(ctx context.Context, opt pgx.TxOptions, fn func(store.Tx) error) error {
+func (s *Store) run(ctx context.Context, begin string, fn func(store.Tx) error) error {
+	return s.retry(ctx, func() error { return s.once(ctx, begin, fn) })
+}
+
+// retry runs do again while it conflicts with concurrent transactions.
+func (s *Store) retry(ctx context.Context, do func() error) error {
 	for attempt := 1; ; attempt++ {
-		err := s.once(ctx, opt, fn)
+		err := do()
 		if err == nil || !retryable(err) || attempt == maxAttempts || ctx.Err() != nil {
 			return err
 		}
@@ -231,22 +288,32 @@ func (s *Store) run(ctx context.Context, opt pgx.TxOptions, fn func(store.Tx) er
 	}
 }
 
-func (s *Store) once(ctx context.Context, opt pgx.TxOptions, fn func(store.Tx) error) error {
-	ptx, err := s.pool.BeginTx(ctx, opt)
+func (s *Store) once(ctx context.Context, begin string, fn func(store.Tx) error) error {
+	c, err := s.pool.Acquire(ctx)
 	if err != nil {
 		return dbErr(err)
 	}
-	t := &tx{ctx: ctx, tx: ptx, s: s}
+	// A connection left inside a transaction (a failed ROLLBACK) is
+	// closed by the pool when it is released, not reused.
+	defer c.Release()
+	t := &tx{ctx: ctx, conn: c, begin: begin, s: s}
 	err = fn(t)
 	if t.err != nil {
 		err = t.err // a failed read: whatever fn decided from it is void
 	}
-	if err != nil {
-		ptx.Rollback(context.WithoutCancel(ctx))
+	if !t.begun {
 		return err
 	}
-	if err := ptx.Commit(ctx); err != nil {
+	if err != nil {
+		c.Exec(context.WithoutCancel(ctx), "ROLLBACK")
+		return err
+	}
+	tag, err := c.Exec(ctx, "COMMIT")
+	if err != nil {
 		return dbErr(err)
+	}
+	if tag.String() != "COMMIT" {
+		return fmt.Errorf("escalation: the database rolled the transaction back (%s)", tag)
 	}
 	return nil
 }
@@ -265,10 +332,48 @@ func dbErr(err error) error {
 }
 
 type tx struct {
-	ctx context.Context
-	tx  pgx.Tx
-	s   *Store
-	err error // the first failure; the transaction is then void
+	ctx   context.Context
+	conn  *pgxpool.Conn
+	begin string // sent with the first statement
+	begun bool
+	s     *Store
+	err   error // the first failure; the transaction is then void
+}
+
+// send runs one statement, the BEGIN with it if it is the first; use reads
+// its results.
+func (t *tx) send(sql string, args []any, use func(pgx.BatchResults) error) error {
+	if t.err != nil {
+		return t.err
+	}
+	b := &pgx.Batch{}
+	if !t.begun {
+		b.Queue(t.begin)
+	}
+	b.Queue(sql, args...)
+	br := t.conn.SendBatch(t.ctx, b)
+	var err error
+	if !t.begun {
+		_, err = br.Exec()
+		t.begun = true
+	}
+	if err == nil {
+		err = use(br)
+	}
+	if cerr := br.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		t.fail(err)
+	}
+	return t.err
+}
+
+func (t *tx) exec(sql string, args ...any) error {
+	return t.send(sql, args, func(br pgx.BatchResults) error {
+		_, err := br.Exec()
+		return err
+	})
 }
 
 func (t *tx) fail(err error) {
@@ -291,28 +396,20 @@ type bucket struct {
 	sql *table
 }
 
-func (b *bucket) exec(q string, args ...any) error {
-	if b.t.err != nil {
-		return b.t.err
-	}
-	if _, err := b.t.tx.Exec(b.t.ctx, q, args...); err != nil {
-		b.t.fail(err)
-		return b.t.err
-	}
-	return nil
-}
+func (b *bucket) exec(q string, args ...any) error { return b.t.exec(q, args...) }
 
 func (b *bucket) Get(key []byte) []byte {
-	if b.t.err != nil {
-		return nil
-	}
 	var v []byte
-	err := b.t.tx.QueryRow(b.t.ctx, b.sql.get, key).Scan(&v)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return nil
-	}
-	if err != nil {
-		b.t.fail(err)
+	found := false
+	err := b.t.send(b.sql.get, []any{key}, func(br pgx.BatchResults) error {
+		err := br.QueryRow().Scan(&v)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return nil
+		}
+		found = err == nil
+		return err
+	})
+	if err != nil || !found {
 		return nil
 	}
 	if v == nil {
@@ -333,15 +430,9 @@ func (b *bucket) Delete(key []byte) error { return b.exec(b.sql.del, key) }
 func (b *bucket) Clear() error { return b.exec(b.sql.clear) }
 
 func (b *bucket) NextSequence() (uint64, error) {
-	if b.t.err != nil {
-		return 0, b.t.err
-	}
 	var n int64
-	if err := b.t.tx.QueryRow(b.t.ctx, b.sql.seq).Scan(&n); err != nil {
-		b.t.fail(err)
-		return 0, b.t.err
-	}
-	return uint64(n), nil
+	err := b.t.send(b.sql.seq, nil, func(br pgx.BatchResults) error { return br.QueryRow().Scan(&n) })
+	return uint64(n), err
 }
 
 func (b *bucket) ForEach(fn func(k, v []byte) error) error {
@@ -399,31 +490,24 @@ func (c *cursor) at() ([]byte, []byte) {
 func (c *cursor) fetch(q string, from []byte) {
 	c.rows, c.i = c.rows[:0], 0
 	t := c.b.t
-	if t.err != nil {
-		c.done = true
-		return
-	}
-	rows, err := t.tx.Query(t.ctx, q, from, c.size)
-	if err != nil {
-		t.fail(err)
-		c.done = true
-		return
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var r row
-		if err := rows.Scan(&r.k, &r.v); err != nil {
-			t.fail(err)
-			break
+	t.send(q, []any{from, c.size}, func(br pgx.BatchResults) error {
+		rows, err := br.Query()
+		if err != nil {
+			return err
 		}
-		if r.v == nil {
-			r.v = []byte{}
+		defer rows.Close()
+		for rows.Next() {
+			var r row
+			if err := rows.Scan(&r.k, &r.v); err != nil {
+				return err
+			}
+			if r.v == nil {
+				r.v = []byte{}
+			}
+			c.rows = append(c.rows, r)
 		}
-		c.rows = append(c.rows, r)
-	}
-	if err := rows.Err(); err != nil {
-		t.fail(err)
-	}
+		return rows.Err()
+	})
 	if t.err != nil {
 		c.rows, c.done = c.rows[:0], true
 		return

@@ -3,6 +3,7 @@ package pgstore
 import (
 	"context"
 	"hash/fnv"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -11,9 +12,19 @@ import (
 // What several replicas share besides the tables: advisory locks (one
 // owner per role, one turn at a time per conversation) and notifications.
 
-// maxLocks is how many advisory locks one replica may hold or wait for at
-// once, each on a connection of its own: turns beyond it wait for one.
-const maxLocks = 64
+// lockConns is how many connections of its own a replica takes its
+// conversations' locks on. A session holds any number of advisory locks,
+// so a few connections serve every turn: each lock and unlock is one
+// quick statement (pg_try_advisory_lock, which never waits on the server;
+// a lock another replica holds is tried again, at growing intervals).
+const lockConns = 4
+
+// lockConn is one of those connections; pgx connections are not safe for
+// concurrent use, hence the mutex.
+type lockConn struct {
+	mu sync.Mutex
+	c  *pgx.Conn
+}
 
 // lockKey is the advisory lock's key for name in this store's schema.
 func (s *Store) lockKey(kind, name string) int64 {
@@ -22,27 +33,78 @@ func (s *Store) lockKey(kind, name string) int64 {
 	return int64(h.Sum64())
 }
 
-// Lock waits for key's lock. The lock is the session's: if this process
+// exec runs one statement on the lock connection, connecting first if it
+// has none (or lost it). A lost connection loses its locks with it: the
+// server lets go of them.
+func (l *lockConn) exec(ctx context.Context, cfg *pgx.ConnConfig, sql string, k int64) (bool, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.c == nil || l.c.IsClosed() {
+		c, err := pgx.ConnectConfig(ctx, cfg)
+		if err != nil {
+			return false, err
+		}
+		l.c = c
+	}
+	var ok bool
+	err := l.c.QueryRow(ctx, sql, k).Scan(&ok)
+	if err != nil && !l.c.IsClosed() {
+		// A failure that left the connection open may have left it in a
+		// state no one can tell: start afresh (letting go of its locks).
+		l.c.Close(context.Background())
+	}
+	return ok, err
+}
+
+// Lock waits for key's lock. The lock is a session's: if this process
 // dies, PostgreSQL lets go of it with the connection.
 func (s *Store) Lock(ctx context.Context, key string) (func(), error) {
-	c, err := s.locks.Acquire(ctx)
-	if err != nil {
-		return nil, dbErr(err)
-	}
 	k := s.lockKey("lock", key)
-	if _, err := c.Exec(ctx, "SELECT pg_advisory_lock($1)", k); err != nil {
-		c.Release()
-		return nil, dbErr(err)
+	l := &s.lockers[uint64(k)%lockConns]
+	wait := time.Millisecond
+	for {
+		// A statement cancelled half way closes its connection, and with
+		// it every lock it holds for other turns: the turn's cancellation
+		// is only heeded between tries.
+		qctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		got, err := l.exec(qctx, s.conn, "SELECT pg_try_advisory_lock($1)", k)
+		cancel()
+		if err != nil {
+			return nil, dbErr(err)
+		}
+		if got {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(wait):
+			wait = min(2*wait, 50*time.Millisecond)
+		}
 	}
 	return func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
-		if _, err := c.Exec(ctx, "SELECT pg_advisory_unlock($1)", k); err != nil {
-			// The only sure way to let go now: close the session.
-			c.Conn().Close(ctx)
+		if ok, err := l.exec(ctx, s.conn, "SELECT pg_advisory_unlock($1)", k); err != nil || !ok {
+			// The only sure way to let go now: end the session.
+			l.mu.Lock()
+			if l.c != nil {
+				l.c.Close(ctx)
+			}
+			l.mu.Unlock()
 		}
-		c.Release()
 	}, nil
+}
+
+func (s *Store) closeLocks() {
+	for i := range s.lockers {
+		l := &s.lockers[i]
+		l.mu.Lock()
+		if l.c != nil {
+			l.c.Close(context.Background())
+		}
+		l.mu.Unlock()
+	}
 }
 
 // How leadership is kept: the owner checks its session every checkEvery
@@ -83,13 +145,18 @@ func LeaderName(schema, role string) string {
 	return n[:min(len(n), 63)]
 }
 
-// own waits until it holds lock k on a connection of its own.
+// own waits until it holds lock k on a connection of its own, trying
+// every tryEvery on the same connection (connecting again if it is lost).
 func (s *Store) own(ctx context.Context, cc *pgx.ConnConfig, k int64) (*pgx.Conn, error) {
+	var c *pgx.Conn
 	for {
-		c, err := pgx.ConnectConfig(ctx, cc)
-		if err == nil {
+		if c == nil || c.IsClosed() {
+			c, _ = pgx.ConnectConfig(ctx, cc)
+		}
+		if c != nil {
 			var got bool
-			if err = c.QueryRow(ctx, "SELECT pg_try_advisory_lock($1)", k).Scan(&got); err == nil && got {
+			err := c.QueryRow(ctx, "SELECT pg_try_advisory_lock($1)", k).Scan(&got)
+			if err == nil && got {
 				select {
 				case <-ctx.Done():
 					c.Close(context.Background())
@@ -98,10 +165,16 @@ func (s *Store) own(ctx context.Context, cc *pgx.ConnConfig, k int64) (*pgx.Conn
 					return c, nil
 				}
 			}
-			c.Close(context.Background())
+			if err != nil {
+				c.Close(context.Background())
+				c = nil
+			}
 		}
 		select {
 		case <-ctx.Done():
+			if c != nil {
+				c.Close(context.Background())
+			}
 			return nil, ctx.Err()
 		case <-time.After(tryEvery):
 		}
