@@ -112,7 +112,8 @@ Commands:
   kb report [--json]         articles with the worst feedback, and the questions that most often ended in a ticket
   eval [--articles DIR|FILE.jsonl] [QUESTIONS.jsonl] [--json] [--min-accuracy F] [--min-oos-recall F] [--min-oos-precision F]
                              measure answer quality on labelled questions (default: eval.jsonl beside the articles)
-  loadtest [--customers N] [--rate R] [--duration D] [--json]   simulated customers through the real engine and store
+  loadtest [--customers N] [--rate R] [--duration D] [--database URL [--replicas N]] [--json]
+                             simulated customers through the real engine and store
   migrate                    apply the PostgreSQL database's schema migrations (serve does too when it starts)
 
 Flags every command takes:
