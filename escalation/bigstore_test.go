@@ -67,7 +67,7 @@ func fill(b *testing.B, schema string, n int) {
 	const mark = "999999999"
 	tpl, _ := json.Marshal(Ticket{ID: 999999999, Status: Closed, Type: Consulta, Priority: Normal, Summary: "pedido " + mark,
 		Customer: Customer{Address: bots.Address{Platform: "telegram", Chat: mark, User: mark}, Name: "Cliente " + mark, Lang: "es"},
-		Created: time.Date(2026, 1, 1, 9, 0, 0, 0, time.UTC), Updated: time.Date(2026, 1, 2, 9, 0, 0, 0, time.UTC)})
+		Created:  time.Date(2026, 1, 1, 9, 0, 0, 0, time.UTC), Updated: time.Date(2026, 1, 2, 9, 0, 0, 0, time.UTC)})
 	ctx := b.Context()
 	c, err := pgx.Connect(ctx, pgtest.URL())
 	if err != nil {
