@@ -98,21 +98,29 @@ func key(role Role, name string) string {
 	return name
 }
 
-// Store is the credentials file of one data directory.
+// Store is the credentials of one installation: a file in the data
+// directory (Open), or a document shared by replicas (OpenBackend).
 type Store struct {
-	path string
+	b Backend
 
 	mu      sync.Mutex
-	stamp   stamp     // of the file when it was last read
-	checked time.Time // when the file was last looked at
+	stamp   string    // of the document when it was last read
+	checked time.Time // when the document was last looked at
 	records []Record
 	byHash  map[string]Principal
 }
 
-type stamp struct {
-	mod  time.Time
-	size int64
-	ino  uint64 // each write renames a new file over the old one
+// Backend keeps the credentials document (JSON, with hashes only).
+type Backend interface {
+	// Read returns the document (nil if there is none yet) and a stamp
+	// that changes whenever it does; when the stamp is still last it may
+	// return no data and changed false.
+	Read(last string) (data []byte, stamp string, changed bool, err error)
+	// Update replaces the document with f(current), atomically against
+	// every other process using it. f may run more than once.
+	Update(f func(current []byte) ([]byte, error)) error
+	// Where names the document in messages.
+	Where() string
 }
 
 // File is the credentials file's name in a data directory.
@@ -121,7 +129,12 @@ const File = "credentials.json"
 // Open returns the credentials of the data directory dir. A missing file
 // is no credentials yet; a damaged one is an error.
 func Open(dir string) (*Store, error) {
-	s := &Store{path: filepath.Join(dir, File)}
+	return OpenBackend(&fileBackend{path: filepath.Join(dir, File)})
+}
+
+// OpenBackend returns the credentials kept by b.
+func OpenBackend(b Backend) (*Store, error) {
+	s := &Store{b: b}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if err := s.reload(true); err != nil {
@@ -130,41 +143,44 @@ func Open(dir string) (*Store, error) {
 	return s, nil
 }
 
-// reload reads the file again when it changed since it was read (or
+type document struct {
+	Credentials []Record `json:"credentials"`
+}
+
+// reload reads the document again when it changed since it was read (or
 // always, with force). Callers hold s.mu.
 func (s *Store) reload(force bool) error {
-	fi, err := os.Stat(s.path)
-	if errors.Is(err, os.ErrNotExist) {
-		s.records, s.byHash, s.stamp = nil, map[string]Principal{}, stamp{}
-		return nil
+	last := s.stamp
+	if force {
+		last = "\x00" // no stamp is this
 	}
+	data, stamp, changed, err := s.b.Read(last)
 	if err != nil {
 		return fmt.Errorf("credentials: %w", err)
 	}
-	st := stamp{mod: fi.ModTime(), size: fi.Size()}
-	if sys, ok := fi.Sys().(*syscall.Stat_t); ok {
-		st.ino = sys.Ino
-	}
-	if !force && st == s.stamp {
+	if !changed {
 		return nil
 	}
-	data, err := os.ReadFile(s.path)
+	f, err := decode(data)
 	if err != nil {
-		return fmt.Errorf("credentials: %w", err)
-	}
-	var f struct {
-		Credentials []Record `json:"credentials"`
-	}
-	if err := json.Unmarshal(data, &f); err != nil {
-		return fmt.Errorf("credentials: %s is damaged (%v): restore it, or delete it and issue the tokens again", s.path, err)
+		return fmt.Errorf("credentials: %s is damaged (%v): restore it, or delete it and issue the tokens again", s.b.Where(), err)
 	}
 	s.records = f.Credentials
 	s.byHash = make(map[string]Principal, len(f.Credentials))
 	for _, r := range f.Credentials {
 		s.byHash[r.SHA256] = Principal{Role: r.Role, Name: r.Name}
 	}
-	s.stamp = st
+	s.stamp = stamp
 	return nil
+}
+
+func decode(data []byte) (document, error) {
+	var f document
+	if data == nil {
+		return f, nil
+	}
+	err := json.Unmarshal(data, &f)
+	return f, err
 }
 
 // Check returns whose token this is. The file is looked at again at most
@@ -248,53 +264,92 @@ func (s *Store) Revoke(role Role, name string) (bool, error) {
 	return found, err
 }
 
-// change rewrites the file with f applied to its records, under a lock
-// that other processes (another command, the server) respect.
+// change rewrites the document with f applied to its records.
 func (s *Store) change(f func([]Record) []Record) error {
-	if err := os.MkdirAll(filepath.Dir(s.path), 0o700); err != nil {
-		return fmt.Errorf("credentials: %w", err)
-	}
-	lock, err := os.OpenFile(s.path+".lock", os.O_CREATE|os.O_RDWR, 0o600)
+	err := s.b.Update(func(current []byte) ([]byte, error) {
+		d, err := decode(current)
+		if err != nil {
+			return nil, fmt.Errorf("%s is damaged (%v): restore it, or delete it and issue the tokens again", s.b.Where(), err)
+		}
+		data, err := json.MarshalIndent(document{f(slices.Clone(d.Credentials))}, "", "  ")
+		return append(data, '\n'), err
+	})
 	if err != nil {
 		return fmt.Errorf("credentials: %w", err)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.reload(true)
+}
+
+// fileBackend is the credentials file of a data directory: replaced
+// whole (a new file renamed over it), under a lock other processes on
+// the machine respect.
+type fileBackend struct{ path string }
+
+func (b *fileBackend) Where() string { return b.path }
+
+func (b *fileBackend) Read(last string) ([]byte, string, bool, error) {
+	fi, err := os.Stat(b.path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, "", last != "", nil
+	}
+	if err != nil {
+		return nil, "", false, err
+	}
+	var ino uint64 // each write renames a new file over the old one
+	if sys, ok := fi.Sys().(*syscall.Stat_t); ok {
+		ino = sys.Ino
+	}
+	stamp := fmt.Sprintf("%d/%d/%d", fi.ModTime().UnixNano(), fi.Size(), ino)
+	if stamp == last {
+		return nil, stamp, false, nil
+	}
+	data, err := os.ReadFile(b.path)
+	if err != nil {
+		return nil, "", false, err
+	}
+	return data, stamp, true, nil
+}
+
+func (b *fileBackend) Update(f func([]byte) ([]byte, error)) error {
+	if err := os.MkdirAll(filepath.Dir(b.path), 0o700); err != nil {
+		return err
+	}
+	lock, err := os.OpenFile(b.path+".lock", os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return err
 	}
 	defer lock.Close()
 	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX); err != nil {
-		return fmt.Errorf("credentials: lock: %w", err)
+		return fmt.Errorf("lock: %w", err)
 	}
 	defer syscall.Flock(int(lock.Fd()), syscall.LOCK_UN)
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if err := s.reload(true); err != nil {
+	current, err := os.ReadFile(b.path)
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
 		return err
 	}
-	rs := f(slices.Clone(s.records))
-	data, err := json.MarshalIndent(struct {
-		Credentials []Record `json:"credentials"`
-	}{rs}, "", "  ")
+	data, err := f(current)
 	if err != nil {
 		return err
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(s.path), ".credentials-*")
+	tmp, err := os.CreateTemp(filepath.Dir(b.path), ".credentials-*")
 	if err != nil {
-		return fmt.Errorf("credentials: %w", err)
+		return err
 	}
 	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(append(data, '\n')); err != nil {
+	if _, err := tmp.Write(data); err != nil {
 		tmp.Close()
-		return fmt.Errorf("credentials: %w", err)
+		return err
 	}
 	if err := tmp.Sync(); err != nil {
 		tmp.Close()
-		return fmt.Errorf("credentials: %w", err)
+		return err
 	}
 	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("credentials: %w", err)
+		return err
 	}
-	if err := os.Rename(tmp.Name(), s.path); err != nil {
-		return fmt.Errorf("credentials: %w", err)
-	}
-	return s.reload(true)
+	return os.Rename(tmp.Name(), b.path)
 }
 
 func hash(token string) string {

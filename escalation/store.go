@@ -332,3 +332,22 @@ func (q *Queue) DeleteMeta(ctx context.Context, keys ...string) error {
 func (q *Queue) PutMeta(ctx context.Context, key string, value []byte) error {
 	return q.putOne(ctx, bMeta, []byte(key), value)
 }
+
+// UpdateMeta replaces the value kept under key with f(current) (nil when
+// there is none) in one transaction, durably: two processes changing it
+// at once both have their change, one after the other. f may run more
+// than once.
+func (q *Queue) UpdateMeta(ctx context.Context, key string, f func(current []byte) ([]byte, error)) error {
+	return q.updateTx(ctx, func(tx store.Tx) error {
+		b := tx.Bucket(bMeta)
+		var cur []byte
+		if v := b.Get([]byte(key)); v != nil {
+			cur = append([]byte(nil), v...)
+		}
+		next, err := f(cur)
+		if err != nil {
+			return err
+		}
+		return b.Put([]byte(key), next)
+	})
+}

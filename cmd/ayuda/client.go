@@ -53,10 +53,6 @@ func findServer(ctx context.Context, cfg *config.Config, getenv func(string) str
 	if err != nil {
 		return nil
 	}
-	creds, err := auth.Open(cfg.Data)
-	if err != nil {
-		return nil
-	}
 	c := &client{base: "http://" + info.Addr, operator: tok, http: &http.Client{Timeout: 45 * time.Second}}
 	c.tokenFor = func(role auth.Role, name string) (string, error) {
 		if t, err := localToken(cfg, getenv, role, name); err == nil || role == auth.Agent {
@@ -64,6 +60,11 @@ func findServer(ctx context.Context, cfg *config.Config, getenv func(string) str
 		}
 		// A terminal customer on this machine gets a token of their own
 		// on first use, as the first start made one for $USER.
+		creds, closeCreds, err := openCreds(ctx, cfg, nil)
+		if err != nil {
+			return "", err
+		}
+		defer closeCreds()
 		if err := ensureLocal(cfg, creds, role, name); err != nil {
 			return "", err
 		}

@@ -90,10 +90,11 @@ func cmdCredentials(ctx context.Context, e *env, role auth.Role, args []string) 
 	if err != nil {
 		return err
 	}
-	creds, err := auth.Open(cfg.Data)
+	creds, closeCreds, err := openCreds(ctx, cfg, nil)
 	if err != nil {
 		return err
 	}
+	defer closeCreds()
 	if len(rest) == 0 || rest[0] != "token" {
 		if len(rest) == 0 || rest[0] == "list" {
 			return listCredentials(e, creds, role)

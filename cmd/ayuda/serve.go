@@ -59,10 +59,11 @@ func serve(ctx context.Context, a *app, getenv func(string) string, opt serveOpt
 	if bad := secretFilesReadable(a.cfg.Data); len(bad) > 0 {
 		a.log.WarnContext(ctx, "secret files other users can read: chmod 600 them", "files", strings.Join(bad, ", "))
 	}
-	creds, err := auth.Open(a.cfg.Data)
+	creds, closeCreds, err := openCreds(ctx, a.cfg, a.queue)
 	if err != nil {
 		return err
 	}
+	defer closeCreds()
 	if len(a.cfg.Agents) == 1 {
 		// The local default agent gets a token the tools on this machine
 		// use, so a second terminal can answer as before.
