@@ -37,7 +37,7 @@ type tgReplicaFake struct {
 	nextMsg int
 	sent    map[int64][]string // chat → texts the bot sent, in order
 	sentAt  map[int64][]time.Time
-	texts   map[int]string     // update id → its message's text
+	texts   map[int]string // update id → its message's text
 }
 
 type tgUpdate struct {
