@@ -203,6 +203,8 @@ type Queue struct {
 	news        chan news
 	stopSharing context.CancelFunc
 	sharing     sync.WaitGroup
+	leadMu      sync.Mutex
+	leading     map[string]int // roles led now (Lead)
 }
 
 // Change is a ticket change, for watchers such as an agents' desk.

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"slices"
 	"time"
 
 	"ayuda/escalation/store"
@@ -132,10 +133,38 @@ func (q *Queue) heard(payload string) {
 // Lead runs fn while this replica owns role among those sharing the store
 // (see store.Leader); on a store of one process, at once.
 func (q *Queue) Lead(ctx context.Context, role string, fn func(context.Context) error) error {
-	if l, ok := q.st.(store.Leader); ok {
-		return l.Lead(ctx, role, fn)
+	lead := func(ctx context.Context) error {
+		q.leadMu.Lock()
+		if q.leading == nil {
+			q.leading = map[string]int{}
+		}
+		q.leading[role]++
+		q.leadMu.Unlock()
+		defer func() {
+			q.leadMu.Lock()
+			if q.leading[role]--; q.leading[role] <= 0 {
+				delete(q.leading, role)
+			}
+			q.leadMu.Unlock()
+		}()
+		return fn(ctx)
 	}
-	return fn(ctx)
+	if l, ok := q.st.(store.Leader); ok {
+		return l.Lead(ctx, role, lead)
+	}
+	return lead(ctx)
+}
+
+// Leading returns the roles this replica leads now, sorted.
+func (q *Queue) Leading() []string {
+	q.leadMu.Lock()
+	defer q.leadMu.Unlock()
+	out := make([]string, 0, len(q.leading))
+	for r := range q.leading {
+		out = append(out, r)
+	}
+	slices.Sort(out)
+	return out
 }
 
 // Shared reports whether other replicas may share the store.

@@ -24,6 +24,9 @@ type channelHealth struct {
 	stopped  map[string]string // channel → why it stopped
 	// standby are the channels another replica runs (bots.Exclusive).
 	standby map[string]bool
+	// leads, when set, says what this replica leads among those sharing
+	// the database (escalation.Queue.Leading).
+	leads func() []string
 	// storage, when set, is checked too (storageHealth).
 	storage *storageHealth
 }
@@ -132,6 +135,9 @@ func (h *channelHealth) serveHTTP(w http.ResponseWriter, _ *http.Request) {
 	}
 	for _, n := range names {
 		fmt.Fprintf(w, "%s: %s\n", n, st[n])
+	}
+	if h.leads != nil {
+		fmt.Fprintf(w, "leads: %s\n", strings.Join(h.leads(), " "))
 	}
 }
 

@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
@@ -303,6 +304,48 @@ func TestReplicasUnderKills(t *testing.T) {
 			time.Sleep(100 * time.Millisecond)
 		}
 	})
+	// Every 50 ms, what each live replica says it leads: never two
+	// replicas for one role.
+	samples, twice, owned := 0, map[string]int{}, map[string]int{}
+	wg.Go(func() {
+		cl := &http.Client{Timeout: time.Second}
+		for {
+			select {
+			case <-stop:
+				return
+			case <-time.After(50 * time.Millisecond):
+			}
+			live.Lock()
+			rs := slices.Clone(replicas)
+			live.Unlock()
+			owners := map[string]int{}
+			for _, s := range rs {
+				resp, err := cl.Get(s.base + "/healthz")
+				if err != nil {
+					continue // killed
+				}
+				var body strings.Builder
+				io.Copy(&body, resp.Body)
+				resp.Body.Close()
+				for _, line := range strings.Split(body.String(), "\n") {
+					if roles, ok := strings.CutPrefix(line, "leads: "); ok {
+						for _, r := range strings.Fields(roles) {
+							owners[r]++
+						}
+					}
+				}
+			}
+			mu.Lock()
+			samples++
+			for r, n := range owners {
+				owned[r]++
+				if n > 1 {
+					twice[r]++
+				}
+			}
+			mu.Unlock()
+		}
+	})
 	kills := 6
 	var killedAt []time.Time
 	if n, err := strconv.Atoi(os.Getenv("AYUDA_KILLS")); err == nil && n > 0 {
@@ -420,8 +463,16 @@ func TestReplicasUnderKills(t *testing.T) {
 		}
 		replies += len(want)
 	}
+	for r, n := range twice {
+		t.Errorf("%s had two owners in %d of %d looks", r, n, samples)
+	}
+	for _, r := range []string{"outbox", "watchdog", "channel:telegram"} {
+		if samples < 50 || owned[r] < samples/2 {
+			t.Errorf("%s had an owner in %d of %d looks", r, owned[r], samples)
+		}
+	}
 	if stored < customers*5 || replies < customers {
 		t.Fatalf("only %d follow-ups and %d replies: the load was too light to check anything", stored, replies)
 	}
-	t.Logf("3 replicas, %d kills: %d follow-ups stored once each, %d agent replies delivered in order (%d sent again after a kill cut their sending short), %d concurrent getUpdates", kills, stored, replies, resent, fake.overlap)
+	t.Logf("3 replicas, %d kills: %d follow-ups stored once each, %d agent replies delivered in order (%d sent again after a kill cut their sending short), %d concurrent getUpdates, never two owners of a role in %d looks (the watchdog had one in %d, Telegram's polling in %d; none while handed over)", kills, stored, replies, resent, fake.overlap, samples, owned["watchdog"], owned["channel:telegram"])
 }

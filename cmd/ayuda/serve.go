@@ -85,6 +85,9 @@ func serve(ctx context.Context, a *app, getenv func(string) string, opt serveOpt
 
 	health := newChannelHealth(opt.adapters)
 	health.storage = &storageHealth{probe: a.queue.Probe, every: 5 * time.Second}
+	if a.queue.Shared() {
+		health.leads = a.queue.Leading
+	}
 	metrics, err := metricsHandler(a.queue, a.cfg.MetricsWindow, time.Now, a.log.With("part", "metrics"), health)
 	if err != nil {
 		ln.Close()
