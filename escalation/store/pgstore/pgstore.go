@@ -111,6 +111,9 @@ func Open(ctx context.Context, url string, opt Options) (*Store, error) {
 }
 
 func (s *Store) setUp(ctx context.Context, opt Options) error {
+	if err := s.pool.Ping(ctx); err != nil {
+		return fmt.Errorf("escalation: cannot reach the database (is PostgreSQL running there, and are AYUDA_DATABASE_URL or database: right?): %w", err)
+	}
 	if opt.Schema != "" {
 		if _, err := s.pool.Exec(ctx, "CREATE SCHEMA IF NOT EXISTS "+opt.Schema); err != nil {
 			return fmt.Errorf("escalation: the database: %w", err)
