@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"slices"
+	"sync"
 	"time"
 
 	"ayuda/escalation/store"
@@ -54,10 +55,25 @@ func (q *Queue) startSharing() {
 	ctx, stop := context.WithCancel(context.Background())
 	q.stopSharing = stop
 	q.sharing.Add(2)
+	listening := make(chan struct{})
+	var once sync.Once
 	go func() {
 		defer q.sharing.Done()
-		b.Listen(ctx, q.heard)
+		b.Listen(ctx, func(payload string) {
+			if payload == "" {
+				once.Do(func() { close(listening) })
+			}
+			q.heard(payload)
+		})
 	}()
+	// What other replicas change once this queue is open reaches its
+	// watchers: the queue is open when it listens (or after 5 s without,
+	// when it goes on and catches up as it can).
+	select {
+	case <-listening:
+	case <-time.After(5 * time.Second):
+		q.log.Warn("not listening to the other replicas yet; their changes reach this one's desks once it does")
+	}
 	go func() {
 		defer q.sharing.Done()
 		q.tell(ctx, b)

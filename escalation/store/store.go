@@ -101,8 +101,8 @@ type Broadcaster interface {
 	// listening, this one included.
 	Broadcast(ctx context.Context, payload string) error
 	// Listen calls fn with every payload broadcast, until ctx is done.
-	// After a gap in which some may have been missed (a reconnection),
-	// fn is called with "".
+	// fn is called with "" once it listens, and after each gap in which
+	// some may have been missed (a reconnection).
 	Listen(ctx context.Context, fn func(payload string)) error
 }
 

@@ -217,20 +217,19 @@ func (s *Store) Broadcast(ctx context.Context, payload string) error {
 }
 
 // Listen calls fn with every payload broadcast until ctx is done, on a
-// connection of its own; when that connection is lost it connects again
-// and calls fn("") for what it may have missed.
+// connection of its own. It calls fn("") once it listens, and again each
+// time it listens again after losing its connection (for what it may have
+// missed).
 func (s *Store) Listen(ctx context.Context, fn func(string)) error {
 	wait := 100 * time.Millisecond
-	for first := true; ; first = false {
+	for {
 		c, err := pgx.ConnectConfig(ctx, s.conn)
 		if err == nil {
 			_, err = c.Exec(ctx, "LISTEN "+s.channel())
 		}
 		if err == nil {
 			wait = 100 * time.Millisecond
-			if !first {
-				fn("")
-			}
+			fn("") // listening from now on (and after a gap, what was missed)
 			for {
 				n, err := c.WaitForNotification(ctx)
 				if err != nil {
