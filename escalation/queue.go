@@ -1,7 +1,7 @@
 // Package escalation is the human queue: tickets with their full context,
 // their lifecycle, the agents who may act on them, and the outbox through
 // which everything owed to a customer is delivered. It keeps them in a
-// store.Store: a bbolt file (Open) or PostgreSQL (pgstore, OpenStore).
+// store.Store: a bbolt file (Open) or PostgreSQL (OpenDatabase).
 //
 // Every change is one transaction, synced to disk before the call
 // returns, so nothing is told to a customer before it is stored. What a
