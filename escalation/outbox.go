@@ -267,14 +267,9 @@ func (q *Queue) Enqueue(ctx context.Context, to bots.Address, r bots.Reply) erro
 	return nil
 }
 
-// poke wakes the dispatcher: the outbox grew. The replica that runs it
-// may be another one: it is told (by the change, or by a news of its own
-// for a message with no ticket).
+// poke wakes this replica's dispatcher: the outbox grew. When another
+// replica runs it, it hears of the change (replicas.go) and pokes its own.
 func (q *Queue) poke() {
-	q.wakeLocal()
-}
-
-func (q *Queue) wakeLocal() {
 	select {
 	case q.wake <- struct{}{}:
 	default:

@@ -112,7 +112,7 @@ func (q *Queue) share(n news) {
 // heard is news from a replica: its ticket's events go to this replica's
 // watchers, and the outbox may have grown.
 func (q *Queue) heard(payload string) {
-	q.wakeLocal()
+	q.poke()
 	if payload == "" {
 		return
 	}

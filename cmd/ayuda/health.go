@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -22,8 +23,6 @@ type channelHealth struct {
 	mu       sync.Mutex
 	adapters map[string]bots.Adapter
 	stopped  map[string]string // channel → why it stopped
-	// standby are the channels another replica runs (bots.Exclusive).
-	standby map[string]bool
 	// leads, when set, says what this replica leads among those sharing
 	// the database (escalation.Queue.Leading).
 	leads func() []string
@@ -69,14 +68,7 @@ func (s *storageHealth) state() string {
 type connected interface{ Up() bool }
 
 func newChannelHealth(adapters map[string]bots.Adapter) *channelHealth {
-	return &channelHealth{adapters: adapters, stopped: map[string]string{}, standby: map[string]bool{}}
-}
-
-// lead records whether this replica runs channel name now.
-func (h *channelHealth) lead(name string, leads bool) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	h.standby[name] = !leads
+	return &channelHealth{adapters: adapters, stopped: map[string]string{}}
 }
 
 func (h *channelHealth) stop(name string, err error) {
@@ -86,11 +78,15 @@ func (h *channelHealth) stop(name string, err error) {
 }
 
 // state is each channel's state: "up", "connecting" (running, no live
-// connection now) or "down: why".
+// connection now), "standby" (another replica runs it) or "down: why".
 func (h *channelHealth) state() map[string]string {
 	out := map[string]string{}
 	if h.storage != nil {
 		out["storage"] = h.storage.state() // outside h.mu: it may take a while
+	}
+	var leads []string
+	if h.leads != nil {
+		leads = h.leads()
 	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -98,8 +94,8 @@ func (h *channelHealth) state() map[string]string {
 		switch why, stopped := h.stopped[name]; {
 		case stopped:
 			out[name] = "down: " + why
-		case h.standby[name]:
-			out[name] = "standby" // another replica runs it
+		case h.leads != nil && exclusive(ad) && !slices.Contains(leads, "channel:"+name):
+			out[name] = "standby"
 		case isConnecting(ad):
 			out[name] = "connecting"
 		default:
@@ -107,6 +103,12 @@ func (h *channelHealth) state() map[string]string {
 		}
 	}
 	return out
+}
+
+// exclusive reports whether ad runs on one replica at a time.
+func exclusive(ad bots.Adapter) bool {
+	x, ok := ad.(bots.Exclusive)
+	return ok && x.Exclusive()
 }
 
 func isConnecting(ad bots.Adapter) bool {

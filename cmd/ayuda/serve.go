@@ -155,14 +155,9 @@ func serve(ctx context.Context, a *app, getenv func(string) string, opt serveOpt
 	})
 	for name, ad := range opt.adapters {
 		run := ad.Run
-		if x, ok := ad.(bots.Exclusive); ok && x.Exclusive() {
-			health.lead(name, !a.queue.Shared())
+		if exclusive(ad) {
 			run = func(ctx context.Context, h bots.Handler) error {
-				return a.queue.Lead(ctx, "channel:"+name, func(ctx context.Context) error {
-					health.lead(name, true)
-					defer health.lead(name, false)
-					return ad.Run(ctx, h)
-				})
+				return a.queue.Lead(ctx, "channel:"+name, func(ctx context.Context) error { return ad.Run(ctx, h) })
 			}
 		}
 		g.Go(func() error {

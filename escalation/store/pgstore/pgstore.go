@@ -199,10 +199,6 @@ func provider(db *sql.DB, migrations fs.FS, id int64) (*goose.Provider, error) {
 	return goose.NewProvider(goose.DialectPostgres, db, migrations, goose.WithSessionLocker(locker), goose.WithDisableGlobalRegistry(true))
 }
 
-// Pool is the connection pool, for what the queue does beyond buckets
-// (notifications, locks).
-func (s *Store) Pool() *pgxpool.Pool { return s.pool }
-
 // Close closes every connection.
 func (s *Store) Close() error {
 	s.pool.Close()

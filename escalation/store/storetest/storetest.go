@@ -29,7 +29,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 	t.Run("Rollback", func(t *testing.T) { rollback(t, open(t)) })
 	t.Run("Order", func(t *testing.T) { order(t, open(t)) })
 	t.Run("Sequence", func(t *testing.T) { sequence(t, open(t)) })
-	t.Run("Clear", func(t *testing.T) { clear(t, open(t)) })
+	t.Run("Clear", func(t *testing.T) { clearing(t, open(t)) })
 	t.Run("Serial", func(t *testing.T) { serial(t, open(t)) })
 }
 
@@ -175,7 +175,7 @@ func sequence(t *testing.T, s store.Store) {
 	}
 }
 
-func clear(t *testing.T, s store.Store) {
+func clearing(t *testing.T, s store.Store) {
 	err := s.Update(t.Context(), func(tx store.Tx) error {
 		for _, k := range []string{"a", "b", "c"} {
 			if err := tx.Bucket(kv).Put([]byte(k), []byte(k)); err != nil {
