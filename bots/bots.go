@@ -134,6 +134,12 @@ type Exclusive interface {
 	Exclusive() bool
 }
 
+// RunsOnce reports whether ad's Run must run on one replica at a time.
+func RunsOnce(ad Adapter) bool {
+	x, ok := ad.(Exclusive)
+	return ok && x.Exclusive()
+}
+
 // ErrUnreachable means the person cannot be reached through the adapter now
 // (for example a terminal customer who is not connected). The message stays
 // queued until they can be.

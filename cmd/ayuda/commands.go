@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"ayuda/api/client"
 	"ayuda/auth"
 	"ayuda/bots"
 	"ayuda/bots/console"
@@ -207,25 +208,25 @@ func showWaiting(ctx context.Context, a *app, term *console.Bot) error {
 
 // remoteChat chats through a running server: lines go to its API, and what
 // agents send arrives through the server's inbox for this customer.
-func remoteChat(ctx context.Context, cl *client, term *console.Bot, name string) error {
+func remoteChat(ctx context.Context, cl *client.Client, term *console.Bot, name string) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	// What arrived while this customer was away, acknowledged once shown.
 	var shown uint64
-	if in, err := cl.inbox(ctx, name, 0, 0); err == nil {
+	if in, err := cl.Inbox(ctx, name, 0, 0); err == nil {
 		for _, m := range in.Messages {
 			term.Show(m)
 		}
 		shown = in.Last
 		if shown > 0 {
-			cl.inbox(ctx, name, 0, shown)
+			cl.Inbox(ctx, name, 0, shown)
 		}
 	}
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
 		for ctx.Err() == nil {
-			in, err := cl.inbox(ctx, name, 20*time.Second, shown)
+			in, err := cl.Inbox(ctx, name, 20*time.Second, shown)
 			if err != nil {
 				select {
 				case <-ctx.Done():
@@ -242,7 +243,7 @@ func remoteChat(ctx context.Context, cl *client, term *console.Bot, name string)
 		}
 	}()
 	err := term.Run(ctx, func(ctx context.Context, m bots.Message) bots.Reply {
-		r, err := cl.chat(ctx, name, m.Text)
+		r, err := cl.Chat(ctx, name, m.Text)
 		if err != nil {
 			return bots.Reply{Text: "(could not reach the ayuda server: " + err.Error() + ")"}
 		}
@@ -253,7 +254,7 @@ func remoteChat(ctx context.Context, cl *client, term *console.Bot, name string)
 	if shown > 0 {
 		// Acknowledge what the last poll showed, so it is not shown again.
 		actx, stop := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
-		cl.inbox(actx, name, 0, shown)
+		cl.Inbox(actx, name, 0, shown)
 		stop()
 	}
 	return err

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -103,49 +102,5 @@ func TestChannelDownKeepsServing(t *testing.T) {
 	cancel()
 	if err := <-done; err != nil {
 		t.Errorf("serve: %v", err)
-	}
-}
-
-// /healthz says when the store cannot be written (a full disk, a
-// read-only file) instead of "ok" while every write fails, and probes it
-// at most once per period however often it is asked.
-func TestHealthzReportsStorage(t *testing.T) {
-	var probes atomic.Int32
-	var fail atomic.Bool
-	h := newChannelHealth(nil)
-	h.storage = &storageHealth{every: time.Hour, probe: func(ctx context.Context) error {
-		probes.Add(1)
-		if fail.Load() {
-			return errors.New("write ayuda.db: no space left on device")
-		}
-		return nil
-	}}
-	get := func() (int, string) {
-		rec := httptest.NewRecorder()
-		h.serveHTTP(rec, httptest.NewRequest("GET", "/healthz", nil))
-		return rec.Code, rec.Body.String()
-	}
-	if code, body := get(); code != 200 || !strings.Contains(body, "storage: up") {
-		t.Errorf("healthy: %d %s", code, body)
-	}
-	get()
-	if n := probes.Load(); n != 1 {
-		t.Errorf("%d probes for two checks within the period, want 1", n)
-	}
-	fail.Store(true)
-	h.storage.at = time.Time{} // the period is over
-	if code, body := get(); code != http.StatusServiceUnavailable || !strings.Contains(body, "storage: down: write ayuda.db: no space left on device") {
-		t.Errorf("full disk: %d %s", code, body)
-	}
-
-	// The real probe writes and syncs the store.
-	cfg, err := config.Load("", func(string) string { return "" })
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg.Data = t.TempDir()
-	a := openTestApp(t, cfg)
-	if err := a.queue.Probe(t.Context()); err != nil {
-		t.Errorf("probe: %v", err)
 	}
 }

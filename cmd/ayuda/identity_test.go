@@ -17,10 +17,12 @@ import (
 	"testing"
 	"time"
 
+	"ayuda/api"
 	"ayuda/auth"
 	"ayuda/bots"
 	"ayuda/config"
 	"ayuda/escalation"
+	"ayuda/internal/apitest"
 )
 
 // Every API call is made as someone: an agent with their own token acts as
@@ -47,9 +49,9 @@ func TestAPIIdentity(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	srv := httptest.NewServer((&api{app: a, token: tok["operator"], creds: creds, log: a.log}).handler())
+	srv := httptest.NewServer(api.Handler(api.Config{Queue: a.queue, Engine: a.engine, Token: tok["operator"], Creds: creds, Logger: a.log}))
 	defer srv.Close()
-	call := apiCaller(t, srv)
+	call := apitest.Caller(t, srv.URL)
 	if code, body := call("POST", "/api/chat", tok["lola"], `{"text":"quiero hablar con una persona, el pedido AUR-9 llegó roto"}`); code != 200 || !strings.Contains(body, "#1") {
 		t.Fatalf("lola's chat: %d %s", code, body)
 	}
@@ -175,7 +177,7 @@ func TestToolsTrustOnlyTheirServer(t *testing.T) {
 		if r.Header.Get("Authorization") != "" {
 			sawToken.Store(true)
 		}
-		w.Header().Set(proofHeader, strings.Repeat("ab", 32))
+		w.Header().Set(api.ProofHeader, strings.Repeat("ab", 32))
 		w.Write([]byte("ok\n"))
 	}))
 	defer impostor.Close()
@@ -204,7 +206,7 @@ func TestToolsTrustOnlyTheirServer(t *testing.T) {
 	// The real server proves itself.
 	a := openTestApp(t, cfg)
 	tok, _ := apiToken(cfg, none, false)
-	real := httptest.NewServer((&api{app: a, token: tok, log: a.log}).handler())
+	real := httptest.NewServer(api.Handler(api.Config{Queue: a.queue, Engine: a.engine, Token: tok, Logger: a.log}))
 	defer real.Close()
 	info(os.Getpid(), strings.TrimPrefix(real.URL, "http://"))
 	if c := findServer(t.Context(), cfg, none); c == nil {

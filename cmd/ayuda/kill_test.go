@@ -1,8 +1,6 @@
 package main
 
 import (
-	"ayuda/auth"
-	"ayuda/escalation"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -19,6 +17,10 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"ayuda/api"
+	"ayuda/auth"
+	"ayuda/escalation"
 )
 
 // built is the ayuda binary the tests that run a server share.
@@ -179,8 +181,8 @@ func TestKillAndRestart(t *testing.T) {
 					if open {
 						text = fmt.Sprintf("mensaje %s-%d-%d", name, round, i)
 					}
-					var r chatReply
-					if !s.callAs(tokens[name], "POST", "/api/chat", chatRequest{As: name, Text: text}, &r) {
+					var r api.ChatReply
+					if !s.callAs(tokens[name], "POST", "/api/chat", api.ChatRequest{As: name, Text: text}, &r) {
 						return
 					}
 					mu.Lock()
@@ -195,13 +197,13 @@ func TestKillAndRestart(t *testing.T) {
 		}
 		wg.Go(func() { // an agent answering every open ticket
 			for n := 0; ctx.Err() == nil; n++ {
-				var list ticketList
+				var list api.TicketList
 				if !s.call("GET", "/api/tickets?status=open", nil, &list) {
 					return
 				}
 				for _, tk := range list.Tickets {
 					text := fmt.Sprintf("respuesta [r%d-%d-%d]", tk.ID, round, n)
-					if s.callAs(tokens["agente"], "POST", fmt.Sprintf("/api/tickets/%d/reply", tk.ID), agentText{Agent: "agente", Text: text}, nil) {
+					if s.callAs(tokens["agente"], "POST", fmt.Sprintf("/api/tickets/%d/reply", tk.ID), api.Action{Agent: "agente", Text: text}, nil) {
 						mu.Lock()
 						replies[text] = true
 						mu.Unlock()
@@ -230,7 +232,7 @@ func TestKillAndRestart(t *testing.T) {
 		delivered := map[string]int{}
 		for c := range customers {
 			name := fmt.Sprint("c", c)
-			var list ticketList
+			var list api.TicketList
 			if !s.call("GET", "/api/tickets?customer=console:"+name, nil, &list) {
 				t.Fatal("list after restart failed")
 			}
@@ -253,7 +255,7 @@ func TestKillAndRestart(t *testing.T) {
 			// Everything waiting for the customer, exactly once.
 			var last uint64
 			for {
-				var in inboxReply
+				var in api.Inbox
 				if !s.callAs(tokens[name], "GET", fmt.Sprintf("/api/chat/inbox?as=%s&ack=%d", name, last), nil, &in) {
 					t.Fatal("inbox after restart failed")
 				}
@@ -268,8 +270,8 @@ func TestKillAndRestart(t *testing.T) {
 				last = in.Last
 			}
 			// Not stuck: the conversation goes on.
-			var r chatReply
-			if !s.callAs(tokens[name], "POST", "/api/chat", chatRequest{As: name, Text: fmt.Sprintf("sigo aquí %d", round)}, &r) {
+			var r api.ChatReply
+			if !s.callAs(tokens[name], "POST", "/api/chat", api.ChatRequest{As: name, Text: fmt.Sprintf("sigo aquí %d", round)}, &r) {
 				t.Errorf("round %d: %s cannot write after the restart", round, name)
 			}
 		}
@@ -340,14 +342,14 @@ func TestKillWhileOpeningTickets(t *testing.T) {
 	check := func(s *server, round int) (duplicates int) {
 		for c := range customers {
 			who := name(round, c)
-			var r chatReply
+			var r api.ChatReply
 			for _, text := range []string{ask(who), "sigo esperando " + who} {
-				if !s.callAs(tokens[who], "POST", "/api/chat", chatRequest{As: who, Text: text}, &r) {
+				if !s.callAs(tokens[who], "POST", "/api/chat", api.ChatRequest{As: who, Text: text}, &r) {
 					t.Fatalf("%s cannot write after the restart", who)
 				}
 				acked[who] = append(acked[who], text)
 			}
-			var list ticketList
+			var list api.TicketList
 			if !s.call("GET", "/api/tickets?customer=console:"+who, nil, &list) {
 				t.Fatal("list after restart failed")
 			}
@@ -396,8 +398,8 @@ func TestKillWhileOpeningTickets(t *testing.T) {
 			wg.Go(func() {
 				text := ask(who)
 				for i := 0; ; i++ {
-					var r chatReply
-					if !s.callAs(tokens[who], "POST", "/api/chat", chatRequest{As: who, Text: text}, &r) {
+					var r api.ChatReply
+					if !s.callAs(tokens[who], "POST", "/api/chat", api.ChatRequest{As: who, Text: text}, &r) {
 						return // killed
 					}
 					mu.Lock()

@@ -1,8 +1,6 @@
 package main
 
 import (
-	"ayuda/auth"
-	"ayuda/config"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -15,9 +13,13 @@ import (
 	"testing"
 	"time"
 
+	"ayuda/api"
+	"ayuda/auth"
 	"ayuda/bots"
+	"ayuda/config"
 	"ayuda/dialog"
 	"ayuda/escalation"
+	"ayuda/internal/apitest"
 )
 
 // clock is a clock the test sets.
@@ -255,7 +257,7 @@ func TestClassifyReportAndMetricsOverHTTP(t *testing.T) {
 	defer a.Close()
 	// The metrics at the end of the seeded week: the same figures as the report.
 	end := time.Date(2026, 11, 30, 0, 0, 0, 0, cfg.Location())
-	metrics, err := metricsHandler(a.queue, 7*24*time.Hour, func() time.Time { return end }, a.log)
+	metrics, err := api.Metrics(a.queue, 7*24*time.Hour, func() time.Time { return end }, a.log)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -267,9 +269,9 @@ func TestClassifyReportAndMetricsOverHTTP(t *testing.T) {
 	for _, name := range []string{"luis", "mallory"} {
 		tokens[name], _ = creds.Issue(auth.Agent, name)
 	}
-	srv := httptest.NewServer((&api{app: a, token: "s3cret", creds: creds, log: a.log, metrics: metrics}).handler())
+	srv := httptest.NewServer(api.Handler(api.Config{Queue: a.queue, Engine: a.engine, Token: "s3cret", Creds: creds, Logger: a.log, Metrics: metrics}))
 	defer srv.Close()
-	call := apiCaller(t, srv)
+	call := apitest.Caller(t, srv.URL)
 	for _, tc := range []struct {
 		who, method, path, body string
 		want                    int

@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"ayuda/api"
 	"ayuda/auth"
 	"ayuda/escalation"
 	"ayuda/internal/pgtest"
@@ -288,14 +289,14 @@ func TestReplicasUnderKills(t *testing.T) {
 			default:
 			}
 			s := anyReplica()
-			var list ticketList
+			var list api.TicketList
 			if !s.call("GET", "/api/tickets?status=open", nil, &list) {
 				time.Sleep(50 * time.Millisecond)
 				continue
 			}
 			for _, tk := range list.Tickets {
 				text := fmt.Sprintf("respuesta [r%d-%d]", tk.ID, n)
-				if s.callAs(agentToken, "POST", fmt.Sprintf("/api/tickets/%d/reply", tk.ID), agentText{Agent: "agente", Text: text}, nil) {
+				if s.callAs(agentToken, "POST", fmt.Sprintf("/api/tickets/%d/reply", tk.ID), api.Action{Agent: "agente", Text: text}, nil) {
 					mu.Lock()
 					acked[tk.ID] = append(acked[tk.ID], text)
 					mu.Unlock()
@@ -381,7 +382,7 @@ func TestReplicasUnderKills(t *testing.T) {
 	waitFor("Telegram sees every update confirmed", fake.allConfirmed)
 	mu.Lock()
 	defer mu.Unlock()
-	var list ticketList
+	var list api.TicketList
 	if !anyReplica().call("GET", "/api/tickets", nil, &list) {
 		t.Fatal("list failed")
 	}

@@ -15,6 +15,7 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
+	"ayuda/api"
 	"ayuda/auth"
 	"ayuda/bots"
 	"ayuda/bots/console"
@@ -83,12 +84,12 @@ func serve(ctx context.Context, a *app, getenv func(string) string, opt serveOpt
 	}
 	defer os.Remove(serverFile(a.cfg.Data))
 
-	health := newChannelHealth(opt.adapters)
-	health.storage = &storageHealth{probe: a.queue.Probe, every: 5 * time.Second}
+	hc := api.HealthConfig{Channels: opt.adapters, Probe: a.queue.Probe}
 	if a.queue.Shared() {
-		health.leads = a.queue.Leading
+		hc.Leads = a.queue.Leading
 	}
-	metrics, err := metricsHandler(a.queue, a.cfg.MetricsWindow, time.Now, a.log.With("part", "metrics"), health)
+	health := api.NewHealth(hc)
+	metrics, err := api.Metrics(a.queue, a.cfg.MetricsWindow, time.Now, a.log.With("part", "metrics"), health)
 	if err != nil {
 		ln.Close()
 		return fmt.Errorf("metrics: %w", err)
@@ -103,7 +104,10 @@ func serve(ctx context.Context, a *app, getenv func(string) string, opt serveOpt
 		ln.Close()
 		return err
 	}
-	srv := bots.NewServer((&api{app: a, token: token, creds: creds, log: a.log.With("part", "api"), metrics: metrics, health: health, web: chat.Handler(), desk: desk.Handler()}).handler(), a.log, bots.DefaultLimits)
+	srv := bots.NewServer(api.Handler(api.Config{
+		Queue: a.queue, Engine: a.engine, Token: token, Creds: creds, Location: a.cfg.Location(),
+		Logger: a.log.With("part", "api"), Metrics: metrics, Health: health, Web: chat.Handler(), Desk: desk.Handler(),
+	}), a.log, bots.DefaultLimits)
 	rt := router{bots.Web: chat}
 	for name, ad := range opt.adapters {
 		rt[name] = ad
@@ -155,7 +159,7 @@ func serve(ctx context.Context, a *app, getenv func(string) string, opt serveOpt
 	})
 	for name, ad := range opt.adapters {
 		run := ad.Run
-		if exclusive(ad) {
+		if bots.RunsOnce(ad) {
 			run = func(ctx context.Context, h bots.Handler) error {
 				return a.queue.Lead(ctx, "channel:"+name, func(ctx context.Context) error { return ad.Run(ctx, h) })
 			}
@@ -166,7 +170,7 @@ func serve(ctx context.Context, a *app, getenv func(string) string, opt serveOpt
 			// ayuda_channel_up; the other channels keep running.
 			if err := run(ctx, a.engine.Handle); err != nil && ctx.Err() == nil {
 				a.log.ErrorContext(ctx, "channel stopped; the others keep running", "channel", name, "err", err)
-				health.stop(name, err)
+				health.Stop(name, err)
 			}
 			return nil
 		})

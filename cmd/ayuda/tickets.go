@@ -13,6 +13,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"ayuda/api"
 	"ayuda/auth"
 	"ayuda/config"
 	"ayuda/escalation"
@@ -77,7 +78,7 @@ func cmdTickets(ctx context.Context, e *env, args []string) error {
 	defer closeDesk()
 	verb, rest := rest[0], rest[1:]
 	if verb == "list" || verb == "ls" {
-		f, err := parseFilter(*status, *assignee, "", fmt.Sprint(*limit))
+		f, err := escalation.ParseFilter(*status, *assignee, "", fmt.Sprint(*limit))
 		if err != nil {
 			return err
 		}
@@ -86,7 +87,7 @@ func cmdTickets(ctx context.Context, e *env, args []string) error {
 			return err
 		}
 		if c.json {
-			return printJSON(e.stdout, ticketList{Tickets: nonNil(ts)})
+			return printJSON(e.stdout, api.TicketList{Tickets: nonNil(ts)})
 		}
 		printList(e.stdout, ts)
 		return nil
@@ -138,7 +139,7 @@ func cmdTickets(ctx context.Context, e *env, args []string) error {
 	case "classify":
 		var ty escalation.Type
 		var p escalation.Priority
-		if ty, p, err = parseClass(*typ, *priority); err != nil {
+		if ty, p, err = escalation.ParseClass(*typ, *priority); err != nil {
 			return fmt.Errorf("tickets classify %d: %w (--type, --priority)", id, err)
 		}
 		var a string

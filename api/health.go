@@ -1,4 +1,4 @@
-package main
+package api
 
 import (
 	"context"
@@ -15,11 +15,11 @@ import (
 	"ayuda/bots"
 )
 
-// channelHealth knows, for each platform channel serve runs, whether it
-// is up: running, and connected when the channel can say so. A channel
-// whose Run ended with an error is down for good (until a restart); the
-// others keep running.
-type channelHealth struct {
+// Health knows, for each platform channel serve runs, whether it is up:
+// running, and connected when the channel can say so. A channel whose Run
+// ended with an error is down for good (until a restart); the others keep
+// running. It also probes the store, and says what this replica leads.
+type Health struct {
 	mu       sync.Mutex
 	adapters map[string]bots.Adapter
 	stopped  map[string]string // channel → why it stopped
@@ -28,6 +28,32 @@ type channelHealth struct {
 	leads func() []string
 	// storage, when set, is checked too (storageHealth).
 	storage *storageHealth
+}
+
+// HealthConfig is what a Health watches.
+type HealthConfig struct {
+	// Channels are the platform channels by name.
+	Channels map[string]bots.Adapter
+	// Probe, when set, checks the store (escalation.Queue.Probe), at most
+	// every ProbeEvery (default 5 s).
+	Probe      func(ctx context.Context) error
+	ProbeEvery time.Duration
+	// Leads, when set, says what this replica leads among those sharing a
+	// database (escalation.Queue.Leading): an exclusive channel it does not
+	// lead is "standby".
+	Leads func() []string
+}
+
+// NewHealth returns the health of what c names.
+func NewHealth(c HealthConfig) *Health {
+	h := &Health{adapters: c.Channels, stopped: map[string]string{}, leads: c.Leads}
+	if c.Probe != nil {
+		if c.ProbeEvery <= 0 {
+			c.ProbeEvery = 5 * time.Second
+		}
+		h.storage = &storageHealth{probe: c.Probe, every: c.ProbeEvery}
+	}
+	return h
 }
 
 // storageHealth probes the store: a write and its fsync, at most every
@@ -67,11 +93,8 @@ func (s *storageHealth) state() string {
 // gateway session).
 type connected interface{ Up() bool }
 
-func newChannelHealth(adapters map[string]bots.Adapter) *channelHealth {
-	return &channelHealth{adapters: adapters, stopped: map[string]string{}}
-}
-
-func (h *channelHealth) stop(name string, err error) {
+// Stop marks channel name down for good, because of err.
+func (h *Health) Stop(name string, err error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.stopped[name] = err.Error()
@@ -79,7 +102,7 @@ func (h *channelHealth) stop(name string, err error) {
 
 // state is each channel's state: "up", "connecting" (running, no live
 // connection now), "standby" (another replica runs it) or "down: why".
-func (h *channelHealth) state() map[string]string {
+func (h *Health) state() map[string]string {
 	out := map[string]string{}
 	if h.storage != nil {
 		out["storage"] = h.storage.state() // outside h.mu: it may take a while
@@ -94,7 +117,7 @@ func (h *channelHealth) state() map[string]string {
 		switch why, stopped := h.stopped[name]; {
 		case stopped:
 			out[name] = "down: " + why
-		case h.leads != nil && exclusive(ad) && !slices.Contains(leads, "channel:"+name):
+		case h.leads != nil && bots.RunsOnce(ad) && !slices.Contains(leads, "channel:"+name):
 			out[name] = "standby"
 		case isConnecting(ad):
 			out[name] = "connecting"
@@ -105,21 +128,15 @@ func (h *channelHealth) state() map[string]string {
 	return out
 }
 
-// exclusive reports whether ad runs on one replica at a time.
-func exclusive(ad bots.Adapter) bool {
-	x, ok := ad.(bots.Exclusive)
-	return ok && x.Exclusive()
-}
-
 func isConnecting(ad bots.Adapter) bool {
 	c, ok := ad.(connected)
 	return ok && !c.Up()
 }
 
-// serveHTTP answers /healthz: 200 "ok" with every channel's state, or 503
+// ServeHTTP answers /healthz: 200 "ok" with every channel's state, or 503
 // when a channel stopped for good, so a load balancer or an operator's
 // check sees it. A channel that is reconnecting is not a failure.
-func (h *channelHealth) serveHTTP(w http.ResponseWriter, _ *http.Request) {
+func (h *Health) ServeHTTP(w http.ResponseWriter, _ *http.Request) {
 	st := h.state()
 	names := make([]string, 0, len(st))
 	down := false
@@ -145,10 +162,11 @@ func (h *channelHealth) serveHTTP(w http.ResponseWriter, _ *http.Request) {
 
 var mChannelUp = desc("channel_up", "1 when the platform channel is running and connected, 0 when it is reconnecting or stopped.", "channel")
 
-// Describe and Collect make channelHealth a Prometheus collector.
-func (h *channelHealth) Describe(ch chan<- *prometheus.Desc) { ch <- mChannelUp }
+// Describe and Collect make Health a Prometheus collector of the
+// channels' state.
+func (h *Health) Describe(ch chan<- *prometheus.Desc) { ch <- mChannelUp }
 
-func (h *channelHealth) Collect(ch chan<- prometheus.Metric) {
+func (h *Health) Collect(ch chan<- prometheus.Metric) {
 	for name, s := range h.state() {
 		if name == "storage" {
 			continue // not a channel

@@ -1,4 +1,9 @@
-package main
+// Package api is ayuda's HTTP API: the tickets and what agents do to them,
+// the report and the metrics, people's data, and the terminal customers'
+// chat and inbox, each route taken by the roles it names with their own
+// bearer tokens. It also mounts the website chat and the agents' inbox
+// that serve gives it. Package client calls it.
+package api
 
 import (
 	"context"
@@ -15,33 +20,55 @@ import (
 	"reflect"
 	"slices"
 	"strings"
+	"time"
 
 	"ayuda/auth"
+	"ayuda/dialog"
 	"ayuda/escalation"
 )
 
-// api is the HTTP API for agents' tools and terminal clients.
-type api struct {
-	app *app
-	// token is the operator's: it reads tickets, reports and metrics, and
+// Config is what the API serves.
+type Config struct {
+	Queue *escalation.Queue
+	// Engine answers the terminal customers' messages (/api/chat).
+	Engine *dialog.Engine
+	// Token is the operator's: it reads tickets, reports and metrics, and
 	// acts as nobody.
-	token string
-	// creds holds the agents' and terminal customers' own tokens; nil:
+	Token string
+	// Creds holds the agents' and terminal customers' own tokens; nil:
 	// only the operator's token is accepted.
-	creds *auth.Store
-	log   *slog.Logger
-	// metrics serves /metrics (with a token); nil: not served.
-	metrics http.Handler
-	// health answers /healthz with the channels' state; nil: just "ok".
-	health *channelHealth
-	// web serves the website chat (/chat.js, /chat/); nil: not served.
-	web http.Handler
-	// desk serves the agents' inbox (/inbox); nil: not served.
-	desk http.Handler
+	Creds *auth.Store
+	// Location is where the report's dates are midnight; nil: UTC.
+	Location *time.Location
+	Logger   *slog.Logger
+	// Metrics serves /metrics (with a token); nil: not served.
+	Metrics http.Handler
+	// Health answers /healthz with the channels' state; nil: just "ok".
+	Health *Health
+	// Web serves the website chat (/chat.js, /chat/); nil: not served.
+	Web http.Handler
+	// Desk serves the agents' inbox (/inbox); nil: not served.
+	Desk http.Handler
 }
 
-// maxBody is the largest request body accepted.
-const maxBody = 1 << 20
+// server is the API of one Config.
+type server struct {
+	Config
+}
+
+// Handler returns the API's routes.
+func Handler(c Config) http.Handler {
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if c.Location == nil {
+		c.Location = time.UTC
+	}
+	return (&server{c}).handler()
+}
+
+// MaxBody is the largest request body accepted.
+const MaxBody = 1 << 20
 
 // Who may call a route: the operator's token, an agent's, a terminal
 // customer's.
@@ -54,7 +81,7 @@ const (
 // staff are the roles that read the queue.
 var staff = []string{roleOperator, roleAgent}
 
-func (s *api) handler() http.Handler {
+func (s *server) handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", s.healthz)
 	mux.Handle("GET /api/whoami", s.auth([]string{roleOperator, roleAgent, roleCustomer}, s.whoami))
@@ -68,8 +95,8 @@ func (s *api) handler() http.Handler {
 	mux.Handle("POST /api/tickets/{id}/status", s.auth(agent, s.status))
 	mux.Handle("POST /api/tickets/{id}/classify", s.auth(agent, s.classify))
 	mux.Handle("GET /api/report", s.auth(staff, s.report))
-	if s.metrics != nil {
-		mux.Handle("GET /metrics", s.require(staff, s.metrics))
+	if s.Metrics != nil {
+		mux.Handle("GET /metrics", s.require(staff, s.Metrics))
 	}
 	mux.Handle("GET /api/agents", s.auth(staff, s.agents))
 	mux.Handle("GET /api/customers/{key}", s.auth(agent, s.customerData))
@@ -77,13 +104,13 @@ func (s *api) handler() http.Handler {
 	customer := []string{roleCustomer}
 	mux.Handle("POST /api/chat", s.auth(customer, s.chat))
 	mux.Handle("GET /api/chat/inbox", s.auth(customer, s.inbox))
-	if s.web != nil {
-		mux.Handle("/chat.js", s.web)
-		mux.Handle("/chat/", s.web)
+	if s.Web != nil {
+		mux.Handle("/chat.js", s.Web)
+		mux.Handle("/chat/", s.Web)
 	}
-	if s.desk != nil {
-		mux.Handle("/inbox", s.desk)
-		mux.Handle("/inbox/", s.desk)
+	if s.Desk != nil {
+		mux.Handle("/inbox", s.Desk)
+		mux.Handle("/inbox/", s.Desk)
 	}
 	return jsonErrors(mux)
 }
@@ -93,20 +120,24 @@ func (s *api) handler() http.Handler {
 // X-Ayuda-Proof header is the HMAC-SHA256 of X under the operator's token,
 // which a process that merely took the port cannot compute, so the
 // terminal tools send credentials only to the real server.
-func (s *api) healthz(w http.ResponseWriter, r *http.Request) {
+func (s *server) healthz(w http.ResponseWriter, r *http.Request) {
 	if c := r.URL.Query().Get("challenge"); c != "" && len(c) <= 128 {
-		w.Header().Set(proofHeader, proof(s.token, c))
+		w.Header().Set(ProofHeader, Proof(s.Token, c))
 	}
-	if s.health != nil {
-		s.health.serveHTTP(w, r)
+	if s.Health != nil {
+		s.Health.ServeHTTP(w, r)
 		return
 	}
 	w.Write([]byte("ok\n"))
 }
 
-const proofHeader = "X-Ayuda-Proof"
+// ProofHeader carries the server's proof that it knows the operator's
+// token (see Proof).
+const ProofHeader = "X-Ayuda-Proof"
 
-func proof(token, challenge string) string {
+// Proof is the answer to /healthz?challenge=challenge of a server whose
+// operator's token is token.
+func Proof(token, challenge string) string {
 	m := hmac.New(sha256.New, []byte(token))
 	m.Write([]byte("ayuda-server-proof:" + challenge))
 	return hex.EncodeToString(m.Sum(nil))
@@ -131,14 +162,15 @@ func jsonErrors(mux *http.ServeMux) http.Handler {
 		}
 		if len(allow) > 0 {
 			w.Header().Set("Allow", strings.Join(allow, ", "))
-			writeJSON(w, http.StatusMethodNotAllowed, apiError{fmt.Sprintf("%s is not allowed on %s; use %s", r.Method, r.URL.Path, strings.Join(allow, " or "))})
+			writeJSON(w, http.StatusMethodNotAllowed, Error{fmt.Sprintf("%s is not allowed on %s; use %s", r.Method, r.URL.Path, strings.Join(allow, " or "))})
 			return
 		}
-		writeJSON(w, http.StatusNotFound, apiError{"no such route: " + r.URL.Path + " (the API is under /api/: see the README)"})
+		writeJSON(w, http.StatusNotFound, Error{"no such route: " + r.URL.Path + " (the API is under /api/: see the README)"})
 	})
 }
 
-type apiError struct {
+// Error is every error the API answers with.
+type Error struct {
 	Error string `json:"error"`
 }
 
@@ -161,33 +193,33 @@ func callerOf(r *http.Request) caller {
 // identify returns whose bearer token a request carries. The scheme is
 // case-insensitive (RFC 9110); the operator's token is compared in
 // constant time, and the others are looked up by their hash.
-func (s *api) identify(r *http.Request) (caller, bool) {
+func (s *server) identify(r *http.Request) (caller, bool) {
 	f := strings.Fields(r.Header.Get("Authorization"))
 	if len(f) != 2 || !strings.EqualFold(f[0], "bearer") {
 		return caller{}, false
 	}
-	if s.token != "" && subtle.ConstantTimeCompare([]byte(f[1]), []byte(s.token)) == 1 {
+	if s.Token != "" && subtle.ConstantTimeCompare([]byte(f[1]), []byte(s.Token)) == 1 {
 		return caller{Role: roleOperator}, true
 	}
-	if s.creds == nil {
+	if s.Creds == nil {
 		return caller{}, false
 	}
-	p, ok := s.creds.Check(f[1])
+	p, ok := s.Creds.Check(f[1])
 	return caller{Role: string(p.Role), Name: p.Name}, ok
 }
 
 // allowed checks the request's token against the roles a route takes, and
 // answers 401 (no or unknown token) or 403 (a token of another role). No
 // body is read before this.
-func (s *api) allowed(w http.ResponseWriter, r *http.Request, roles []string) (caller, bool) {
+func (s *server) allowed(w http.ResponseWriter, r *http.Request, roles []string) (caller, bool) {
 	c, ok := s.identify(r)
 	if !ok {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="ayuda"`)
-		writeJSON(w, http.StatusUnauthorized, apiError{"missing or unknown token (Authorization: Bearer <token>): agents use their own (ayuda agents token NAME), terminal customers theirs (ayuda customers token NAME), monitoring the operator's (the data directory's api-token file or AYUDA_API_TOKEN)"})
+		writeJSON(w, http.StatusUnauthorized, Error{"missing or unknown token (Authorization: Bearer <token>): agents use their own (ayuda agents token NAME), terminal customers theirs (ayuda customers token NAME), monitoring the operator's (the data directory's api-token file or AYUDA_API_TOKEN)"})
 		return c, false
 	}
 	if !slices.Contains(roles, c.Role) {
-		writeJSON(w, http.StatusForbidden, apiError{fmt.Sprintf("a token of %s cannot do this (it takes %s)", describe(c), strings.Join(roleNames(roles), " or "))})
+		writeJSON(w, http.StatusForbidden, Error{fmt.Sprintf("a token of %s cannot do this (it takes %s)", describe(c), strings.Join(roleNames(roles), " or "))})
 		return c, false
 	}
 	return c, true
@@ -212,7 +244,7 @@ func roleNames(roles []string) []string {
 }
 
 // require serves h only to the given roles.
-func (s *api) require(roles []string, h http.Handler) http.Handler {
+func (s *server) require(roles []string, h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if _, ok := s.allowed(w, r, roles); ok {
 			h.ServeHTTP(w, r)
@@ -223,7 +255,7 @@ func (s *api) require(roles []string, h http.Handler) http.Handler {
 // auth serves h to the given roles, with the caller in the request's
 // context and the API as the channel of what it changes, and turns its
 // result into JSON.
-func (s *api) auth(roles []string, h handlerFunc) http.Handler {
+func (s *server) auth(roles []string, h handlerFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		c, ok := s.allowed(w, r, roles)
 		if !ok {
@@ -231,21 +263,21 @@ func (s *api) auth(roles []string, h handlerFunc) http.Handler {
 		}
 		ctx := context.WithValue(escalation.WithVia(r.Context(), "api"), callerKey{}, c)
 		r = r.WithContext(ctx)
-		r.Body = http.MaxBytesReader(w, r.Body, maxBody)
+		r.Body = http.MaxBytesReader(w, r.Body, MaxBody)
 		v, err := h(w, r)
 		if err != nil {
 			code := statusFor(err)
 			if code == http.StatusInternalServerError {
-				s.log.ErrorContext(r.Context(), "api", "path", r.URL.Path, "err", err)
+				s.Logger.ErrorContext(r.Context(), "api", "path", r.URL.Path, "err", err)
 			}
-			writeJSON(w, code, apiError{err.Error()})
+			writeJSON(w, code, Error{err.Error()})
 			return
 		}
 		writeJSON(w, http.StatusOK, v)
 	})
 }
 
-func (s *api) whoami(w http.ResponseWriter, r *http.Request) (any, error) {
+func (s *server) whoami(w http.ResponseWriter, r *http.Request) (any, error) {
 	return callerOf(r), nil
 }
 

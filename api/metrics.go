@@ -1,4 +1,4 @@
-package main
+package api
 
 import (
 	"context"
@@ -133,10 +133,10 @@ func reportMetrics(r *escalation.Report) []prometheus.Metric {
 	return out
 }
 
-// metricsHandler serves the report collector, and any more collectors
-// (the channels' state), on its own registry: the figures of the window
+// Metrics serves the report's figures as Prometheus gauges, and any more
+// collectors (a Health), on its own registry: the figures of the window
 // before now() at each scrape.
-func metricsHandler(q *escalation.Queue, window time.Duration, now func() time.Time, log *slog.Logger, more ...prometheus.Collector) (http.Handler, error) {
+func Metrics(q *escalation.Queue, window time.Duration, now func() time.Time, log *slog.Logger, more ...prometheus.Collector) (http.Handler, error) {
 	if window <= 0 {
 		window = 7 * 24 * time.Hour
 	}
