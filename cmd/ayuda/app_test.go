@@ -1,11 +1,12 @@
 package main
 
 import (
-	"ayuda/config"
 	"io"
 	"os"
 	"path/filepath"
 	"testing"
+
+	"ayuda/config"
 )
 
 // Dropping an article into the folder makes a running server answer with

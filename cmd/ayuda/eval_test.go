@@ -13,6 +13,7 @@ import (
 	"ayuda/config"
 	"ayuda/dialog"
 	"ayuda/escalation"
+	"ayuda/evaluate"
 	"ayuda/faq"
 )
 
@@ -226,7 +227,7 @@ func TestQualityHeldOut(t *testing.T) {
 	if err != nil {
 		t.Fatalf("%v\n%s", err, got)
 	}
-	var r evalResult
+	var r evaluate.Result
 	if err := json.Unmarshal([]byte(got), &r); err != nil {
 		t.Fatal(err)
 	}

@@ -19,8 +19,6 @@
 package main
 
 import (
-	"ayuda/auth"
-	"ayuda/config"
 	"context"
 	"errors"
 	"flag"
@@ -34,6 +32,9 @@ import (
 	_ "time/tzdata" // due times in the configured time zone on any machine
 
 	"golang.org/x/term"
+
+	"ayuda/auth"
+	"ayuda/config"
 )
 
 // stopGrace is how long a signalled process may take to stop.

@@ -1,12 +1,13 @@
 package main
 
 import (
-	"ayuda/config"
 	"io"
 	"os"
 	"regexp"
 	"strings"
 	"testing"
+
+	"ayuda/config"
 )
 
 // readme is the README's text.

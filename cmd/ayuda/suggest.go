@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"ayuda/escalation"
+	"ayuda/kbimport"
 	"ayuda/knowledge"
 )
 
@@ -64,7 +65,7 @@ func cmdKBSuggest(ctx context.Context, e *env, args []string) error {
 		} else if s.Entry.Lang == "en" {
 			name = s.Entry.ID + "-en.md"
 		}
-		data, err := articleFile(s.Entry)
+		data, err := kbimport.ArticleFile(s.Entry)
 		if err != nil {
 			return err
 		}

@@ -1,4 +1,4 @@
-package main
+package kbimport
 
 import (
 	"bytes"
@@ -24,7 +24,7 @@ import (
 //
 // kb import turns the training part into articles, one per intent, its
 // utterances the example questions (CLINC150's out-of-scope training
-// utterances the out-of-scope examples); eval reads the labelled part.
+// utterances the out-of-scope examples); eval reads the Question part.
 
 // clincSplits is CLINC150's data_full.json.
 type clincSplits map[string][][2]string
@@ -54,8 +54,8 @@ func intentTitle(intent string) string {
 // intentRecords groups utterances by intent into article records, in the
 // order intents first appear; oos utterances become the out-of-scope
 // examples.
-func intentRecords(pairs [][2]string, oos [][2]string) []record {
-	var out []record
+func intentRecords(pairs [][2]string, oos [][2]string) []Record {
+	var out []Record
 	at := map[string]int{}
 	for _, p := range pairs {
 		text, intent := strings.TrimSpace(p[0]), strings.TrimSpace(p[1])
@@ -68,20 +68,20 @@ func intentRecords(pairs [][2]string, oos [][2]string) []record {
 			at[intent] = i
 			// The datasets have no answers: the body says what to write
 			// (ayuda/shared/eval's conversion writes the same).
-			out = append(out, record{ID: intent, Lang: "en", Title: intentTitle(intent), Body: "Answer for: " + intentTitle(intent) + "."})
+			out = append(out, Record{ID: intent, Lang: "en", Title: intentTitle(intent), Body: "Answer for: " + intentTitle(intent) + "."})
 		}
 		out[i].Questions = append(out[i].Questions, text)
 	}
 	for _, p := range oos {
 		if t := strings.TrimSpace(p[0]); t != "" {
-			out = append(out, record{Q: t, Lang: "en"}) // an out-of-scope example
+			out = append(out, Record{Q: t, Lang: "en"}) // an out-of-scope example
 		}
 	}
 	return out
 }
 
-// numbered is the "line" of each record read from a dataset: its place.
-func numbered(recs []record) []int {
+// numbered is the "line" of each Record read from a dataset: its place.
+func numbered(recs []Record) []int {
 	lines := make([]int, len(recs))
 	for i := range lines {
 		lines[i] = i + 1
@@ -90,19 +90,19 @@ func numbered(recs []record) []int {
 }
 
 // clincRecords are CLINC150's training articles.
-func clincRecords(s clincSplits) ([]record, []int) {
+func clincRecords(s clincSplits) ([]Record, []int) {
 	recs := intentRecords(s["train"], s["oos_train"])
 	return recs, numbered(recs)
 }
 
 // clincLabelled are CLINC150's validation questions (val and oos_val).
-func clincLabelled(s clincSplits) []labelled {
-	var out []labelled
+func clincQuestions(s clincSplits) []Question {
+	var out []Question
 	for _, p := range s["val"] {
-		out = append(out, labelled{Q: p[0], Lang: "en", Want: p[1]})
+		out = append(out, Question{Q: p[0], Lang: "en", Want: p[1]})
 	}
 	for _, p := range s["oos_val"] {
-		out = append(out, labelled{Q: p[0], Lang: "en", Want: faq.OutOfScope})
+		out = append(out, Question{Q: p[0], Lang: "en", Want: faq.OutOfScope})
 	}
 	return out
 }
@@ -130,11 +130,11 @@ func textCategory(data []byte) ([][2]string, bool, error) {
 	}
 }
 
-// datasetLabelled reads labelled questions in a dataset's own format:
+// datasetQuestions reads Question questions in a dataset's own format:
 // CLINC150's data_full.json (its val split) or a Banking77 CSV.
-func datasetLabelled(name string, data []byte) ([]labelled, bool, error) {
+func datasetQuestions(name string, data []byte) ([]Question, bool, error) {
 	if s, ok := asCLINC(data); ok {
-		return clincLabelled(s), true, nil
+		return clincQuestions(s), true, nil
 	}
 	pairs, ok, err := textCategory(data)
 	if !ok {
@@ -143,9 +143,9 @@ func datasetLabelled(name string, data []byte) ([]labelled, bool, error) {
 	if err != nil {
 		return nil, true, fmt.Errorf("%s: %w", name, err)
 	}
-	out := make([]labelled, 0, len(pairs))
+	out := make([]Question, 0, len(pairs))
 	for _, p := range pairs {
-		out = append(out, labelled{Q: p[0], Lang: "en", Want: p[1]})
+		out = append(out, Question{Q: p[0], Lang: "en", Want: p[1]})
 	}
 	return out, true, nil
 }
