@@ -9,6 +9,7 @@ import (
 	"ayuda/auth"
 	"ayuda/config"
 	"ayuda/internal/pgtest"
+	"ayuda/loadtest"
 )
 
 // With a database, credentials are the database's: a token issued through
@@ -17,7 +18,7 @@ import (
 // in when the database has none.
 func TestCredentialsSharedByReplicas(t *testing.T) {
 	schema := pgtest.Schema(t)
-	db := withSearchPath(pgtest.URL(), schema)
+	db := loadtest.WithSearchPath(pgtest.URL(), schema)
 	dirA, dirB := t.TempDir(), t.TempDir()
 	old, err := auth.Open(dirA)
 	if err != nil {

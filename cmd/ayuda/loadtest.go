@@ -1,86 +1,20 @@
 package main
 
+// `ayuda loadtest` (package loadtest).
+
 import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
-	neturl "net/url"
 	"os"
 	"path/filepath"
-	"runtime"
 	"runtime/pprof"
-	"slices"
-	"strconv"
-	"strings"
-	"sync"
-	"sync/atomic"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-
-	"ayuda/bots"
 	"ayuda/escalation"
+	"ayuda/loadtest"
 )
-
-// loadReport is what `ayuda loadtest` measures.
-type loadReport struct {
-	Replicas          int     `json:"replicas"`
-	Customers         int     `json:"customers"`
-	OfferedRate       float64 `json:"offered_rate"`
-	Seconds           float64 `json:"seconds"`
-	Messages          int64   `json:"messages"`
-	MessagesPerSecond float64 `json:"messages_per_second"`
-	P50ms             float64 `json:"p50_ms"`
-	P99ms             float64 `json:"p99_ms"`
-	MaxMs             float64 `json:"max_ms"`
-	TicketsOpened     int     `json:"tickets_opened"`
-	TicketsPerSecond  float64 `json:"tickets_per_second"`
-	BurstP99ms        float64 `json:"burst_p99_ms"`
-	AgentReplies      int64   `json:"agent_replies"`
-	Delivered         int64   `json:"delivered"`
-	LostMessages      int64   `json:"lost_messages"`
-	Duplicates        int64   `json:"duplicates"`
-	OutOfOrder        int64   `json:"out_of_order"`
-	PeakRSSMB         float64 `json:"peak_rss_mb"`
-	StoreMB           float64 `json:"store_mb"`
-}
-
-// loadPlatform is the platform name of simulated customers.
-const loadPlatform = "load"
-
-// sink is the simulated platform: it records every delivery and checks that
-// each agent reply arrives once and in order.
-type sink struct {
-	mu         sync.Mutex
-	seen       map[string]int // reply marker → deliveries
-	last       map[bots.Address]int
-	delivered  atomic.Int64
-	duplicates atomic.Int64
-	outOfOrder atomic.Int64
-}
-
-func (s *sink) Send(ctx context.Context, to bots.Address, r bots.Reply) error {
-	s.delivered.Add(1)
-	i := strings.Index(r.Text, "[r")
-	if i < 0 {
-		return nil // a notice, not an agent's reply
-	}
-	marker := r.Text[i : i+strings.IndexByte(r.Text[i:], ']')+1]
-	n, _ := strconv.Atoi(strings.TrimSuffix(marker[strings.LastIndexByte(marker, '-')+1:], "]"))
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.seen[marker]++
-	if s.seen[marker] > 1 {
-		s.duplicates.Add(1)
-	}
-	if n <= s.last[to] {
-		s.outOfOrder.Add(1)
-	}
-	s.last[to] = n
-	return nil
-}
 
 func cmdLoadtest(ctx context.Context, e *env, args []string) error {
 	fs, c := newFlags("loadtest", e)
@@ -103,7 +37,7 @@ func cmdLoadtest(ctx context.Context, e *env, args []string) error {
 		return errors.New("loadtest: --replicas needs --database, and at least 1")
 	}
 	if *database != "" {
-		url, drop, err := loadtestSchema(ctx, *database)
+		url, drop, err := loadtest.Schema(ctx, *database)
 		if err != nil {
 			return fmt.Errorf("loadtest: %w", err)
 		}
@@ -122,7 +56,7 @@ func cmdLoadtest(ctx context.Context, e *env, args []string) error {
 	for i := range *agents {
 		cfg.Agents = append(cfg.Agents, escalation.Agent{ID: fmt.Sprint("a", i), Name: fmt.Sprint("Agent ", i)})
 	}
-	var apps []*app
+	var apps []loadtest.Replica
 	for range *nReplicas {
 		// What goes wrong under load is said (errors only: the rest would
 		// be a line per turn).
@@ -131,7 +65,7 @@ func cmdLoadtest(ctx context.Context, e *env, args []string) error {
 			return err
 		}
 		defer a.Close()
-		apps = append(apps, a)
+		apps = append(apps, loadtest.Replica{Queue: a.queue, Engine: a.engine})
 	}
 	if *cpuprofile != "" {
 		f, err := os.Create(*cpuprofile)
@@ -144,14 +78,14 @@ func cmdLoadtest(ctx context.Context, e *env, args []string) error {
 		}
 		defer pprof.StopCPUProfile()
 	}
-	rep, err := loadtest(ctx, apps, *customers, *duration, *burst, *rate, e.stderr)
+	rep, err := loadtest.Run(ctx, apps, loadtest.Options{Customers: *customers, Duration: *duration, Burst: *burst, Rate: *rate, Progress: e.stderr})
 	if err != nil {
 		return err
 	}
 	if info, err := os.Stat(filepath.Join(cfg.Data, "ayuda.db")); err == nil {
 		rep.StoreMB = float64(info.Size()) / (1 << 20)
 	}
-	rep.PeakRSSMB = peakRSS()
+	rep.PeakRSSMB = loadtest.PeakRSS()
 	if c.json {
 		return printJSON(e.stdout, rep)
 	}
@@ -170,319 +104,4 @@ func cmdLoadtest(ctx context.Context, e *env, args []string) error {
 		return fmt.Errorf("loadtest: %d lost, %d duplicated, %d out of order", rep.LostMessages, rep.Duplicates, rep.OutOfOrder)
 	}
 	return nil
-}
-
-// scripts are what simulated customers say: answered questions with
-// feedback, a clarification, a ticket with a follow-up, a status check.
-var scripts = [][]string{
-	{"¿cuánto tarda el envío?", "sí"},
-	{"how do I reset my password?", "yes", "thanks"},
-	{"quiero cambiar mi pedido", "1", "sí"},
-	{"¿dónde está mi pedido?", "no", "el pedido {n} no ha llegado", "/estado"},
-	{"cuéntame un chiste", "¿qué métodos de pago aceptáis?", "sí"},
-	{"/estado"},
-}
-
-// loadtest runs the mixed load, then the burst, then checks the outbox.
-// With several replicas (apps on one database), customer c talks to
-// replica c mod n, agent i works on replica i mod n, and the replica that
-// leads the outbox delivers.
-func loadtest(ctx context.Context, apps []*app, customers int, duration time.Duration, burst int, rate float64, progress io.Writer) (loadReport, error) {
-	rep := loadReport{Customers: customers, OfferedRate: rate, Replicas: len(apps)}
-	sk := &sink{seen: map[string]int{}, last: map[bots.Address]int{}}
-	parent := ctx
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	a := apps[0]
-	var wg sync.WaitGroup
-	dispatchErr := make(chan error, len(apps))
-	for _, r := range apps {
-		wg.Go(func() {
-			dispatchErr <- r.queue.Lead(ctx, "outbox", func(ctx context.Context) error { return r.queue.Dispatch(ctx, sk, 32) })
-		})
-	}
-
-	// Agents answer new tickets while the customers talk.
-	var replies atomic.Int64
-	stopAgents := make(chan struct{})
-	var agentsWG sync.WaitGroup
-	for i, ag := range a.queue.Agents() {
-		a := apps[i%len(apps)]
-		agentsWG.Go(func() {
-			for {
-				select {
-				case <-stopAgents:
-					return
-				default:
-				}
-				ts, err := a.queue.List(ctx, escalation.Filter{Status: []escalation.Status{escalation.New}, Limit: 20})
-				if err != nil || len(ts) == 0 {
-					select {
-					case <-stopAgents:
-						return
-					case <-time.After(5 * time.Millisecond):
-					}
-					continue
-				}
-				for _, t := range ts {
-					if _, err := a.queue.Claim(ctx, t.ID, ag.ID); err != nil {
-						continue // another agent was faster
-					}
-					for n := 1; n <= 2; n++ {
-						if _, err := a.queue.Reply(ctx, t.ID, ag.ID, fmt.Sprintf("Lo reviso [r%d-%d]", t.ID, n)); err == nil {
-							replies.Add(1)
-						}
-					}
-				}
-			}
-		})
-	}
-
-	var (
-		mu        sync.Mutex
-		latencies []time.Duration
-		messages  atomic.Int64
-		followUps = map[string]bool{} // follow-ups sent, by customer chat
-	)
-	start := time.Now()
-	deadline := start.Add(duration)
-	var customersWG sync.WaitGroup
-	// Open loop: each customer sends a message every `every`, staggered, so
-	// the customers together offer `rate` messages a second whatever the
-	// latency; a late reply delays only that customer's next message.
-	var every time.Duration
-	if rate > 0 {
-		every = time.Duration(float64(customers) / rate * float64(time.Second))
-	}
-	for c := range customers {
-		a := apps[c%len(apps)]
-		customersWG.Go(func() {
-			var mine []time.Duration
-			defer func() {
-				mu.Lock()
-				latencies = append(latencies, mine...)
-				mu.Unlock()
-			}()
-			next := start.Add(time.Duration(c) * every / time.Duration(max(customers, 1)))
-			for round := 0; time.Now().Before(deadline) && ctx.Err() == nil; round++ {
-				from := bots.Address{Platform: loadPlatform, Chat: fmt.Sprintf("%d.%d", c, round), User: fmt.Sprint(c)}
-				for i, line := range scripts[(c+round)%len(scripts)] {
-					if every > 0 {
-						if !next.Before(deadline) {
-							return // this customer's next turn would be after the end
-						}
-						time.Sleep(time.Until(next))
-						next = next.Add(every)
-					}
-					followUp := strings.Contains(line, "{n}")
-					line = strings.ReplaceAll(line, "{n}", fmt.Sprintf("AUR-%d-%d", c, round))
-					t0 := time.Now()
-					a.engine.Handle(ctx, bots.Message{ID: fmt.Sprintf("%s:%d", from.Chat, i), From: from, Text: line})
-					mine = append(mine, time.Since(t0))
-					messages.Add(1)
-					if followUp {
-						mu.Lock()
-						followUps[from.Chat] = true
-						mu.Unlock()
-					}
-				}
-			}
-		})
-	}
-	tick := time.NewTicker(time.Second)
-	loadDone := make(chan struct{})
-	go func() {
-		for {
-			select {
-			case <-loadDone:
-				return
-			case <-tick.C:
-				fmt.Fprintf(progress, "mixed load: %.0fs of %.0fs, %d messages\n", time.Since(start).Seconds(), duration.Seconds(), messages.Load())
-			}
-		}
-	}()
-	customersWG.Wait()
-	tick.Stop()
-	close(loadDone)
-	rep.Seconds = time.Since(start).Seconds()
-	rep.Messages = messages.Load()
-	rep.MessagesPerSecond = float64(rep.Messages) / rep.Seconds
-	rep.P50ms, rep.P99ms, rep.MaxMs = percentiles(latencies)
-	fmt.Fprintf(progress, "mixed load done: %d messages in %.1fs\n", rep.Messages, rep.Seconds)
-
-	// The burst: many customers ask for a person at the same moment.
-	fmt.Fprintf(progress, "burst: %d customers ask for a person at once…\n", burst)
-	before, err := a.queue.List(ctx, escalation.Filter{})
-	if err != nil {
-		return rep, err
-	}
-	var burstLat []time.Duration
-	start = time.Now()
-	var burstWG sync.WaitGroup
-	for c := range burst {
-		a := apps[c%len(apps)]
-		burstWG.Go(func() {
-			from := bots.Address{Platform: loadPlatform, Chat: fmt.Sprint("burst-", c), User: fmt.Sprint("burst-", c)}
-			t0 := time.Now()
-			a.engine.Handle(ctx, bots.Message{ID: "b", From: from, Text: fmt.Sprintf("quiero hablar con una persona: el pedido AUR-B%d llegó roto", c)})
-			d := time.Since(t0)
-			mu.Lock()
-			burstLat = append(burstLat, d)
-			mu.Unlock()
-		})
-	}
-	burstWG.Wait()
-	burstSecs := time.Since(start).Seconds()
-	after, err := a.queue.List(ctx, escalation.Filter{})
-	if err != nil {
-		return rep, err
-	}
-	rep.TicketsOpened = len(after) - len(before)
-	rep.TicketsPerSecond = float64(rep.TicketsOpened) / burstSecs
-	_, rep.BurstP99ms, _ = percentiles(burstLat)
-	if rep.TicketsOpened != burst {
-		rep.LostMessages += int64(burst - rep.TicketsOpened)
-	}
-
-	// Let the agents answer what is left, then wait for the outbox to drain.
-	fmt.Fprintln(progress, "waiting for the agents to answer and the outbox to deliver…")
-	for drained := time.Now().Add(time.Minute); ; {
-		ts, err := a.queue.List(ctx, escalation.Filter{Status: []escalation.Status{escalation.New}, Limit: 1})
-		if err != nil {
-			return rep, err
-		}
-		if len(ts) == 0 || time.Now().After(drained) {
-			break
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	close(stopAgents)
-	agentsWG.Wait()
-	for drained := time.Now().Add(time.Minute); ; {
-		p, err := a.queue.Pending(ctx)
-		if err != nil {
-			return rep, err
-		}
-		if len(p) == 0 || time.Now().After(drained) {
-			break
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	cancel()
-	wg.Wait()
-	close(dispatchErr)
-	for err := range dispatchErr {
-		if err != nil {
-			return rep, err
-		}
-	}
-	rep.AgentReplies = replies.Load()
-	rep.Delivered = sk.delivered.Load()
-	rep.Duplicates = sk.duplicates.Load()
-	rep.OutOfOrder = sk.outOfOrder.Load()
-	sk.mu.Lock()
-	rep.LostMessages += rep.AgentReplies - int64(len(sk.seen))
-	sk.mu.Unlock()
-
-	// Every follow-up a customer sent on a ticket is in its transcript.
-	fmt.Fprintln(progress, "checking every transcript…")
-	missing, err := missingFollowUps(parent, a.queue, followUps)
-	if err != nil {
-		return rep, err
-	}
-	rep.LostMessages += int64(missing)
-	return rep, nil
-}
-
-// missingFollowUps counts ticket follow-ups ("el pedido AUR-c-r …") that a
-// customer sent (sent holds their chats) but that are not in their ticket.
-func missingFollowUps(ctx context.Context, q *escalation.Queue, sent map[string]bool) (int, error) {
-	ts, err := q.List(ctx, escalation.Filter{})
-	if err != nil {
-		return 0, err
-	}
-	missing := 0
-	for _, t := range ts {
-		if t.Reason != escalation.ReasonNegative || !sent[t.Customer.Address.Chat] {
-			continue
-		}
-		marker := "AUR-" + strings.ReplaceAll(t.Customer.Address.Chat, ".", "-")
-		if t.Archived > 0 {
-			whole, err := q.Get(ctx, t.ID)
-			if err != nil {
-				return 0, err
-			}
-			t = *whole
-		}
-		found := false
-		for _, en := range t.Transcript {
-			found = found || strings.Contains(en.Text, marker)
-		}
-		if !found {
-			missing++
-		}
-	}
-	return missing, nil
-}
-
-func percentiles(ds []time.Duration) (p50, p99, maxMs float64) {
-	if len(ds) == 0 {
-		return 0, 0, 0
-	}
-	slices.Sort(ds)
-	ms := func(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
-	return ms(ds[len(ds)/2]), ms(ds[len(ds)*99/100]), ms(ds[len(ds)-1])
-}
-
-// peakRSS returns the process's peak resident memory in MB, or the Go
-// heap's peak when /proc is not there.
-func peakRSS() float64 {
-	if data, err := os.ReadFile("/proc/self/status"); err == nil {
-		for _, line := range strings.Split(string(data), "\n") {
-			if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
-				kb, err := strconv.ParseFloat(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 64)
-				if err == nil {
-					return kb / 1024
-				}
-			}
-		}
-	}
-	var m runtime.MemStats
-	runtime.ReadMemStats(&m)
-	return float64(m.Sys) / (1 << 20)
-}
-
-// loadtestSchema makes a schema of its own in the database at url for a
-// load test, and returns url set to use it and a function that drops it.
-func loadtestSchema(ctx context.Context, url string) (string, func(), error) {
-	c, err := pgx.Connect(ctx, url)
-	if err != nil {
-		return "", nil, fmt.Errorf("the database: %w", err)
-	}
-	defer c.Close(ctx)
-	schema := fmt.Sprintf("ayuda_loadtest_%d", os.Getpid())
-	if _, err := c.Exec(ctx, "CREATE SCHEMA "+schema); err != nil {
-		return "", nil, fmt.Errorf("the database: %w", err)
-	}
-	drop := func() {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-		defer cancel()
-		if c, err := pgx.Connect(ctx, url); err == nil {
-			c.Exec(ctx, "DROP SCHEMA "+schema+" CASCADE")
-			c.Close(ctx)
-		}
-	}
-	return withSearchPath(url, schema), drop, nil
-}
-
-// withSearchPath is a PostgreSQL URL or key=value string with its
-// search_path set to schema.
-func withSearchPath(db, schema string) string {
-	if u, err := neturl.Parse(db); err == nil && (u.Scheme == "postgres" || u.Scheme == "postgresql") {
-		q := u.Query()
-		q.Set("search_path", schema)
-		u.RawQuery = q.Encode()
-		return u.String()
-	}
-	return db + " search_path=" + schema
 }
