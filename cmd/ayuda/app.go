@@ -32,62 +32,6 @@ type app struct {
 	engine     *dialog.Engine
 }
 
-// loadArticles reads the configured articles folder, or the built-in ones.
-func loadArticles(cfg *config.Config) ([]faq.Entry, error) {
-	if cfg.Articles == "" {
-		return faq.Builtin()
-	}
-	info, err := os.Stat(cfg.Articles)
-	if err != nil {
-		return nil, fmt.Errorf("articles: %w", err)
-	}
-	if !info.IsDir() {
-		return nil, fmt.Errorf("articles: %s is not a folder", cfg.Articles)
-	}
-	entries, err := faq.Load(os.DirFS(cfg.Articles))
-	if err != nil {
-		return nil, fmt.Errorf("articles in %s:\n%w", cfg.Articles, err)
-	}
-	if len(entries) == 0 {
-		return nil, fmt.Errorf("articles: no .md or .yaml articles in %s", cfg.Articles)
-	}
-	return entries, nil
-}
-
-// loadSynonyms reads the author's synonyms.yaml in the articles folder,
-// if there is one.
-func loadSynonyms(cfg *config.Config) (knowledge.Synonyms, error) {
-	if cfg.Articles == "" {
-		return nil, nil
-	}
-	p := filepath.Join(cfg.Articles, faq.SynonymsFile)
-	data, err := os.ReadFile(p)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("synonyms: %w", err)
-	}
-	syn, err := knowledge.ParseSynonyms(data)
-	if err != nil {
-		return nil, fmt.Errorf("synonyms: %s: %w", p, err)
-	}
-	return syn, nil
-}
-
-// loadKnowledge reads the articles and the author's synonyms.
-func loadKnowledge(cfg *config.Config) ([]faq.Entry, knowledge.Options, error) {
-	entries, err := loadArticles(cfg)
-	if err != nil {
-		return nil, knowledge.Options{}, err
-	}
-	syn, err := loadSynonyms(cfg)
-	if err != nil {
-		return nil, knowledge.Options{}, err
-	}
-	return entries, knowledge.Options{Synonyms: syn}, nil
-}
-
 // buildIndex builds an index and says how to let go of it. The tests
 // replace it to share one read-only index of the built-in articles
 // between the many commands they run (each build trains a classifier).
@@ -103,7 +47,7 @@ var buildIndex = func(cfg *config.Config, entries []faq.Entry, opt knowledge.Opt
 // logs what part of the method the articles leave unused. close lets go
 // of it.
 func openIndex(cfg *config.Config, log *slog.Logger) (idx *knowledge.Index, close func() error, err error) {
-	entries, opt, err := loadKnowledge(cfg)
+	entries, opt, err := knowledge.LoadFolder(cfg.Articles)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -158,69 +102,6 @@ func openApp(ctx context.Context, cfg *config.Config, log *slog.Logger) (*app, e
 
 func (a *app) Close() error {
 	return errors.Join(a.queue.Close(), a.closeIndex())
-}
-
-// watchArticles rebuilds the index when the articles folder changes, until
-// ctx is done. A folder with errors keeps the previous articles in service.
-func (a *app) watchArticles(ctx context.Context, every time.Duration) error {
-	if a.cfg.Articles == "" {
-		return nil
-	}
-	w := &watcher{app: a, last: fingerprint(a.cfg.Articles)}
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-t.C:
-		}
-		w.check(ctx)
-	}
-}
-
-// watcher remembers what the articles folder looked like.
-type watcher struct {
-	app  *app
-	last string
-}
-
-// check reloads the articles if the folder changed since the last check,
-// and reports whether it did and why not.
-func (w *watcher) check(ctx context.Context) (bool, error) {
-	a := w.app
-	fp := fingerprint(a.cfg.Articles)
-	if fp == w.last {
-		return false, nil
-	}
-	w.last = fp
-	start := time.Now()
-	entries, opt, err := loadKnowledge(a.cfg)
-	if err == nil {
-		err = a.index.Replace(entries, opt)
-		debug.FreeOSMemory()
-	}
-	if err != nil {
-		a.log.WarnContext(ctx, "articles changed but were not reloaded; the previous ones stay in service", "err", err)
-		return false, err
-	}
-	a.log.InfoContext(ctx, "articles reloaded", "articles", len(entries), "took", time.Since(start))
-	return true, nil
-}
-
-// fingerprint summarises the names, sizes and times of the article files.
-func fingerprint(dir string) string {
-	var b strings.Builder
-	filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() || !faq.IsArticle(p) { // synonyms.yaml included
-			return nil
-		}
-		if info, err := d.Info(); err == nil {
-			fmt.Fprintf(&b, "%s %d %d\n", p, info.Size(), info.ModTime().UnixNano())
-		}
-		return nil
-	})
-	return b.String()
 }
 
 // minToken is the shortest operator token accepted: a token anyone can
@@ -279,4 +160,13 @@ func secretFilesReadable(data string) []string {
 		}
 	}
 	return out
+}
+
+// watchArticles rebuilds the index when the articles folder changes, until
+// ctx is done.
+func (a *app) watchArticles(ctx context.Context, every time.Duration) error {
+	if a.cfg.Articles == "" {
+		return nil
+	}
+	return knowledge.NewFolder(a.index, a.cfg.Articles, a.log).Watch(ctx, every)
 }

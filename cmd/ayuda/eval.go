@@ -60,7 +60,7 @@ func cmdEval(ctx context.Context, e *env, args []string) error {
 	}
 	var opt knowledge.Options
 	if info, err := os.Stat(cfg.Articles); err == nil && info.IsDir() {
-		if opt.Synonyms, err = loadSynonyms(cfg); err != nil {
+		if opt.Synonyms, err = knowledge.LoadSynonyms(cfg.Articles); err != nil {
 			return fmt.Errorf("eval: %w", err)
 		}
 	}

@@ -139,7 +139,7 @@ func lint(ctx context.Context, cfg *config.Config) ([]string, []string, int, err
 			problems = append(problems, fmt.Sprintf("%s: no example questions: add some ways people ask this", e.Source))
 		}
 	}
-	syn, err := loadSynonyms(cfg)
+	syn, err := knowledge.LoadSynonyms(cfg.Articles)
 	if err != nil {
 		problems = append(problems, err.Error())
 	}
