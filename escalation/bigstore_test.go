@@ -12,6 +12,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"ayuda/bots"
+	"ayuda/escalation/store/pgstore"
 	"ayuda/internal/pgtest"
 )
 
@@ -35,6 +36,8 @@ func BenchmarkPostgresBigStore(b *testing.B) {
 			defer q.Close()
 			fill(b, schema, size)
 			ctx := context.Background()
+			st := q.st.(*pgstore.Store)
+			trips := st.RoundTrips()
 			b.ResetTimer()
 			for i := 0; b.Loop(); i++ {
 				to := bots.Address{Platform: "telegram", Chat: fmt.Sprint("new", i), User: fmt.Sprint("new", i)}
@@ -52,6 +55,7 @@ func BenchmarkPostgresBigStore(b *testing.B) {
 					b.Fatal(err)
 				}
 			}
+			b.ReportMetric(float64(st.RoundTrips()-trips)/float64(b.N), "round-trips/op")
 		})
 	}
 }

@@ -80,20 +80,40 @@ func (q *Queue) startSharing() {
 	}()
 }
 
+// tellAtOnce is the most news sent in one broadcast.
+const tellAtOnce = 256
+
 // tell sends this replica's news in order, without holding up the change
 // that made it: a watcher on another replica learns of it a moment later.
+// What queued while a broadcast was on its way goes in the next one, so
+// under load the news cost a round trip per batch, not per change.
 func (q *Queue) tell(ctx context.Context, b store.Broadcaster) {
+	payloads := make([]string, 0, tellAtOnce)
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case n := <-q.news:
-			data, _ := json.Marshal(n)
-			if err := b.Broadcast(ctx, string(data)); err != nil && ctx.Err() == nil {
-				q.log.Warn("telling the other replicas of a change failed; their desks catch up at their next resync", "err", err)
+			payloads = append(payloads[:0], encodeNews(n))
+		}
+	more:
+		for len(payloads) < tellAtOnce {
+			select {
+			case n := <-q.news:
+				payloads = append(payloads, encodeNews(n))
+			default:
+				break more
 			}
 		}
+		if err := b.Broadcast(ctx, payloads...); err != nil && ctx.Err() == nil {
+			q.log.Warn("telling the other replicas of a change failed; their desks catch up at their next resync", "err", err)
+		}
 	}
+}
+
+func encodeNews(n news) string {
+	data, _ := json.Marshal(n)
+	return string(data)
 }
 
 // share queues n for the other replicas (dropped if the queue of news is
@@ -181,6 +201,15 @@ func (q *Queue) Leading() []string {
 	}
 	slices.Sort(out)
 	return out
+}
+
+// RoundTrips is how many times the store has waited for its database: 0
+// for a store in this process.
+func (q *Queue) RoundTrips() uint64 {
+	if c, ok := q.st.(interface{ RoundTrips() uint64 }); ok {
+		return c.RoundTrips()
+	}
+	return 0
 }
 
 // Shared reports whether other replicas may share the store.

@@ -46,8 +46,12 @@ type Report struct {
 	LostMessages      int64   `json:"lost_messages"`
 	Duplicates        int64   `json:"duplicates"`
 	OutOfOrder        int64   `json:"out_of_order"`
-	PeakRSSMB         float64 `json:"peak_rss_mb"`
-	StoreMB           float64 `json:"store_mb"`
+	// RoundTripsPerMessage is how many times the replicas waited for the
+	// database during the mixed load, over the customers' messages: every
+	// part's work (agents, outbox, watchdog) counted. 0 for bbolt.
+	RoundTripsPerMessage float64 `json:"round_trips_per_message,omitempty"`
+	PeakRSSMB            float64 `json:"peak_rss_mb"`
+	StoreMB              float64 `json:"store_mb"`
 }
 
 // loadPlatform is the platform name of simulated customers.
@@ -180,6 +184,13 @@ func Run(ctx context.Context, apps []Replica, o Options) (Report, error) {
 		messages  atomic.Int64
 		followUps = map[string]bool{} // follow-ups sent, by customer chat
 	)
+	roundTrips := func() (n uint64) {
+		for _, r := range apps {
+			n += r.Queue.RoundTrips()
+		}
+		return n
+	}
+	trips := roundTrips()
 	start := time.Now()
 	deadline := start.Add(duration)
 	var customersWG sync.WaitGroup
@@ -244,6 +255,9 @@ func Run(ctx context.Context, apps []Replica, o Options) (Report, error) {
 	rep.Messages = messages.Load()
 	rep.MessagesPerSecond = float64(rep.Messages) / rep.Seconds
 	rep.P50ms, rep.P99ms, rep.MaxMs = percentiles(latencies)
+	if rep.Messages > 0 {
+		rep.RoundTripsPerMessage = float64(roundTrips()-trips) / float64(rep.Messages)
+	}
 	fmt.Fprintf(progress, "mixed load done: %d messages in %.1fs\n", rep.Messages, rep.Seconds)
 
 	// The burst: many customers ask for a person at the same moment.

@@ -99,6 +99,9 @@ func cmdLoadtest(ctx context.Context, e *env, args []string) error {
 	fmt.Fprintf(e.stdout, "burst: %d tickets opened at %.0f/s (p99 %.2f ms)\n", *burst, rep.TicketsPerSecond, rep.BurstP99ms)
 	fmt.Fprintf(e.stdout, "outbox: %d agent replies, %d deliveries, %d lost, %d duplicated, %d out of order\n",
 		rep.AgentReplies, rep.Delivered, rep.LostMessages, rep.Duplicates, rep.OutOfOrder)
+	if rep.RoundTripsPerMessage > 0 {
+		fmt.Fprintf(e.stdout, "database: %.1f round trips per customer message (everything counted)\n", rep.RoundTripsPerMessage)
+	}
 	fmt.Fprintf(e.stdout, "peak RSS %.0f MB, store %.1f MB\n", rep.PeakRSSMB, rep.StoreMB)
 	if rep.LostMessages > 0 || rep.Duplicates > 0 || rep.OutOfOrder > 0 {
 		return fmt.Errorf("loadtest: %d lost, %d duplicated, %d out of order", rep.LostMessages, rep.Duplicates, rep.OutOfOrder)

@@ -97,9 +97,9 @@ type Locker interface {
 // Broadcaster passes small messages between the processes sharing the
 // store, at most once each: a process that was not listening misses them.
 type Broadcaster interface {
-	// Broadcast sends payload (at most 7,000 bytes) to every process
-	// listening, this one included.
-	Broadcast(ctx context.Context, payload string) error
+	// Broadcast sends payloads (at most 7,000 bytes each), in order, to
+	// every process listening, this one included.
+	Broadcast(ctx context.Context, payloads ...string) error
 	// Listen calls fn with every payload broadcast, until ctx is done.
 	// fn is called with "" once it listens, and after each gap in which
 	// some may have been missed (a reconnection).

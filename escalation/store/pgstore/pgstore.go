@@ -19,6 +19,7 @@ import (
 	"math/rand/v2"
 	"regexp"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -53,7 +54,16 @@ type Store struct {
 	// channel and prefixes the advisory locks' keys, so that databases
 	// shared by several schemas (tests, or two installations) do not mix.
 	space string
+	// trips counts the round trips to the database the store's reads and
+	// writes made (RoundTrips).
+	trips atomic.Uint64
 }
+
+// RoundTrips is how many times the store's transactions, one-statement
+// reads and writes, conversation locks and broadcasts have waited for the
+// database: what a turn costs on a network, and what the benchmarks and
+// the load test report.
+func (s *Store) RoundTrips() uint64 { return s.trips.Load() }
 
 var (
 	_ store.Store       = (*Store)(nil)
@@ -103,6 +113,7 @@ func Open(ctx context.Context, url string, opt Options) (*Store, error) {
 		return nil, fmt.Errorf("escalation: the database: %w", err)
 	}
 	s := &Store{pool: pool, conn: cfg.ConnConfig, tables: map[string]*table{}}
+	s.startLocks()
 	if err := s.setUp(ctx, opt); err != nil {
 		s.Close()
 		return nil, err
@@ -238,6 +249,7 @@ func (s *Store) GetOne(ctx context.Context, bucket, key []byte) ([]byte, error) 
 	}
 	var v []byte
 	err := s.retry(ctx, func() error {
+		s.trips.Add(1)
 		err := s.pool.QueryRow(ctx, tb.get, key).Scan(&v)
 		if errors.Is(err, pgx.ErrNoRows) {
 			v = nil
@@ -258,6 +270,7 @@ func (s *Store) PutOne(ctx context.Context, bucket, key, value []byte) error {
 		value = []byte{}
 	}
 	return s.retry(ctx, func() error {
+		s.trips.Add(1)
 		_, err := s.pool.Exec(ctx, tb.put, key, value)
 		return dbErr(err)
 	})
@@ -300,16 +313,27 @@ func (s *Store) once(ctx context.Context, begin string, fn func(store.Tx) error)
 	if t.err != nil {
 		err = t.err // a failed read: whatever fn decided from it is void
 	}
-	if !t.begun {
+	if err != nil {
+		if t.begun {
+			c.Exec(context.WithoutCancel(ctx), "ROLLBACK")
+		}
 		return err
 	}
-	if err != nil {
+	if !t.begun && len(t.pending) == 0 {
+		return nil // nothing read or written
+	}
+	// The writes not sent yet go with the COMMIT, in one round trip.
+	var tag pgconn.CommandTag
+	t.send("COMMIT", nil, func(br pgx.BatchResults) error {
+		var err error
+		tag, err = br.Exec()
+		return err
+	})
+	if t.err != nil {
+		// A write failed, and the statements after it were skipped: the
+		// transaction is still open, aborted.
 		c.Exec(context.WithoutCancel(ctx), "ROLLBACK")
-		return err
-	}
-	tag, err := c.Exec(ctx, "COMMIT")
-	if err != nil {
-		return dbErr(err)
+		return t.err
 	}
 	if tag.String() != "COMMIT" {
 		return fmt.Errorf("escalation: the database rolled the transaction back (%s)", tag)
@@ -334,27 +358,45 @@ type tx struct {
 	ctx   context.Context
 	conn  *pgxpool.Conn
 	begin string // sent with the first statement
-	begun bool
+	begun bool   // BEGIN was sent
 	s     *Store
 	err   error // the first failure; the transaction is then void
+	// pending are writes not sent yet: nothing waits for their results,
+	// so they go with the next read, or with the COMMIT.
+	pending []statement
 }
 
-// send runs one statement, the BEGIN with it if it is the first; use reads
-// its results.
+type statement struct {
+	sql  string
+	args []any
+}
+
+// send runs one statement after the BEGIN, if it is the first, and the
+// writes pending, in one round trip (a pipeline); use reads its results.
+// A write that fails fails the transaction, and what follows it is not
+// run.
 func (t *tx) send(sql string, args []any, use func(pgx.BatchResults) error) error {
 	if t.err != nil {
 		return t.err
 	}
 	b := &pgx.Batch{}
+	ahead := len(t.pending)
 	if !t.begun {
 		b.Queue(t.begin)
+		ahead++
+	}
+	for _, w := range t.pending {
+		b.Queue(w.sql, w.args...)
 	}
 	b.Queue(sql, args...)
+	t.begun, t.pending = true, t.pending[:0]
+	t.s.trips.Add(1)
 	br := t.conn.SendBatch(t.ctx, b)
 	var err error
-	if !t.begun {
-		_, err = br.Exec()
-		t.begun = true
+	for range ahead {
+		if _, err = br.Exec(); err != nil {
+			break
+		}
 	}
 	if err == nil {
 		err = use(br)
@@ -368,11 +410,14 @@ func (t *tx) send(sql string, args []any, use func(pgx.BatchResults) error) erro
 	return t.err
 }
 
+// exec queues a write: it is sent with the next read or the COMMIT, and
+// a failure fails the transaction then.
 func (t *tx) exec(sql string, args ...any) error {
-	return t.send(sql, args, func(br pgx.BatchResults) error {
-		_, err := br.Exec()
-		return err
-	})
+	if t.err != nil {
+		return t.err
+	}
+	t.pending = append(t.pending, statement{sql, args})
+	return nil
 }
 
 func (t *tx) fail(err error) {

@@ -5,6 +5,7 @@ import (
 	"os"
 	"strings"
 	"testing"
+	"time"
 
 	"ayuda/escalation/store"
 	"ayuda/escalation/store/storetest"
@@ -51,6 +52,115 @@ func TestFailedReadVoidsTheTransaction(t *testing.T) {
 		}
 		return nil
 	})
+}
+
+// Writes go to the database with the next read or with the COMMIT, in one
+// round trip: a transaction of writes costs one, a read after writes sees
+// them, and a write the database refuses (a NULL key) voids the whole
+// transaction, the writes before it included, and is the error.
+func TestWritesGoWithTheCommit(t *testing.T) {
+	s := open(t)
+	kv := []byte("kv")
+	before := s.RoundTrips()
+	if err := s.Update(t.Context(), func(tx store.Tx) error {
+		b := tx.Bucket(kv)
+		for _, k := range []string{"a", "b", "c"} {
+			if err := b.Put([]byte(k), []byte("v"+k)); err != nil {
+				return err
+			}
+		}
+		return b.Delete([]byte("b"))
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if n := s.RoundTrips() - before; n != 1 {
+		t.Errorf("three writes and a delete took %d round trips, want 1 (with the COMMIT)", n)
+	}
+	before = s.RoundTrips()
+	if err := s.Update(t.Context(), func(tx store.Tx) error {
+		b := tx.Bucket(kv)
+		b.Put([]byte("d"), []byte("vd"))
+		if got := string(b.Get([]byte("d"))); got != "vd" {
+			t.Errorf("a read after a write in the transaction got %q, want vd", got)
+		}
+		if b.Get([]byte("b")) != nil {
+			t.Error("a deleted key is still there")
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if n := s.RoundTrips() - before; n != 3 {
+		t.Errorf("a write, two reads and the commit took %d round trips, want 3", n)
+	}
+
+	err := s.Update(t.Context(), func(tx store.Tx) error {
+		b := tx.Bucket(kv)
+		b.Put([]byte("e"), []byte("ve"))
+		return b.Put(nil, []byte("a NULL key"))
+	})
+	if err == nil || !strings.Contains(err.Error(), "database") {
+		t.Fatalf("Update with a refused write = %v, want the database's refusal", err)
+	}
+	if err := s.View(t.Context(), func(tx store.Tx) error {
+		b := tx.Bucket(kv)
+		if v := b.Get([]byte("e")); v != nil {
+			t.Errorf("e = %q was committed with a refused write", v)
+		}
+		if got := string(b.Get([]byte("a"))); got != "va" {
+			t.Errorf("a = %q after the refused transaction, want va", got)
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	// The connection that held the aborted transaction works on.
+	for range 20 {
+		if err := s.Update(t.Context(), func(tx store.Tx) error { return tx.Bucket(kv).Put([]byte("f"), []byte("vf")) }); err != nil {
+			t.Fatalf("after a refused write: %v", err)
+		}
+	}
+}
+
+// What one store broadcasts, another listening on the same schema hears,
+// in order, once it said it listens; several payloads go in one round
+// trip, and the same one twice in a broadcast is heard once.
+func TestBroadcastInOrder(t *testing.T) {
+	s := open(t)
+	other, err := Open(t.Context(), pgtest.URL(), Options{Schema: s.space})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	heard := make(chan string, 16)
+	ctx, stop := context.WithCancel(t.Context())
+	defer stop()
+	go other.Listen(ctx, func(p string) { heard <- p })
+	if p := <-heard; p != "" {
+		t.Fatalf("first call %q, want \"\" (listening)", p)
+	}
+	before := s.RoundTrips()
+	if err := s.Broadcast(t.Context(), "a"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Broadcast(t.Context(), "b", "c", "b", "d"); err != nil {
+		t.Fatal(err)
+	}
+	if n := s.RoundTrips() - before; n != 2 {
+		t.Errorf("two broadcasts took %d round trips", n)
+	}
+	var got []string
+	for len(got) < 4 {
+		select {
+		case p := <-heard:
+			got = append(got, p)
+		case <-time.After(10 * time.Second):
+			t.Fatalf("heard %q after 10 s, want a b c d", got)
+		}
+	}
+	if strings.Join(got, " ") != "a b c d" {
+		t.Errorf("heard %q, want a b c d", got)
+	}
 }
 
 // Opening a database whose migrations lack a bucket's table says so.

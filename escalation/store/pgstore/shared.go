@@ -2,8 +2,10 @@ package pgstore
 
 import (
 	"context"
+	"errors"
 	"hash/fnv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -16,15 +18,38 @@ import (
 // conversations' locks on. A session holds any number of advisory locks,
 // so a few connections serve every turn: each lock and unlock is one
 // quick statement (pg_try_advisory_lock, which never waits on the server;
-// a lock another replica holds is tried again, at growing intervals).
-const lockConns = 4
+// a lock another replica holds is tried again, at growing intervals), and
+// the statements asked for while a round trip is on its way go together
+// in the next (a pipeline), so under load a turn's lock and unlock cost a
+// share of a round trip rather than two.
+const lockConns = 2
 
-// lockConn is one of those connections; pgx connections are not safe for
-// concurrent use, hence the mutex.
+// lockConn is one of those connections, with the goroutine that sends its
+// statements (pgx connections are not safe for concurrent use).
 type lockConn struct {
-	mu sync.Mutex
-	c  *pgx.Conn
+	mu     sync.Mutex
+	queue  []lockReq
+	closed bool
+	wake   chan struct{}  // something is queued
+	done   chan struct{}  // the sender stopped
+	c      *pgx.Conn      // the sender's
+	trips  *atomic.Uint64 // the store's count of round trips
 }
+
+// lockReq is one statement on a lock connection, taking key k; done, when
+// not nil, hears its result.
+type lockReq struct {
+	sql  string
+	k    int64
+	done chan lockResult
+}
+
+type lockResult struct {
+	ok  bool
+	err error
+}
+
+var errClosed = errors.New("the store is closed")
 
 // lockKey is the advisory lock's key for name in this store's schema.
 func (s *Store) lockKey(kind, name string) int64 {
@@ -33,27 +58,123 @@ func (s *Store) lockKey(kind, name string) int64 {
 	return int64(h.Sum64())
 }
 
-// exec runs one statement on the lock connection, connecting first if it
-// has none (or lost it). A lost connection loses its locks with it: the
-// server lets go of them.
-func (l *lockConn) exec(ctx context.Context, cfg *pgx.ConnConfig, sql string, k int64) (bool, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.c == nil || l.c.IsClosed() {
-		c, err := pgx.ConnectConfig(ctx, cfg)
-		if err != nil {
-			return false, err
+// lockTimeout bounds a round trip on a lock connection.
+const lockTimeout = 5 * time.Second
+
+// startLocks starts the lock connections' senders.
+func (s *Store) startLocks() {
+	for i := range s.lockers {
+		l := &s.lockers[i]
+		l.wake, l.done, l.trips = make(chan struct{}, 1), make(chan struct{}), &s.trips
+		go l.serve(s.conn)
+	}
+}
+
+// closeLocks stops the senders, closing their connections (and so letting
+// go of their locks); what is still queued fails.
+func (s *Store) closeLocks() {
+	for i := range s.lockers {
+		l := &s.lockers[i]
+		if l.wake == nil {
+			continue // never started
 		}
-		l.c = c
+		l.mu.Lock()
+		l.closed = true
+		l.mu.Unlock()
+		l.nudge()
+		<-l.done
 	}
-	var ok bool
-	err := l.c.QueryRow(ctx, sql, k).Scan(&ok)
-	if err != nil && !l.c.IsClosed() {
-		// A failure that left the connection open may have left it in a
-		// state no one can tell: start afresh (letting go of its locks).
-		l.c.Close(context.Background())
+}
+
+func (l *lockConn) nudge() {
+	select {
+	case l.wake <- struct{}{}:
+	default:
 	}
-	return ok, err
+}
+
+// do queues r to be sent in the connection's next round trip, in order.
+func (l *lockConn) do(r lockReq) {
+	l.mu.Lock()
+	if l.closed {
+		l.mu.Unlock()
+		if r.done != nil {
+			r.done <- lockResult{err: errClosed}
+		}
+		return
+	}
+	l.queue = append(l.queue, r)
+	l.mu.Unlock()
+	l.nudge()
+}
+
+// serve sends what is queued, all of it in one round trip, until the
+// store closes.
+func (l *lockConn) serve(cfg *pgx.ConnConfig) {
+	defer close(l.done)
+	for range l.wake {
+		l.mu.Lock()
+		batch, closed := l.queue, l.closed
+		l.queue = nil
+		l.mu.Unlock()
+		if closed {
+			for _, r := range batch {
+				if r.done != nil {
+					r.done <- lockResult{err: errClosed}
+				}
+			}
+			if l.c != nil {
+				l.c.Close(context.Background())
+			}
+			return
+		}
+		if len(batch) > 0 {
+			l.send(cfg, batch)
+		}
+	}
+}
+
+// send runs batch in one round trip, connecting first if the connection
+// was lost (a lost connection loses its locks with it: the server lets go
+// of them).
+func (l *lockConn) send(cfg *pgx.ConnConfig, batch []lockReq) {
+	ctx, cancel := context.WithTimeout(context.Background(), lockTimeout)
+	defer cancel()
+	results := make([]lockResult, len(batch))
+	var err error
+	if l.c == nil || l.c.IsClosed() {
+		l.c, err = pgx.ConnectConfig(ctx, cfg)
+	}
+	if err == nil {
+		b := &pgx.Batch{}
+		for _, r := range batch {
+			b.Queue(r.sql, r.k)
+		}
+		l.trips.Add(1)
+		br := l.c.SendBatch(ctx, b)
+		for i := range batch {
+			if err = br.QueryRow().Scan(&results[i].ok); err != nil {
+				break
+			}
+		}
+		if cerr := br.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil && !l.c.IsClosed() {
+			// A failure that left the connection open may have left it
+			// in a state no one can tell: start afresh (letting go of its
+			// locks).
+			l.c.Close(context.Background())
+		}
+	}
+	for i, r := range batch {
+		if err != nil {
+			results[i] = lockResult{err: err}
+		}
+		if r.done != nil {
+			r.done <- results[i]
+		}
+	}
 }
 
 // Lock waits for key's lock. The lock is a session's: if this process
@@ -62,17 +183,17 @@ func (s *Store) Lock(ctx context.Context, key string) (func(), error) {
 	k := s.lockKey("lock", key)
 	l := &s.lockers[uint64(k)%lockConns]
 	wait := time.Millisecond
+	done := make(chan lockResult, 1)
 	for {
-		// A statement cancelled half way closes its connection, and with
-		// it every lock it holds for other turns: the turn's cancellation
-		// is only heeded between tries.
-		qctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-		got, err := l.exec(qctx, s.conn, "SELECT pg_try_advisory_lock($1)", k)
-		cancel()
-		if err != nil {
-			return nil, dbErr(err)
+		// A statement is never cancelled half way (that would close the
+		// connection, and with it every lock it holds for other turns):
+		// the turn's cancellation is only heeded between tries.
+		l.do(lockReq{sql: "SELECT pg_try_advisory_lock($1)", k: k, done: done})
+		r := <-done
+		if r.err != nil {
+			return nil, dbErr(r.err)
 		}
-		if got {
+		if r.ok {
 			break
 		}
 		select {
@@ -83,28 +204,12 @@ func (s *Store) Lock(ctx context.Context, key string) (func(), error) {
 		}
 	}
 	return func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		if ok, err := l.exec(ctx, s.conn, "SELECT pg_advisory_unlock($1)", k); err != nil || !ok {
-			// The only sure way to let go now: end the session.
-			l.mu.Lock()
-			if l.c != nil {
-				l.c.Close(ctx)
-			}
-			l.mu.Unlock()
-		}
+		// The unlock goes in the connection's next round trip, before any
+		// later try for the key from this replica (the same connection, in
+		// order); the turn does not wait for it. If it fails, the
+		// connection is closed, which lets go of the lock too.
+		l.do(lockReq{sql: "SELECT pg_advisory_unlock($1)", k: k})
 	}, nil
-}
-
-func (s *Store) closeLocks() {
-	for i := range s.lockers {
-		l := &s.lockers[i]
-		l.mu.Lock()
-		if l.c != nil {
-			l.c.Close(context.Background())
-		}
-		l.mu.Unlock()
-	}
 }
 
 // How leadership is kept: the owner checks its session every checkEvery
@@ -210,9 +315,20 @@ func (s *Store) serve(ctx context.Context, c *pgx.Conn, fn func(context.Context)
 // channel is where this store's replicas hear from each other.
 func (s *Store) channel() string { return pgx.Identifier{"ayuda_" + s.space}.Sanitize() }
 
-// Broadcast sends payload to every listening replica.
-func (s *Store) Broadcast(ctx context.Context, payload string) error {
-	_, err := s.pool.Exec(ctx, "SELECT pg_notify($1, $2)", "ayuda_"+s.space, payload)
+// Broadcast sends payloads to every listening replica, in one statement
+// (one round trip, one transaction: PostgreSQL delivers a transaction's
+// notifications in order, and the same payload twice once).
+func (s *Store) Broadcast(ctx context.Context, payloads ...string) error {
+	var err error
+	s.trips.Add(1)
+	switch len(payloads) {
+	case 0:
+		return nil
+	case 1:
+		_, err = s.pool.Exec(ctx, "SELECT pg_notify($1, $2)", "ayuda_"+s.space, payloads[0])
+	default:
+		_, err = s.pool.Exec(ctx, "SELECT pg_notify($1, p) FROM unnest($2::text[]) WITH ORDINALITY AS u(p, i) ORDER BY i", "ayuda_"+s.space, payloads)
+	}
 	return dbErr(err)
 }
 
