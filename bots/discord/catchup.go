@@ -32,6 +32,8 @@ func (r *runner) catchUpLoop(ctx context.Context) {
 				r.b.log.InfoContext(ctx, "caught up", "channel", ch, "fetched", n)
 			}
 		}
+		// What the gateway sent meanwhile follows what was read.
+		r.release()
 	}
 }
 

@@ -462,6 +462,41 @@ func TestCatchUpAfterInvalidSession(t *testing.T) {
 	}
 }
 
+// What the gateway delivers while a new session's catch-up is still
+// reading waits for it: handled at once, a live message would be answered
+// before the missed ones, and would move the channel's last seen message
+// past them, so a catch-up that came to that channel later (or the next
+// one, after a crash) would skip them. Without the wait, the live
+// "gracias" is answered before the missed question.
+func TestCatchUpBeforeLiveMessages(t *testing.T) {
+	t.Parallel()
+	h := start(t, nil)
+	fake := h.fake
+	dm := fake.dmWith(maria)
+	fake.say(dm, maria, "hola", false)
+	fake.lastBot(dm, "Soy el asistente")
+	fake.say(dm, maria, question, true) // missed: only in the history
+	// The catch-up's reads of the DM are rate limited a few times, so it
+	// is still going when the gateway delivers the next message.
+	fake.failNext("GET /api/v9/channels/"+dm+"/messages", 429, 3)
+	fake.invalidate()
+	fake.waitFor("a new session", func() bool { return fake.identifies == 2 })
+	fake.say(dm, maria, "gracias", false)
+	fake.lastBot(dm, "De nada")
+	fake.lastBot(dm, "Plazos y gastos de envío")
+	fake.mu.Lock()
+	var got []string
+	for _, m := range fake.botMessages(dm) {
+		got = append(got, strings.SplitN(m.Content, "\n", 2)[0])
+	}
+	fake.mu.Unlock()
+	answer := slices.IndexFunc(got, func(s string) bool { return strings.Contains(s, "Plazos y gastos de envío") })
+	thanks := slices.IndexFunc(got, func(s string) bool { return strings.Contains(s, "De nada") })
+	if answer > thanks || len(got) != 3 {
+		t.Errorf("the bot answered %q; want the greeting, the missed question's answer, then the thanks", got)
+	}
+}
+
 // User text shown back (a ticket's summary in /estado) is escaped, and
 // no message ayuda sends could ping (the fake checks allowed_mentions on
 // every message).

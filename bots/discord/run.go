@@ -38,6 +38,15 @@ type runner struct {
 
 	mu      sync.RWMutex // held (read) by handlers while they queue; written to stop
 	stopped bool
+
+	// From a new session's READY until the catch-up after it is done,
+	// the gateway's messages wait in held: routed before the catch-up,
+	// a live message would be handled first and move the channel's last
+	// seen message past the ones the catch-up has yet to read, which it
+	// would then skip (and a kill before they were handled would lose).
+	holdMu  sync.Mutex
+	holding bool
+	held    []*item
 }
 
 // Exclusive: one gateway session per bot (one shard).
@@ -154,10 +163,27 @@ func (r *runner) onReady(e *discordgo.Ready) {
 	r.b.setIDs(botID, appID)
 	r.b.log.Info("gateway session started")
 	// A new session (not a resumed one) may have missed messages.
+	r.holdMu.Lock()
+	defer r.holdMu.Unlock()
+	r.holding = true
 	select {
 	case r.catchUp <- struct{}{}:
 	default:
 	}
+}
+
+// release routes the messages held during a catch-up, in the order they
+// came, unless another catch-up is due (a new session started meanwhile).
+func (r *runner) release() {
+	r.holdMu.Lock()
+	defer r.holdMu.Unlock()
+	if len(r.catchUp) > 0 {
+		return
+	}
+	for _, it := range r.held {
+		r.route(it.msg, it.dm)
+	}
+	r.held, r.holding = nil, false
 }
 
 func (r *runner) onResumed() {
@@ -165,9 +191,17 @@ func (r *runner) onResumed() {
 }
 
 func (r *runner) onMessage(e *discordgo.MessageCreate) {
-	if e.Message != nil {
-		r.route(e.Message, e.GuildID == "")
+	if e.Message == nil {
+		return
 	}
+	r.holdMu.Lock()
+	if r.holding {
+		r.held = append(r.held, &item{msg: e.Message, dm: e.GuildID == ""})
+		r.holdMu.Unlock()
+		return
+	}
+	r.holdMu.Unlock()
+	r.route(e.Message, e.GuildID == "")
 }
 
 func (r *runner) onInteraction(e *discordgo.InteractionCreate) {
