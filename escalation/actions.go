@@ -98,9 +98,9 @@ func (q *Queue) open(ctx context.Context, t Ticket, anyOpen bool) (*Ticket, erro
 		// instead of opening a second ticket with the same history.
 		var joins *Ticket
 		var add []Entry
-		for _, id := range earlier[max(0, len(earlier)-recentTickets):] {
-			prev, err := getTicket(tx, id)
-			if err != nil {
+		prevs, errs := getTickets(tx, earlier[max(0, len(earlier)-recentTickets):])
+		for i, prev := range prevs {
+			if err := errs[i]; err != nil {
 				return err
 			}
 			if t.OpenedBy != "" && prev.OpenedBy == t.OpenedBy {
@@ -109,7 +109,8 @@ func (q *Queue) open(ctx context.Context, t Ticket, anyOpen bool) (*Ticket, erro
 			}
 			if joins == nil && prev.Archived > 0 && prev.Status.Open() {
 				// continues compares with all of its entries.
-				if prev, err = getFull(tx, id); err != nil {
+				var err error
+				if prev, err = getFull(tx, prev.ID); err != nil {
 					return err
 				}
 			}
@@ -190,7 +191,14 @@ func (q *Queue) Get(ctx context.Context, id ID) (*Ticket, error) { return q.read
 // (Ticket.Archived says how many entries came before them): what a turn
 // needs to know about a ticket, at the same cost however long it is.
 func (q *Queue) Recent(ctx context.Context, id ID) (*Ticket, error) {
-	return q.read(ctx, id, getTicket)
+	// One record: a statement of its own where the store can (a turn
+	// reads its ticket this way, and a transaction would cost its COMMIT's
+	// round trip too).
+	v, err := q.getOne(ctx, bTickets, itob(uint64(id)))
+	if err != nil {
+		return nil, err
+	}
+	return decodeTicket(id, v)
 }
 
 func (q *Queue) read(ctx context.Context, id ID, get func(store.Tx, ID) (*Ticket, error)) (*Ticket, error) {
@@ -202,6 +210,9 @@ func (q *Queue) read(ctx context.Context, id ID, get func(store.Tx, ID) (*Ticket
 	})
 	return t, err
 }
+
+// listChunk is how many tickets List reads at a time.
+const listChunk = 32
 
 // Filter selects tickets for List. Zero fields select everything.
 type Filter struct {
@@ -232,20 +243,25 @@ func (q *Queue) List(ctx context.Context, f Filter) ([]Ticket, error) {
 			}
 		}
 		sort.Slice(ids, func(i, j int) bool { return ids[i] > ids[j] })
-		for _, id := range ids {
-			t, err := getTicket(tx, id)
-			if err != nil {
-				// One damaged record must not stop the watchdog for every
-				// ticket nor the reports: it is skipped and reported.
-				q.damagedTicket(id, err)
-				continue
-			}
-			if !f.match(t) {
-				continue
-			}
-			out = append(out, *t)
-			if f.Limit > 0 && len(out) >= f.Limit {
-				break
+		for len(ids) > 0 {
+			chunk := ids[:min(len(ids), listChunk)]
+			ids = ids[len(chunk):]
+			ts, errs := getTickets(tx, chunk)
+			for i, t := range ts {
+				if errs[i] != nil {
+					// One damaged record must not stop the watchdog for
+					// every ticket nor the reports: it is skipped and
+					// reported.
+					q.damagedTicket(chunk[i], errs[i])
+					continue
+				}
+				if !f.match(t) {
+					continue
+				}
+				out = append(out, *t)
+				if f.Limit > 0 && len(out) >= f.Limit {
+					return nil
+				}
 			}
 		}
 		return nil

@@ -135,31 +135,33 @@ func (q *Queue) dispatchOnce(ctx context.Context, s Sender, workers int) (time.T
 }
 
 // due returns the first message of each recipient that is due now, and the
-// earliest time one that is not will be. It reads the due index up to now,
-// and one entry past it.
+// earliest time one that is not will be. It reads the due index up to now
+// (its keys begin with the time), then those messages together.
 func (q *Queue) due(ctx context.Context) ([]Outgoing, time.Time, error) {
 	now := q.now()
 	var due []Outgoing
 	var next time.Time
 	err := q.st.View(ctx, func(tx store.Tx) error {
-		b := tx.Bucket(bOutbox)
+		var keys [][]byte
 		c := tx.Bucket(bOutboxDue).Cursor()
 		for k, _ := c.First(); k != nil; k, _ = c.Next() {
 			if len(k) != 16 {
 				continue
 			}
 			at, seq := binary.BigEndian.Uint64(k), binary.BigEndian.Uint64(k[8:])
-			v := b.Get(itob(seq))
+			if at > 0 && time.Unix(0, int64(at)).After(now) {
+				next = time.Unix(0, int64(at))
+				break
+			}
+			keys = append(keys, itob(seq))
+		}
+		for i, v := range tx.Bucket(bOutbox).GetMany(keys) {
 			if v == nil {
 				continue
 			}
 			var o Outgoing
 			if err := json.Unmarshal(v, &o); err != nil {
-				return fmt.Errorf("outbox entry %d: %w", seq, err)
-			}
-			if at > 0 && o.NextAt.After(now) {
-				next = o.NextAt
-				return nil
+				return fmt.Errorf("outbox entry %d: %w", binary.BigEndian.Uint64(keys[i]), err)
 			}
 			due = append(due, o)
 		}

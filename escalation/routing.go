@@ -131,9 +131,9 @@ func openLoad(tx store.Tx) (map[string]int, error) {
 		if !s.Open() {
 			continue
 		}
-		for _, id := range scanIndex(tx, bStatus, string(s)) {
-			t, err := getTicket(tx, id)
-			if err != nil {
+		ts, errs := getTickets(tx, scanIndex(tx, bStatus, string(s)))
+		for i, t := range ts {
+			if err := errs[i]; err != nil {
 				return nil, err
 			}
 			if t.Assignee != "" {

@@ -54,7 +54,25 @@ func (q *Queue) Damaged() map[ID]string {
 }
 
 func getTicket(tx store.Tx, id ID) (*Ticket, error) {
-	v := tx.Bucket(bTickets).Get(itob(uint64(id)))
+	return decodeTicket(id, tx.Bucket(bTickets).Get(itob(uint64(id))))
+}
+
+// getTickets reads tickets ids together (one round trip on a database);
+// errs[i] is what is wrong with ids[i], if anything.
+func getTickets(tx store.Tx, ids []ID) (ts []*Ticket, errs []error) {
+	keys := make([][]byte, len(ids))
+	for i, id := range ids {
+		keys[i] = itob(uint64(id))
+	}
+	ts, errs = make([]*Ticket, len(ids)), make([]error, len(ids))
+	for i, v := range tx.Bucket(bTickets).GetMany(keys) {
+		ts[i], errs[i] = decodeTicket(ids[i], v)
+	}
+	return ts, errs
+}
+
+// decodeTicket is ticket id from its record v (nil: there is none).
+func decodeTicket(id ID, v []byte) (*Ticket, error) {
 	if v == nil {
 		return nil, fmt.Errorf("%w: #%d", ErrNotFound, id)
 	}

@@ -45,6 +45,9 @@ type Tx interface {
 // as nil (bbolt's does), so a key's presence is known from a cursor.
 type Bucket interface {
 	Get(key []byte) []byte
+	// GetMany returns the values of keys, in their order (nil where a key
+	// has none): on a database, in one round trip instead of one each.
+	GetMany(keys [][]byte) [][]byte
 	Put(key, value []byte) error
 	Delete(key []byte) error
 	// NextSequence returns a number greater than any it returned before

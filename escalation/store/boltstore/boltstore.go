@@ -127,6 +127,14 @@ type bucket struct {
 
 func (b *bucket) Cursor() store.Cursor { return b.Bucket.Cursor() }
 
+func (b *bucket) GetMany(keys [][]byte) [][]byte {
+	out := make([][]byte, len(keys))
+	for i, k := range keys {
+		out[i] = b.Get(k)
+	}
+	return out
+}
+
 func (b *bucket) Clear() error {
 	if err := b.tx.DeleteBucket(b.name); err != nil {
 		return err
@@ -146,6 +154,7 @@ type missing []byte
 func (m missing) err() error { return fmt.Errorf("escalation: the store has no bucket %q", []byte(m)) }
 
 func (m missing) Get([]byte) []byte                     { return nil }
+func (m missing) GetMany(keys [][]byte) [][]byte        { return make([][]byte, len(keys)) }
 func (m missing) Put(_, _ []byte) error                 { return m.err() }
 func (m missing) Delete([]byte) error                   { return m.err() }
 func (m missing) NextSequence() (uint64, error)         { return 0, m.err() }

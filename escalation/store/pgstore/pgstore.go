@@ -76,7 +76,7 @@ var (
 var ident = regexp.MustCompile(`^[a-z_][a-z0-9_]*$`)
 
 type table struct {
-	get, put, del, clear, next, scan, seq string
+	get, many, put, del, clear, next, scan, seq string
 }
 
 // defaultConns is how many connections a replica's pool keeps at most,
@@ -150,6 +150,7 @@ func (s *Store) setUp(ctx context.Context, opt Options) error {
 		}
 		s.tables[name] = &table{
 			get:   "SELECT v FROM " + name + " WHERE k = $1",
+			many:  "SELECT k, v FROM " + name + " WHERE k = ANY($1)",
 			put:   "INSERT INTO " + name + " (k, v) VALUES ($1, $2) ON CONFLICT (k) DO UPDATE SET v = excluded.v",
 			del:   "DELETE FROM " + name + " WHERE k = $1",
 			clear: "DELETE FROM " + name,
@@ -460,6 +461,41 @@ func (b *bucket) Get(key []byte) []byte {
 		v = []byte{}
 	}
 	return v
+}
+
+func (b *bucket) GetMany(keys [][]byte) [][]byte {
+	out := make([][]byte, len(keys))
+	if len(keys) == 0 {
+		return out
+	}
+	at := make(map[string][]int, len(keys)) // a key asked twice gets its value twice
+	for i, k := range keys {
+		at[string(k)] = append(at[string(k)], i)
+	}
+	err := b.t.send(b.sql.many, []any{keys}, func(br pgx.BatchResults) error {
+		rows, err := br.Query()
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var k, v []byte
+			if err := rows.Scan(&k, &v); err != nil {
+				return err
+			}
+			if v == nil {
+				v = []byte{}
+			}
+			for _, i := range at[string(k)] {
+				out[i] = v
+			}
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		return make([][]byte, len(keys))
+	}
+	return out
 }
 
 func (b *bucket) Put(key, value []byte) error {

@@ -26,6 +26,7 @@ var (
 // Buckets).
 func Run(t *testing.T, open func(t *testing.T) store.Store) {
 	t.Run("ReadYourWrites", func(t *testing.T) { readYourWrites(t, open(t)) })
+	t.Run("GetMany", func(t *testing.T) { getMany(t, open(t)) })
 	t.Run("Rollback", func(t *testing.T) { rollback(t, open(t)) })
 	t.Run("Order", func(t *testing.T) { order(t, open(t)) })
 	t.Run("Sequence", func(t *testing.T) { sequence(t, open(t)) })
@@ -81,6 +82,54 @@ func readYourWrites(t *testing.T, s store.Store) {
 	}
 	if v := get(t, s, "a"); v != nil {
 		t.Errorf("deleted, a = %q", v)
+	}
+}
+
+// GetMany reads what Get would for each key, in the keys' order, the
+// transaction's own writes included.
+func getMany(t *testing.T, s store.Store) {
+	err := s.Update(t.Context(), func(tx store.Tx) error {
+		b := tx.Bucket(kv)
+		for _, k := range []string{"a", "b", "c"} {
+			if err := b.Put([]byte(k), []byte("v"+k)); err != nil {
+				return err
+			}
+		}
+		if err := b.Put([]byte("empty"), nil); err != nil {
+			return err
+		}
+		if err := b.Delete([]byte("b")); err != nil {
+			return err
+		}
+		got := b.GetMany([][]byte{[]byte("c"), []byte("none"), []byte("a"), []byte("b"), []byte("c"), []byte("empty")})
+		want := []string{"vc", "<nil>", "va", "<nil>", "vc", ""}
+		if len(got) != len(want) {
+			return fmt.Errorf("GetMany of 6 keys returned %d values", len(got))
+		}
+		for i, v := range got {
+			s := string(v)
+			if v == nil {
+				s = "<nil>"
+			}
+			if s != want[i] && !(want[i] == "" && len(v) == 0) {
+				return fmt.Errorf("GetMany value %d is %q, want %q", i, s, want[i])
+			}
+		}
+		if n := len(b.GetMany(nil)); n != 0 {
+			return fmt.Errorf("GetMany of no keys returned %d values", n)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.View(t.Context(), func(tx store.Tx) error {
+		if got := tx.Bucket(kv).GetMany([][]byte{[]byte("a"), []byte("b")}); string(got[0]) != "va" || got[1] != nil {
+			return fmt.Errorf("after commit, GetMany(a, b) = %q", got)
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
 	}
 }
 
