@@ -62,6 +62,7 @@ type Server struct {
 	problems  []string
 	stats     Stats
 	lastIdent time.Time
+	downSince time.Time // when the last live session ended, while none is live
 }
 
 // Stats is what the fake counted.
@@ -77,6 +78,9 @@ type Stats struct {
 	CatchUps    int // GET /channels/{id}/messages requests
 	Posted      int // messages the bot created
 	NonceHits   int // POSTs answered with the message an earlier one with the same nonce created
+	// LongestGap is the longest time from a session's connection ending
+	// with no other live to the next one going live.
+	LongestGap time.Duration
 }
 
 type channel struct {
@@ -554,6 +558,9 @@ func (s *Server) serveGateway(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	if se.conn == c {
 		se.conn = nil
+		if s.liveLocked() == 0 {
+			s.downSince = time.Now()
+		}
 	}
 	// Closing with 1000 or 1001 ends the session for good.
 	var ce *websocket.CloseError
@@ -568,6 +575,10 @@ func (s *Server) serveGateway(w http.ResponseWriter, r *http.Request) {
 func (s *Server) goLive(se *session, c *conn) {
 	if s.liveLocked() > 0 {
 		s.stats.Overlaps++
+	}
+	if !s.downSince.IsZero() {
+		s.stats.LongestGap = max(s.stats.LongestGap, time.Since(s.downSince))
+		s.downSince = time.Time{}
 	}
 	se.conn = c
 	s.stats.MaxLive = max(s.stats.MaxLive, s.liveLocked())
@@ -586,7 +597,7 @@ func (s *Server) drain(ws *websocket.Conn) {
 // String summarises the counts, for a test's log.
 func (st Stats) String() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "%d sessions identified (%d refused within 5 s of another), %d resumed, at most %d live at once (%d overlaps), %d customer messages dispatched, %d posted while no session was live, %d history reads, %d bot messages (%d nonce repeats answered with the first)",
-		st.Identifies, st.RateLimited, st.Resumes, st.MaxLive, st.Overlaps, st.Dispatched, st.Unsent, st.CatchUps, st.Posted, st.NonceHits)
+	fmt.Fprintf(&b, "%d sessions identified (%d refused within 5 s of another), %d resumed, at most %d live at once (%d overlaps), at most %.1f s with none live, %d customer messages dispatched, %d posted while no session was live, %d history reads, %d bot messages (%d nonce repeats answered with the first)",
+		st.Identifies, st.RateLimited, st.Resumes, st.MaxLive, st.Overlaps, st.LongestGap.Seconds(), st.Dispatched, st.Unsent, st.CatchUps, st.Posted, st.NonceHits)
 	return b.String()
 }

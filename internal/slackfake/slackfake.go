@@ -64,6 +64,7 @@ type Server struct {
 	acked     map[string]bool
 	problems  []string
 	stats     Stats
+	downSince time.Time // when the last open connection closed, while none is open
 }
 
 // Stats is what the fake counted.
@@ -77,6 +78,9 @@ type Stats struct {
 	Dropped     int // envelopes given up after 3 retries
 	Posted      int // chat.postMessage
 	Updated     int // chat.update
+	// LongestGap is the longest time from the last open connection
+	// closing to the next one opening.
+	LongestGap time.Duration
 }
 
 // Msg is a message as Slack keeps it.
@@ -402,6 +406,10 @@ func (s *Server) socket(w http.ResponseWriter, r *http.Request) {
 	if len(s.conns) > 0 {
 		s.stats.Overlaps++
 	}
+	if !s.downSince.IsZero() {
+		s.stats.LongestGap = max(s.stats.LongestGap, time.Since(s.downSince))
+		s.downSince = time.Time{}
+	}
 	n := s.stats.Connections
 	s.conns = append(s.conns, c)
 	s.stats.MaxLive = max(s.stats.MaxLive, len(s.conns))
@@ -456,6 +464,9 @@ loop:
 	for i, x := range s.conns {
 		if x == c {
 			s.conns = append(s.conns[:i], s.conns[i+1:]...)
+			if len(s.conns) == 0 {
+				s.downSince = time.Now()
+			}
 			break
 		}
 	}
