@@ -39,13 +39,22 @@ func (r *runner) catchUpLoop(ctx context.Context) {
 
 // catchUpOn routes the messages posted in channel after the last one
 // handled there (up to 1,000) and returns how many it fetched;
-// re-deliveries are dropped by route.
+// re-deliveries are dropped by route. A DM remembered before any of its
+// messages was handled (a replica died between its first message and the
+// answer) has its latest messages read, from the hour it was remembered.
 func (r *runner) catchUpOn(ctx context.Context, channel string) (int, error) {
 	after, err := r.b.chats.lastSeen(ctx, channel)
-	if err != nil || after == "" {
-		return 0, err // never talked there: nothing to catch up on
+	if err != nil {
+		return 0, err
 	}
 	dm := r.b.chats.kind(channel) == kindDM
+	var since time.Time
+	if after == "" {
+		if !dm {
+			return 0, nil // never talked there: nothing to catch up on
+		}
+		since = r.b.chats.active(channel).Add(-time.Hour)
+	}
 	total := 0
 	for range 10 {
 		var msgs []*discordgo.Message
@@ -75,6 +84,9 @@ func (r *runner) catchUpOn(ctx context.Context, channel string) (int, error) {
 				continue
 			}
 			after = m.ID
+			if !m.Timestamp.IsZero() && m.Timestamp.Before(since) {
+				continue // before the DM was remembered: not ayuda's to answer
+			}
 			if m.ChannelID == "" {
 				m.ChannelID = channel
 			}

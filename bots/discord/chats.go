@@ -49,7 +49,6 @@ type chats struct {
 	support string
 
 	mu       sync.Mutex
-	loaded   bool
 	byID     map[string]chat
 	threadOf map[string]string // support-channel customer → thread
 	last     map[string]string // channel → last seen message id
@@ -61,31 +60,36 @@ func newChats(state State, support string) *chats {
 	return &chats{state: state, support: support, byID: map[string]chat{}, threadOf: map[string]string{}, last: map[string]string{}}
 }
 
-// load reads the chats from State once.
+// load reads the chats from State, at every start of Run: with several
+// replicas, the one that runs Discord now may have run it before, and the
+// others have remembered chats since. What is in memory and later than
+// what is stored stays; the last seen messages are read afresh.
 func (c *chats) load(ctx context.Context) error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.loaded || c.state == nil {
-		c.loaded = true
+	if c.state == nil {
 		return nil
 	}
 	data, err := c.state.GetMeta(ctx, keyChats)
 	if err != nil {
 		return fmt.Errorf("discord: load chats: %w", err)
 	}
+	var m map[string]chat
 	if data != nil {
-		var m map[string]chat
 		if err := json.Unmarshal(data, &m); err != nil {
 			return fmt.Errorf("discord: load chats: %w", err)
 		}
-		for id, ch := range m {
-			c.byID[id] = ch
-			if ch.Kind == kindThread && ch.Parent == c.support {
-				c.threadOf[ch.User] = id
-			}
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for id, ch := range m {
+		if cur, ok := c.byID[id]; ok && cur.Active.After(ch.Active) {
+			continue
+		}
+		c.byID[id] = ch
+		if ch.Kind == kindThread && ch.Parent == c.support {
+			c.threadOf[ch.User] = id
 		}
 	}
-	c.loaded = true
+	c.last = map[string]string{}
 	return nil
 }
 
@@ -210,6 +214,13 @@ func (c *chats) recent(now time.Time) []string {
 		out = append(out, x.id)
 	}
 	return out
+}
+
+// active is when chat id was last active (to the hour), or zero.
+func (c *chats) active(id string) time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.byID[id].Active
 }
 
 // kind says what a channel is to ayuda: the support channel, one of its

@@ -434,6 +434,59 @@ func TestNonce(t *testing.T) {
 // message, and Discord returns the message it already has. A customer's
 // first DM is remembered before it is answered, so a restart's catch-up
 // reads it even when the first answer never went out.
+// A customer's first message in a DM, on a replica that remembered the DM
+// and died before the message was handled, is read back by the next
+// gateway owner's catch-up (the DM has no message handled yet, so there is
+// no "after" to read from) and answered once; the customer's earlier
+// messages from before the DM was remembered are not.
+func TestFirstDMMessageCaughtUpAfterCrash(t *testing.T) {
+	s := newFaultStack(t, nil)
+	dm := s.fake.dmWith(maria)
+	old := s.fake.say(dm, maria, "un mensaje de hace dos días", true)
+	s.fake.mu.Lock()
+	old.Timestamp = time.Now().Add(-48 * time.Hour).UTC().Format(time.RFC3339Nano)
+	s.fake.mu.Unlock()
+	s.fake.say(dm, maria, question, true)
+	// What handleMessage does first, before the crash.
+	if err := s.bot.chats.touch(t.Context(), dm, kindDM, maria.ID, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+
+	bot2, err := New(Config{Token: fakeToken, APIURL: s.fake.srv.URL, State: s.q, Outbox: s.q, Logger: testLogger(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	bot2.setIDs(fakeBotID, fakeBotID)
+	if err := bot2.chats.load(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	var handled []string
+	d2 := newDriver(bot2, func(ctx context.Context, m bots.Message) bots.Reply {
+		handled = append(handled, m.Text)
+		return s.eng.Handle(ctx, m)
+	})
+	n, err := d2.r.catchUpOn(t.Context(), dm)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d2.drain(t.Context())
+	if n != 1 || len(handled) != 1 || handled[0] != question {
+		t.Fatalf("catch-up fetched %d and handled %q, want the question alone", n, handled)
+	}
+	s.bot = bot2
+	s.drain(t)
+	if got := s.posted(dm, 0); len(got) != 1 || !strings.Contains(got[0], "Plazos") {
+		t.Errorf("Discord has %q, want the answer once", got)
+	}
+	if _, err := d2.r.catchUpOn(t.Context(), dm); err != nil {
+		t.Fatal(err)
+	}
+	d2.drain(t.Context())
+	if len(handled) != 1 {
+		t.Errorf("a second catch-up handed over %q again", handled[1:])
+	}
+}
+
 func TestAnswerAfterCrashPostedOnce(t *testing.T) {
 	tr := &lossy{next: http.DefaultTransport}
 	s := newFaultStack(t, &http.Client{Transport: tr})

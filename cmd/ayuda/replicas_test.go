@@ -229,9 +229,13 @@ type slackReply struct {
 // Not asserted, by design: the order of the replies written in Slack
 // (Slack's acknowledgement only says the inbox holds the envelope; it is
 // recorded on the ticket after, in an order the API's replies do not
-// share), and a customer's first Discord message (a DM ayuda never
-// answered in is no chat it knows to catch up on: the customer writes
-// again when the receipt does not come).
+// share), and a customer's first Discord message in a new DM: a bot
+// cannot list its DMs, so one written while no session is live, or
+// delivered to a replica killed before it remembered the DM, is in no chat
+// ayuda knows to catch up on (the customer writes again when the receipt
+// does not come). Once remembered, a DM is caught up even before any of
+// its messages was handled (TestFirstDMMessageCaughtUpAfterCrash in
+// bots/discord).
 //
 // A run (2 cores, 6 kills, every other one of the replica holding the
 // Discord gateway): about 1,300 Telegram and 650 Discord follow-ups,
@@ -354,10 +358,9 @@ func TestReplicasUnderKills(t *testing.T) {
 		dm := dc.DM(u)
 		wg.Go(func() {
 			// Discord never hears back whether a dispatch was handled: a
-			// first message in a DM ayuda has never answered, sent to a
-			// replica killed before it stored it, is in no chat ayuda
-			// knows to catch up on. The customer, unanswered, writes
-			// again, as people do.
+			// first message in a new DM, sent to a replica killed before
+			// it remembered the DM, is in no chat ayuda knows to catch up
+			// on. The customer, unanswered, writes again, as people do.
 			receipt := func() bool {
 				return slices.ContainsFunc(dc.Posted(dm), func(m string) bool { return strings.Contains(m, "#") })
 			}
