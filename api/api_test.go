@@ -3,10 +3,8 @@ package api_test
 import (
 	"encoding/json"
 	"fmt"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -14,9 +12,8 @@ import (
 	"ayuda/auth"
 	"ayuda/dialog"
 	"ayuda/escalation"
-	"ayuda/faq"
 	"ayuda/internal/apitest"
-	"ayuda/knowledge"
+	"ayuda/internal/desktest"
 )
 
 // desk is what the API serves in ayuda serve: a store, the engine over the
@@ -30,33 +27,12 @@ type desk struct {
 
 func openDesk(t *testing.T) *desk {
 	t.Helper()
-	dir := t.TempDir()
-	log := slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn}))
-	q, err := escalation.Open(filepath.Join(dir, "ayuda.db"), escalation.Config{
-		Notify: dialog.Notifier(), Agents: []escalation.Agent{{ID: "agente", Name: "Agente"}}, Logger: log,
-	})
+	q := desktest.Queue(t, escalation.Agent{ID: "agente", Name: "Agente"})
+	creds, err := auth.Open(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { q.Close() })
-	entries, err := faq.Builtin()
-	if err != nil {
-		t.Fatal(err)
-	}
-	idx, err := knowledge.New(entries)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { idx.Close() })
-	eng, err := dialog.New(dialog.Config{Search: idx, Queue: q, Logger: log})
-	if err != nil {
-		t.Fatal(err)
-	}
-	creds, err := auth.Open(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &desk{t: t, queue: q, engine: eng, creds: creds}
+	return &desk{t: t, queue: q, engine: desktest.Engine(t, q), creds: creds}
 }
 
 func (d *desk) config() api.Config {

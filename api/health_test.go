@@ -5,14 +5,12 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
-	"ayuda/dialog"
-	"ayuda/escalation"
+	"ayuda/internal/desktest"
 )
 
 // /healthz says when the store cannot be written (a full disk, a
@@ -47,12 +45,7 @@ func TestHealthzReportsStorage(t *testing.T) {
 	}
 
 	// The real probe writes and syncs the store.
-	q, err := escalation.Open(filepath.Join(t.TempDir(), "ayuda.db"), escalation.Config{Notify: dialog.Notifier()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer q.Close()
-	if err := q.Probe(t.Context()); err != nil {
+	if err := desktest.Queue(t).Probe(t.Context()); err != nil {
 		t.Errorf("probe: %v", err)
 	}
 }

@@ -9,8 +9,8 @@ import (
 	"ayuda/dialog"
 	"ayuda/evaluate"
 	"ayuda/faq"
+	"ayuda/internal/desktest"
 	"ayuda/kbimport"
-	"ayuda/knowledge"
 )
 
 // The counts and rates of a run add up: every question is counted once,
@@ -18,16 +18,7 @@ import (
 // hold every question with a hit, and the rates are their counts over the
 // questions they are about.
 func TestRunCountsEveryQuestion(t *testing.T) {
-	entries, err := faq.Builtin()
-	if err != nil {
-		t.Fatal(err)
-	}
-	idx, err := knowledge.New(entries)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer idx.Close()
-	eng, err := dialog.New(dialog.Config{Search: idx})
+	eng, err := dialog.New(dialog.Config{Search: desktest.Index(t)})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,15 +1,11 @@
 package loadtest_test
 
 import (
-	"log/slog"
-	"path/filepath"
 	"testing"
 	"time"
 
-	"ayuda/dialog"
 	"ayuda/escalation"
-	"ayuda/faq"
-	"ayuda/knowledge"
+	"ayuda/internal/desktest"
 	"ayuda/loadtest"
 )
 
@@ -17,27 +13,8 @@ import (
 // the tickets they open, the burst opens a ticket for each of its
 // customers, and the outbox delivers every agent reply once and in order.
 func TestShortRun(t *testing.T) {
-	log := slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelError}))
-	q, err := escalation.Open(filepath.Join(t.TempDir(), "ayuda.db"), escalation.Config{
-		Notify: dialog.Notifier(), Agents: []escalation.Agent{{ID: "a0", Name: "Agent 0"}, {ID: "a1", Name: "Agent 1"}}, Logger: log,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer q.Close()
-	entries, err := faq.Builtin()
-	if err != nil {
-		t.Fatal(err)
-	}
-	idx, err := knowledge.New(entries)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer idx.Close()
-	eng, err := dialog.New(dialog.Config{Search: idx, Queue: q, Logger: log})
-	if err != nil {
-		t.Fatal(err)
-	}
+	q := desktest.Queue(t, escalation.Agent{ID: "a0", Name: "Agent 0"}, escalation.Agent{ID: "a1", Name: "Agent 1"})
+	eng := desktest.Engine(t, q)
 	rep, err := loadtest.Run(t.Context(), []loadtest.Replica{{Queue: q, Engine: eng}}, loadtest.Options{
 		Customers: 20, Rate: 200, Duration: time.Second, Burst: 20, Progress: t.Output(),
 	})

@@ -2,9 +2,7 @@ package client_test
 
 import (
 	"errors"
-	"log/slog"
 	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -13,10 +11,8 @@ import (
 	"ayuda/api/client"
 	"ayuda/auth"
 	"ayuda/bots"
-	"ayuda/dialog"
 	"ayuda/escalation"
-	"ayuda/faq"
-	"ayuda/knowledge"
+	"ayuda/internal/desktest"
 )
 
 // A terminal customer's conversation and an agent's answer, through the
@@ -24,27 +20,9 @@ import (
 // do, and the server's errors match the escalation sentinels.
 func TestClientAgainstTheAPI(t *testing.T) {
 	dir := t.TempDir()
-	log := slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn}))
-	q, err := escalation.Open(filepath.Join(dir, "ayuda.db"), escalation.Config{
-		Notify: dialog.Notifier(), Agents: []escalation.Agent{{ID: "ana", Name: "Ana"}}, Logger: log,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer q.Close()
-	entries, err := faq.Builtin()
-	if err != nil {
-		t.Fatal(err)
-	}
-	idx, err := knowledge.New(entries)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer idx.Close()
-	eng, err := dialog.New(dialog.Config{Search: idx, Queue: q, Logger: log})
-	if err != nil {
-		t.Fatal(err)
-	}
+	log := desktest.Logger(t)
+	q := desktest.Queue(t, escalation.Agent{ID: "ana", Name: "Ana"})
+	eng := desktest.Engine(t, q)
 	creds, err := auth.Open(dir)
 	if err != nil {
 		t.Fatal(err)
