@@ -112,6 +112,12 @@ func (q *Queue) DispatchOnce(ctx context.Context, s Sender) (time.Time, error) {
 
 func (q *Queue) dispatchOnce(ctx context.Context, s Sender, workers int) (time.Time, error) {
 	for {
+		if !store.Held(ctx) {
+			// Ownership of the outbox is not confirmed (this replica was
+			// paused): nothing is sent until it is, or until another
+			// replica has taken over and this one stopped.
+			return q.now().Add(50 * time.Millisecond), nil
+		}
 		due, next, err := q.due(ctx)
 		if err != nil || len(due) == 0 {
 			return next, err
@@ -183,6 +189,9 @@ func (o Outgoing) sendKey() string {
 }
 
 func (q *Queue) deliver(ctx context.Context, s Sender, o Outgoing) {
+	if !store.Held(ctx) {
+		return // not sent: see dispatchOnce
+	}
 	sctx, cancel := context.WithTimeout(bots.WithSendKey(ctx, o.sendKey()), sendTimeout)
 	err := s.Send(sctx, o.To, o.Reply)
 	cancel()

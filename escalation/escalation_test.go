@@ -363,6 +363,32 @@ func TestIdempotentInbound(t *testing.T) {
 
 // Messages to one person keep their order through failures; others are
 // not held up; a restart keeps what was not delivered.
+// A dispatcher whose ownership of the outbox is not confirmed (a replica
+// woken from a pause, store.Held false) sends nothing, and sends what
+// waits once it is confirmed again.
+func TestDispatchWaitsForItsLease(t *testing.T) {
+	q, _, _ := setup(t)
+	if err := q.Enqueue(t.Context(), maria, bots.Reply{Text: "hola"}); err != nil {
+		t.Fatal(err)
+	}
+	var held atomic.Bool
+	ctx := store.WithLease(t.Context(), held.Load)
+	rec := &recorder{}
+	if _, err := q.DispatchOnce(ctx, rec); err != nil {
+		t.Fatal(err)
+	}
+	if got := rec.take(); len(got) != 0 {
+		t.Fatalf("sent %q without a confirmed lease", got)
+	}
+	held.Store(true)
+	if _, err := q.DispatchOnce(ctx, rec); err != nil {
+		t.Fatal(err)
+	}
+	if got := rec.take(); !equal(got, []string{maria.Chat + ": hola"}) {
+		t.Errorf("with the lease confirmed, sent %q", got)
+	}
+}
+
 func TestOutboxOrderRetryRestart(t *testing.T) {
 	q, clk, path := setup(t)
 	ctx := t.Context()

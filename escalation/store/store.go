@@ -91,6 +91,26 @@ type Leader interface {
 	Lead(ctx context.Context, role string, fn func(context.Context) error) error
 }
 
+type leaseKey struct{}
+
+// WithLease is ctx for a Lead's fn, whose ownership held says is still
+// confirmed (Held).
+func WithLease(ctx context.Context, held func() bool) context.Context {
+	return context.WithValue(ctx, leaseKey{}, held)
+}
+
+// Held reports whether what runs under ctx may act as its role's owner
+// now: false when its ownership has not been confirmed for longer than a
+// new owner waits before it starts (this process was paused, a stopped VM
+// or SIGSTOP, while its session to the store was lost), until a check
+// confirms it again or its context is cancelled. What acts outside the
+// store (a message sent to a platform) asks first. Outside a Lead, or on a
+// store for one process, it is always true.
+func Held(ctx context.Context) bool {
+	held, ok := ctx.Value(leaseKey{}).(func() bool)
+	return !ok || held()
+}
+
 // Locker holds a lock on a key across the processes sharing the store.
 type Locker interface {
 	// Lock waits for key's lock; unlock lets it go.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -160,6 +161,37 @@ func TestBroadcastInOrder(t *testing.T) {
 	}
 	if strings.Join(got, " ") != "a b c d" {
 		t.Errorf("heard %q, want a b c d", got)
+	}
+}
+
+// An owner that was paused longer than a new owner's grace (its checks
+// did not run) does not act (store.Held is false) until its next check
+// confirms it still owns the role.
+func TestLeaseAfterAPause(t *testing.T) {
+	s := open(t)
+	var paused atomic.Int64
+	now = func() time.Time { return time.Now().Add(time.Duration(paused.Load())) }
+	t.Cleanup(func() { now = time.Now })
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	err := s.Lead(ctx, "lease", func(ctx context.Context) error {
+		if !store.Held(ctx) {
+			t.Error("not held once the role is owned")
+		}
+		paused.Add(int64(2 * time.Second))
+		if store.Held(ctx) {
+			t.Error("held after a 2 s pause, before a check confirmed it")
+		}
+		for end := time.Now().Add(5 * time.Second); !store.Held(ctx) && time.Now().Before(end); {
+			time.Sleep(20 * time.Millisecond)
+		}
+		if !store.Held(ctx) {
+			t.Error("not held again after the checks went on")
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 }
 

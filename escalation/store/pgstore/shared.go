@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"ayuda/escalation/store"
 )
 
 // What several replicas share besides the tables: advisory locks (one
@@ -217,12 +219,19 @@ func (s *Store) Lock(ctx context.Context, key string) (func(), error) {
 // the lock, or will when it notices); a new owner waits grace after
 // taking the lock before it starts, by which time the old one has
 // stopped. A process that died lets go with its connection, so a role
-// changes hands within tryEvery + grace.
+// changes hands within tryEvery + grace. An owner acts (store.Held) only
+// within lease of its last confirmed check: a new owner starts at least
+// grace after it, so an owner that was paused while its session was lost
+// does not act on waking before its next check stops it.
 const (
 	tryEvery   = time.Second
 	checkEvery = 300 * time.Millisecond
 	grace      = 1200 * time.Millisecond
+	lease      = grace - checkEvery
 )
+
+// now is the clock of the lease (tests pause it).
+var now = time.Now
 
 // Lead runs fn while this process owns role.
 func (s *Store) Lead(ctx context.Context, role string, fn func(context.Context) error) error {
@@ -289,7 +298,14 @@ func (s *Store) own(ctx context.Context, cc *pgx.ConnConfig, k int64) (*pgx.Conn
 // serve runs fn while c's session is alive. done is false when the
 // session was lost and fn stopped for it.
 func (s *Store) serve(ctx context.Context, c *pgx.Conn, fn func(context.Context) error) (done bool, err error) {
-	fctx, stop := context.WithCancel(ctx)
+	var mu sync.Mutex
+	confirmed := now() // the lock was just taken
+	held := func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return now().Sub(confirmed) < lease
+	}
+	fctx, stop := context.WithCancel(store.WithLease(ctx, held))
 	defer stop()
 	result := make(chan error, 1)
 	go func() { result <- fn(fctx) }()
@@ -300,6 +316,7 @@ func (s *Store) serve(ctx context.Context, c *pgx.Conn, fn func(context.Context)
 		case err := <-result:
 			return true, err
 		case <-t.C:
+			asked := now()
 			pctx, cancel := context.WithTimeout(ctx, checkEvery)
 			err := c.Ping(pctx)
 			cancel()
@@ -308,6 +325,9 @@ func (s *Store) serve(ctx context.Context, c *pgx.Conn, fn func(context.Context)
 				<-result
 				return false, nil
 			}
+			mu.Lock()
+			confirmed = asked // the session was alive when the check was asked
+			mu.Unlock()
 		}
 	}
 }
