@@ -285,14 +285,42 @@ func (g *gateway) session(ctx context.Context, c *conn) (connected bool, err err
 	}
 }
 
-// identify starts a new session, at most once per identifyEvery.
+// keyIdentified is when a replica last identified (State), so that one
+// taking over the gateway from a replica that died waits out Discord's
+// limit instead of being refused (an Invalid Session, then 1–5 s more).
+const keyIdentified = "discord:identified"
+
+// identifyWait is how long to wait before the next Identify: until
+// identifyEvery (and the margin) after the last one, this process's or,
+// before its first, any replica's sharing the store.
+func (g *gateway) identifyWait(ctx context.Context) time.Duration {
+	if st := g.b.cfg.State; g.lastIdent.IsZero() && st != nil {
+		if data, err := st.GetMeta(ctx, keyIdentified); err == nil && data != nil {
+			if at, err := time.Parse(time.RFC3339Nano, string(data)); err == nil {
+				g.lastIdent = at
+			}
+		}
+	}
+	if g.lastIdent.IsZero() {
+		return 0
+	}
+	return max(0, identifyEvery+identifyMargin-time.Since(g.lastIdent))
+}
+
+// identify starts a new session, at most once per identifyEvery, counting
+// the Identify of any replica sharing the store.
 func (g *gateway) identify(ctx context.Context, c *conn) error {
-	if wait := identifyEvery + identifyMargin - time.Since(g.lastIdent); !g.lastIdent.IsZero() && wait > 0 {
+	if wait := g.identifyWait(ctx); wait > 0 {
 		if err := g.sleep(ctx, wait); err != nil {
 			return err
 		}
 	}
 	g.lastIdent = time.Now()
+	if st := g.b.cfg.State; st != nil {
+		if err := st.PutMeta(ctx, keyIdentified, []byte(g.lastIdent.UTC().Format(time.RFC3339Nano))); err != nil {
+			g.b.log.WarnContext(ctx, "recording when the gateway identified", "err", err)
+		}
+	}
 	return c.send(opIdentify, map[string]any{
 		"token":   g.token,
 		"intents": intents,

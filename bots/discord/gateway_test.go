@@ -5,11 +5,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"ayuda/bots"
+	"ayuda/dialog"
+	"ayuda/escalation"
 )
 
 // runBare runs a Bot against fake with an engine that answers "ok" to
@@ -52,6 +55,37 @@ func returnsSoon(t *testing.T, done chan error) error {
 	case <-time.After(5 * time.Second):
 		t.Fatal("Run did not return within 5 s of its context ending")
 		return nil
+	}
+}
+
+// A replica taking over the gateway waits out Discord's limit counted from
+// the last Identify of any replica (kept in the store), instead of being
+// refused with an Invalid Session and waiting longer.
+func TestIdentifyWaitCountsOtherReplicas(t *testing.T) {
+	q, err := escalation.Open(filepath.Join(t.TempDir(), "ayuda.db"), escalation.Config{Notify: dialog.Notifier()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer q.Close()
+	bot, err := New(Config{Token: fakeToken, State: q, Logger: testLogger(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if w := (&gateway{b: bot}).identifyWait(t.Context()); w != 0 {
+		t.Errorf("no replica identified yet: wait %v, want none", w)
+	}
+	at := time.Now().Add(-2 * time.Second)
+	if err := q.PutMeta(t.Context(), keyIdentified, []byte(at.UTC().Format(time.RFC3339Nano))); err != nil {
+		t.Fatal(err)
+	}
+	w := (&gateway{b: bot}).identifyWait(t.Context())
+	if want := identifyEvery + identifyMargin - 2*time.Second; w > want || w < want-time.Second {
+		t.Errorf("another replica identified 2 s ago: wait %v, want about %v", w, want)
+	}
+	old := time.Now().Add(-time.Minute)
+	q.PutMeta(t.Context(), keyIdentified, []byte(old.UTC().Format(time.RFC3339Nano)))
+	if w := (&gateway{b: bot}).identifyWait(t.Context()); w != 0 {
+		t.Errorf("the last Identify a minute ago: wait %v, want none", w)
 	}
 }
 

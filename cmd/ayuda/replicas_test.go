@@ -240,10 +240,12 @@ type slackReply struct {
 // A run (2 cores, 6 kills, every other one of the replica holding the
 // Discord gateway): about 1,300 Telegram and 650 Discord follow-ups,
 // 1,850 replies over the API and 70 from Slack, 3,700 lines in the cards'
-// threads; Discord had 4 sessions, 3 Identifies refused for coming within
-// 5 s of the last, and at most 7.8 s with no session (Slack at most 1.8 s
-// without a connection), so most Discord messages (about 500) were read
-// from the channels' history, not the gateway. Broken on purpose, it
+// threads; Discord had 4 sessions, none refused (a new owner waits out the
+// 5 s after the last replica's Identify, recorded in the store; before,
+// 3 were refused and the gap reached 7.8 s), and at most 3.5 to 4.2 s
+// with no session (Slack at most 1.8 s without a connection), so many
+// Discord messages (about 250) were read from the channels' history, not
+// the gateway. Broken on purpose, it
 // fails: Discord on every replica (Exclusive false) with two sessions
 // live at once 3 times and no owner of channel:discord in any look;
 // Slack on every replica with up to three connections at once and cards
