@@ -208,7 +208,7 @@ func (q *Queue) deliver(ctx context.Context, s Sender, o Outgoing) {
 	// run more than once, so it resets what it reports and re-reads the entry.
 	// The outcome is recorded even when shutdown began meanwhile: a sent
 	// message left in the outbox would be sent again after the restart.
-	err2 := q.batch(context.WithoutCancel(ctx), func(tx store.Tx) error {
+	err2 := q.record(context.WithoutCancel(ctx), func(tx store.Tx) error {
 		recorded, final, failed = false, false, nil
 		b := tx.Bucket(bOutbox)
 		key := itob(o.Seq)

@@ -186,6 +186,8 @@ type Queue struct {
 	st  store.Store
 	cfg Config
 	log *slog.Logger
+	// joint gathers the dispatcher's records on a shared store (record).
+	joint together
 	// damaged holds the tickets that could not be read (ID → why).
 	damaged sync.Map
 	now     func() time.Time

@@ -2,6 +2,7 @@ package escalation
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"sync"
@@ -12,6 +13,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"ayuda/bots"
+	"ayuda/escalation/store"
 	"ayuda/escalation/store/pgstore"
 	"ayuda/internal/pgtest"
 )
@@ -186,5 +188,39 @@ func TestConversationLockAcrossReplicas(t *testing.T) {
 	case <-got:
 	case <-time.After(10 * time.Second):
 		t.Fatal("the lock was not handed over")
+	}
+}
+
+// On a shared store the dispatcher's records that come while one is being
+// written go in one transaction; one that fails fails alone, and the
+// others are stored.
+func TestRecordsTogether(t *testing.T) {
+	qs, _ := replicas(t, 1)
+	q := qs[0]
+	boom := errors.New("boom")
+	var wg sync.WaitGroup
+	errs := make([]error, 40)
+	for i := range errs {
+		wg.Go(func() {
+			errs[i] = q.record(t.Context(), func(tx store.Tx) error {
+				if i == 7 {
+					return boom
+				}
+				return tx.Bucket(bMeta).Put([]byte(fmt.Sprint("record-", i)), []byte("ok"))
+			})
+		})
+	}
+	wg.Wait()
+	for i, err := range errs {
+		v, gerr := q.GetMeta(t.Context(), fmt.Sprint("record-", i))
+		if gerr != nil {
+			t.Fatal(gerr)
+		}
+		switch {
+		case i == 7 && (!errors.Is(err, boom) || v != nil):
+			t.Errorf("the failing record: %v, stored %q; want boom and nothing", err, v)
+		case i != 7 && (err != nil || string(v) != "ok"):
+			t.Errorf("record %d: %v, stored %q; want it stored", i, err, v)
+		}
 	}
 }
