@@ -4,6 +4,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"ayuda/knowledge"
@@ -53,5 +54,34 @@ func TestArticlesHotReload(t *testing.T) {
 	check(true, false)
 	if e, _ := idx.Entry("regalo", "es"); e.Body != "Sí, desde 15 euros." {
 		t.Errorf("after the fix: %q", e.Body)
+	}
+}
+
+// Lint names each problem of an articles folder with its file: a broken
+// article, one with no example questions, an example question that finds
+// another article first; the built-in articles have none.
+func TestLint(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, s string) {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(s), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("horario.md", "---\nid: horario\nlang: es\ntitle: Horario de la tienda\nquestions: [\"¿a qué hora abrís la tienda?\", \"¿enviáis a Canarias?\"]\n---\nDe 9 a 18.\n")
+	write("envios.md", "---\nid: envios\nlang: es\ntitle: Envíos a Canarias\nquestions: [\"¿enviáis a Canarias?\", \"precio del envío a Canarias\"]\n---\nSí, en 5 días, por 9 €.\n")
+	write("vacio.md", "---\nid: vacio\nlang: es\ntitle: Sin preguntas\n---\nNada.\n")
+	write("roto.md", "---\nid: roto\nlang: xx\n---\n")
+	r, err := knowledge.Lint(t.Context(), dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	all := strings.Join(r.Problems, "\n")
+	for _, want := range []string{"roto.md", "vacio.md: no example questions", `"¿enviáis a Canarias?" best matches`} {
+		if !strings.Contains(all, want) {
+			t.Errorf("problems do not say %q:\n%s", want, all)
+		}
+	}
+	if r, err := knowledge.Lint(t.Context(), ""); err != nil || len(r.Problems) != 0 || r.Articles == 0 {
+		t.Errorf("built-in articles: %+v, %v; want articles and no problems", r, err)
 	}
 }
