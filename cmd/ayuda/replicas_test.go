@@ -242,7 +242,7 @@ type slackReply struct {
 // 1,850 replies over the API and 70 from Slack, 3,700 lines in the cards'
 // threads; Discord had 4 sessions, none refused (a new owner waits out the
 // 5 s after the last replica's Identify, recorded in the store; before,
-// 3 were refused and the gap reached 7.8 s), and at most 3.5 to 4.2 s
+// 3 were refused and the gap reached 7.8 s), and at most 3.5 to 4.4 s
 // with no session (Slack at most 1.8 s without a connection), so many
 // Discord messages (about 250) were read from the channels' history, not
 // the gateway. Broken on purpose, it
