@@ -64,7 +64,7 @@ func readRecords(path string) ([]Record, []int, error) {
 func jsonRecords(path string, data []byte) ([]Record, []int, error) {
 	var out []Record
 	var lines []int
-	err := EachJSONLine(path, data, func(n int, r Record) error {
+	err := eachJSONLine(path, data, func(n int, r Record) error {
 		out = append(out, r)
 		lines = append(lines, n)
 		return nil
@@ -75,9 +75,9 @@ func jsonRecords(path string, data []byte) ([]Record, []int, error) {
 	return out, lines, nil
 }
 
-// EachJSONLine decodes each non-empty line of data (JSON Lines, named name
+// eachJSONLine decodes each non-empty line of data (JSON Lines, named name
 // in errors) as a T and passes it to fn with its line number.
-func EachJSONLine[T any](name string, data []byte, fn func(n int, v T) error) error {
+func eachJSONLine[T any](name string, data []byte, fn func(n int, v T) error) error {
 	sc := bufio.NewScanner(bytes.NewReader(data))
 	sc.Buffer(make([]byte, 64<<10), 16<<20)
 	for n := 1; sc.Scan(); n++ {

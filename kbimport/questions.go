@@ -26,7 +26,7 @@ func ReadQuestions(name string, data []byte) ([]Question, error) {
 		return ls, err
 	}
 	var out []Question
-	err := EachJSONLine(name, data, func(n int, l Question) error {
+	err := eachJSONLine(name, data, func(n int, l Question) error {
 		if strings.TrimSpace(l.Q) == "" || l.Want == "" {
 			return fmt.Errorf("%s:%d: a Question question needs \"q\" and \"want\" (an article id, or %q)", name, n, faq.OutOfScope)
 		}

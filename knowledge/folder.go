@@ -19,9 +19,9 @@ import (
 	"ayuda/faq"
 )
 
-// LoadArticles reads the articles of folder dir, or the built-in ones when
+// loadArticles reads the articles of folder dir, or the built-in ones when
 // dir is empty.
-func LoadArticles(dir string) ([]faq.Entry, error) {
+func loadArticles(dir string) ([]faq.Entry, error) {
 	if dir == "" {
 		return faq.Builtin()
 	}
@@ -66,7 +66,7 @@ func LoadSynonyms(dir string) (Synonyms, error) {
 // LoadFolder reads the articles and the author's synonyms of folder dir
 // ("": the built-in articles).
 func LoadFolder(dir string) ([]faq.Entry, Options, error) {
-	entries, err := LoadArticles(dir)
+	entries, err := loadArticles(dir)
 	if err != nil {
 		return nil, Options{}, err
 	}

@@ -139,13 +139,6 @@ func (s *Server) Stats() Stats {
 	return s.stats
 }
 
-// Live returns how many Socket Mode connections are open now.
-func (s *Server) Live() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return len(s.conns)
-}
-
 // Messages returns copies of the messages in channel, top level and in
 // threads, in the order they were posted.
 func (s *Server) Messages(channel string) []Msg {
