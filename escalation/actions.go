@@ -191,10 +191,14 @@ func (q *Queue) Get(ctx context.Context, id ID) (*Ticket, error) { return q.read
 // (Ticket.Archived says how many entries came before them): what a turn
 // needs to know about a ticket, at the same cost however long it is.
 func (q *Queue) Recent(ctx context.Context, id ID) (*Ticket, error) {
-	// One record: a statement of its own where the store can (a turn
-	// reads its ticket this way, and a transaction would cost its COMMIT's
-	// round trip too).
-	v, err := q.getOne(ctx, bTickets, itob(uint64(id)))
+	// One record: on a database, a statement of its own (a turn reads its
+	// ticket this way, and a transaction would cost its COMMIT's round
+	// trip too); in process, read where it lies, without a copy.
+	d, ok := q.st.(store.Direct)
+	if !ok {
+		return q.read(ctx, id, getTicket)
+	}
+	v, err := d.GetOne(ctx, bTickets, itob(uint64(id)))
 	if err != nil {
 		return nil, err
 	}

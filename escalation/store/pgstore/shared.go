@@ -339,11 +339,12 @@ func (s *Store) channel() string { return pgx.Identifier{"ayuda_" + s.space}.San
 // (one round trip, one transaction: PostgreSQL delivers a transaction's
 // notifications in order, and the same payload twice once).
 func (s *Store) Broadcast(ctx context.Context, payloads ...string) error {
+	if len(payloads) == 0 {
+		return nil
+	}
 	var err error
 	s.trips.Add(1)
 	switch len(payloads) {
-	case 0:
-		return nil
 	case 1:
 		_, err = s.pool.Exec(ctx, "SELECT pg_notify($1, $2)", "ayuda_"+s.space, payloads[0])
 	default:
