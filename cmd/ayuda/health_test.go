@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"io"
 	"net/http"
 	"strings"
 	"sync/atomic"
@@ -12,6 +11,7 @@ import (
 
 	"ayuda/bots"
 	"ayuda/config"
+	"ayuda/internal/apitest"
 )
 
 // stubChannel is a platform channel for serve: it runs until its context
@@ -66,17 +66,10 @@ func TestChannelDownKeepsServing(t *testing.T) {
 	case err := <-done:
 		t.Fatalf("serve did not start: %v", err)
 	}
+	call := apitest.Caller(t, base)
 	get := func(path string) (int, string) {
 		t.Helper()
-		req, _ := http.NewRequest("GET", base+path, nil)
-		req.Header.Set("Authorization", "Bearer s3cret-operator-token")
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		body, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, string(body)
+		return call("GET", path, "s3cret-operator-token", "")
 	}
 	var code int
 	var body string
