@@ -57,6 +57,9 @@ type Result struct {
 	// InScopeEscalated counts in-scope questions handed to a person
 	// instead of answered.
 	InScopeEscalated int `json:"in_scope_escalated"`
+	// OutOfScopeEscalated counts out-of-scope questions handed to a
+	// person instead of declined: chatter that would fill the queue.
+	OutOfScopeEscalated int `json:"out_of_scope_escalated"`
 	// Reliability bins the best hit's confidence against how often that
 	// hit is the wanted article (never, for out-of-scope questions); ECE
 	// is the expected calibration error over those bins.
@@ -225,6 +228,9 @@ func Run(ctx context.Context, eng *dialog.Engine, qs []kbimport.Question, res *R
 				pairs[[2]string{l.Want, d.Article}]++
 			} else {
 				res.declinedOutOfScope++
+				if d.Decision == dialog.Escalate {
+					res.OutOfScopeEscalated++
+				}
 			}
 			continue
 		}
@@ -355,11 +361,11 @@ func Print(w io.Writer, r *Result) {
 	fmt.Fprintf(tw, "clarify rate\t%s\t%d of %d questions got a choice of articles\n", pct(r.ClarifyRate), r.Clarified, r.Questions)
 	fmt.Fprintf(tw, "answered or offered\t%s\t%d of %d in-scope questions answered with their article or offered it among choices\n", pct(r.AnsweredOrOffered), r.AnsweredRight+r.offered, r.InScope)
 	fmt.Fprintf(tw, "wrong answers\t%s\t%d of %d questions answered with the wrong article (%d) or answered when none applies (%d)\n", pct(r.WrongAnswerRate), r.AnsweredWrong+r.OutOfScopeAnswered, r.Questions-r.HumanQuestions, r.AnsweredWrong, r.OutOfScopeAnswered)
-	if r.InScopeEscalated > 0 {
-		fmt.Fprintf(tw, "handed to a person\t%d\tin-scope questions escalated instead of answered\n", r.InScopeEscalated)
+	if r.InScopeEscalated+r.OutOfScopeEscalated > 0 {
+		fmt.Fprintf(tw, "handed to a person\t%d\tin-scope questions (%d) and out-of-scope ones (%d) escalated instead of answered or declined\n", r.InScopeEscalated+r.OutOfScopeEscalated, r.InScopeEscalated, r.OutOfScopeEscalated)
 	}
 	if r.HumanQuestions > 0 {
-		fmt.Fprintf(tw, "escalated\t%s\t%d of %d questions kbimport.Question %q handed to a person\n", pct(r.EscalationRate), r.Escalated, r.HumanQuestions, kbimport.Human)
+		fmt.Fprintf(tw, "escalated\t%s\t%d of %d questions labelled %q handed to a person\n", pct(r.EscalationRate), r.Escalated, r.HumanQuestions, kbimport.Human)
 	}
 	fmt.Fprintf(tw, "time per question\tp50 %.3f ms\tp99 %.3f ms\n", r.P50MS, r.P99MS)
 	tw.Flush()
