@@ -163,26 +163,32 @@ func asksAbout(k *urgentKind, text string) bool {
 // ("hay un fraude con mi tarjeta", "que sepáis que voy a denunciaros").
 func howTo(text string) bool {
 	f := fold(text)
-	starts := false
-	for _, q := range []string{"como", "donde", "cual", "cuales", "cuando", "cuanto", "que", "incluye", "cubre", "tiene", "teneis", "tienen", "ofrecen", "ofreceis", "existe", "se puede", "puedo", "para", "hay forma de", "hay manera de",
-		"cuantos", "cuantas", "cuanta", "a que", "en que", "a quien", "con quien", "a donde", "how", "where", "what", "whats", "which", "when", "does", "do", "is", "are", "can", "could", "should"} {
-		if f == q || strings.HasPrefix(f, q+" ") {
-			starts = true
-			break
-		}
-	}
+	starts := startsAsQuestion(f)
 	prevention := false
 	for _, w := range []string{"para que no", "evitar", "proteger", "proteccion", "prevenir", "so it doesn t", "so it doesnt", "so i don t", "so i dont", "prevent", "protect", "protection", "avoid"} {
 		if strings.Contains(" "+f+" ", " "+w+" ") {
 			prevention = true
 		}
 	}
-	if !starts && !prevention {
+	if !starts && !prevention || strings.HasPrefix(f, "como no ") {
+		// "como no me devolváis el dinero…" is a condition, not a how.
 		return false
 	}
 	// A question that tells a case is not about the process: "cómo puede
 	// ser que me hayan vaciado la cuenta".
 	return !tellsCase(text)
+}
+
+// startsAsQuestion reports whether folded text starts with a question
+// word ("cómo", "a q hora", "can").
+func startsAsQuestion(f string) bool {
+	for _, q := range []string{"como", "donde", "cual", "cuales", "cuando", "cuanto", "que", "incluye", "cubre", "tiene", "teneis", "tienen", "ofrecen", "ofreceis", "existe", "se puede", "puedo", "para", "hay forma de", "hay manera de",
+		"cuantos", "cuantas", "cuanta", "a que", "en que", "a quien", "con quien", "a donde", "q", "a q", "en q", "k", "how", "where", "what", "whats", "which", "when", "does", "do", "is", "are", "can", "could", "should"} {
+		if f == q || strings.HasPrefix(f, q+" ") {
+			return true
+		}
+	}
+	return false
 }
 
 // tellsCase reports whether a message tells what happened to the
@@ -218,6 +224,9 @@ func coverQuestion(text string) bool {
 // hablar con una persona?", "what number do I call to talk to an agent?"),
 // which the knowledge base may answer.
 func contactQuestion(text string) bool {
+	if !asks(text) && !startsAsQuestion(fold(text)) {
+		return false // "changed my plan and email, i need a rep now"
+	}
 	f := " " + fold(text) + " "
 	for _, w := range []string{" me pueden llamar", " me podeis llamar", " llamenme", " llamarme", " llamadme", " me llamen", " call me", " ring me", " callback", " call back", " call from"} {
 		if strings.Contains(f, w+" ") {

@@ -9,14 +9,14 @@ import (
 	"ayuda/dialog"
 )
 
-// testdata/handoff.jsonl holds 220 messages written apart from the engine
+// handoff/messages.jsonl holds 220 messages written apart from the engine
 // (130 a person must take at once, 90 ordinary questions with words that
 // could mislead a bot: "¿en qué horario puedo hablar con un asesor?",
 // "how do I report a fraudulent email?"). The handoff rules were tuned on
 // them, so this guards against regressions; it is not a quality figure
 // (docs/quality.md has those, on sets nobody tuned on).
 func TestHandoffRules(t *testing.T) {
-	f, err := os.Open("testdata/handoff.jsonl")
+	f, err := os.Open("handoff/messages.jsonl")
 	if err != nil {
 		t.Fatal(err)
 	}

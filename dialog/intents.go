@@ -132,8 +132,8 @@ var phrases = map[Intent][]string{
 // A message that names a person and asks for something is a request for
 // a person: "necesito ayuda de una persona", "can I get a human?".
 var (
-	personWords  = set("persona humano humana agente asesor asesora operador operadora empleado ejecutivo ejecutiva encargado encargada responsable gerente supervisor supervisora representante human person agent representative operator rep")
-	requestWords = set("hablar habla hablame pasame pasadme paseme ponme ponedme ponganme pongame pasar comunicar comunicarme contactar llamar llame llamen atienda atiendan atender responda talk speak connect transfer contact reach call")
+	personWords  = set("persona humano humana agente asesor asesora operador operadora empleado ejecutivo ejecutiva encargado encargada responsable gerente supervisor supervisora representante human person agent representative operator rep manager")
+	requestWords = set("hablar habla hablame pasame pasadme paseme ponme ponedme ponganme pongame pasar comunicar comunicarme contactar llamar llame llamen atienda atiendan atender responda talk speak connect transfer contact reach call get")
 	notPerson    = set("transporte transportista mensajero courier delivery shipping")
 )
 
@@ -197,6 +197,18 @@ func detectIntent(text string) Intent {
 	}
 	if person && request && !other {
 		return Human
+	}
+	// "un encargado por favor": a person and nothing else but filler.
+	if person && !other && !strings.Contains(t, "?") {
+		rest := 0
+		for _, w := range words {
+			if !personWords[w] && !filler[w] {
+				rest++
+			}
+		}
+		if rest == 0 {
+			return Human
+		}
 	}
 	return None
 }
