@@ -83,6 +83,18 @@ func (e *Engine) Ask(ctx context.Context, text, lang string, internal bool) (Dec
 		}
 		return orEscalate(string(typ))
 	}
+	if in == None {
+		if lc := learnCase(text); lc != nil {
+			if lc.sure {
+				return escalate(lc.why)
+			}
+			d, err := e.decide(ctx, text, lang, internal)
+			if err != nil || d.Decision != Decline {
+				return d, err
+			}
+			return escalate(lc.why)
+		}
+	}
 	return e.decide(ctx, text, lang, internal)
 }
 

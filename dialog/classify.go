@@ -54,6 +54,8 @@ func classifyPriority(texts []string, typ escalation.Type) (escalation.Priority,
 	for _, t := range texts {
 		if k, w := urgentCase(t); k != nil && k.urgent {
 			urgent = append(urgent, k.name+" «"+w+"»")
+		} else if lc := learnCase(t); k == nil && lc != nil && lc.sure && lc.kind != nil && lc.kind.urgent {
+			urgent = append(urgent, lc.why)
 		}
 		if w := found(t, urgentWords); w != "" {
 			urgent = append(urgent, "«"+w+"»")

@@ -152,11 +152,17 @@ func (t *turn) solved(ctx context.Context, id escalation.ID, yes bool, why escal
 // ticket at once when it knows the type and the problem, or asks for what
 // it does not know.
 func (t *turn) escalate(ctx context.Context, reason escalation.Reason, typ escalation.Type) (bots.Reply, error) {
+	return t.escalateWhy(ctx, reason, typ, "")
+}
+
+// escalateWhy is escalate with the reason for the request type given
+// (when the type is).
+func (t *turn) escalateWhy(ctx context.Context, reason escalation.Reason, typ escalation.Type, why string) (bots.Reply, error) {
 	c := t.c
-	why := ""
 	switch {
 	case typ == "":
 		typ, why = t.typeFromConversation()
+	case why != "":
 	case reason == escalation.ReasonSensitive:
 		why = "the customer chose to file a complaint"
 		if _, w := sensitiveWord(c.Question); w != "" {

@@ -203,6 +203,19 @@ func (t *turn) run(ctx context.Context) (bots.Reply, error) {
 			return t.escalate(ctx, escalation.ReasonSensitive, typ)
 		})
 	}
+	// What no rule names but reads like the messages a person must take.
+	if lc := learnCase(m.Text); pressed == "" && in == None && lc != nil {
+		esc := func() (bots.Reply, error) {
+			if lc.reason != escalation.ReasonRequested || describesProblem(m.Text) {
+				c.Question = m.Text
+			}
+			return t.escalateWhy(ctx, lc.reason, lc.typ, lc.why)
+		}
+		if lc.sure {
+			return esc()
+		}
+		return t.searchWith(ctx, esc, true)
+	}
 	return t.search(ctx)
 }
 
@@ -316,6 +329,12 @@ func (t *turn) search(ctx context.Context) (bots.Reply, error) { return t.search
 // searchOr is search that, when the articles hold no answer and fallback
 // is set, replies with fallback instead of clarifying or declining.
 func (t *turn) searchOr(ctx context.Context, fallback func() (bots.Reply, error)) (bots.Reply, error) {
+	return t.searchWith(ctx, fallback, false)
+}
+
+// searchWith is searchOr that, with clarify, still offers the articles
+// that nearly fit and falls back only when none does.
+func (t *turn) searchWith(ctx context.Context, fallback func() (bots.Reply, error), clarify bool) (bots.Reply, error) {
 	c := t.c
 	c.Question = t.m.Text
 	d, err := t.e.decide(ctx, t.m.Text, c.Lang, t.m.Internal)
@@ -323,7 +342,7 @@ func (t *turn) searchOr(ctx context.Context, fallback func() (bots.Reply, error)
 		return bots.Reply{}, err
 	}
 	c.Lang = d.Lang
-	if d.Decision != Answer && fallback != nil {
+	if fallback != nil && (d.Decision == Decline || d.Decision == Clarify && !clarify) {
 		return fallback()
 	}
 	t.onDomain = len(d.hits) > 0 && d.hits[0].Confidence >= t.e.cfg.ClarifyThreshold/2

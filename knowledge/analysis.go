@@ -116,3 +116,11 @@ func concept(group int) string { return "~" + strconv.Itoa(group) }
 
 // isConcept reports whether a term is a lexicon concept.
 func isConcept(t string) bool { return strings.HasPrefix(t, "~") }
+
+var stopAnalyzers = [...]*textAnalyzer{newTextAnalyzer("es"), newTextAnalyzer("en")}
+
+// IsStopWord reports whether a folded word is a Spanish or English stop
+// word, or a filler customers add to any question ("porfa", "hola").
+func IsStopWord(w string) bool {
+	return stopAnalyzers[0].isStop(w) || stopAnalyzers[1].isStop(w)
+}
