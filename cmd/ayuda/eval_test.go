@@ -207,8 +207,11 @@ func TestKBReport(t *testing.T) {
 // The quality test: a knowledge base written the way companies start one
 // (3 example questions per article) with questions and requests for a
 // person written apart from the engine and never tuned on, through the
-// engine's real default thresholds. The bars sit just under what was
-// measured (docs/quality.md), so a regression fails.
+// engine's real default thresholds. (Its requests for a person were looked
+// at once, when three handoff rules were mended; dialog's
+// TestHandoffHeldOut measures handoff on sets nobody looked at.) The bars
+// sit just under what was measured (docs/quality.md), so a regression
+// fails.
 func TestQualityHeldOut(t *testing.T) {
 	if testing.Short() {
 		t.Skip("indexes a knowledge base and asks 159 questions")
@@ -232,8 +235,8 @@ func TestQualityHeldOut(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Logf("answered right %.3f, answered or offered %.3f, wrong %.3f, out-of-scope recall %.3f, escalated %.3f, ECE %.3f", r.InScopeAccuracy, r.AnsweredOrOffered, r.WrongAnswerRate, r.OutOfScopeRecall, r.EscalationRate, r.ECE)
-	if r.InScopeAccuracy < 0.52 || r.AnsweredOrOffered < 0.76 || r.WrongAnswerRate > 0.03 || r.OutOfScopeRecall < 0.9 || r.EscalationRate < 0.65 {
-		t.Errorf("below the bars (answered 0.52, answered or offered 0.76, wrong at most 0.03, out-of-scope recall 0.9, escalated 0.65)")
+	if r.InScopeAccuracy < 0.52 || r.AnsweredOrOffered < 0.76 || r.WrongAnswerRate > 0.03 || r.OutOfScopeRecall < 0.9 || r.EscalationRate < 0.85 || r.InScopeEscalated+r.OutOfScopeEscalated > 3 {
+		t.Errorf("below the bars (answered 0.52, answered or offered 0.76, wrong at most 0.03, out-of-scope recall 0.9, escalated 0.85, at most 3 questions escalated)")
 	}
 	if len(r.Reliability) == 0 || r.ECE <= 0 || r.ECE > 0.3 {
 		t.Errorf("reliability table %+v, ECE %.3f", r.Reliability, r.ECE)
