@@ -85,11 +85,11 @@ func (e *Engine) Ask(ctx context.Context, text, lang string, internal bool) (Dec
 	}
 	if in == None {
 		if lc := learnCase(text); lc != nil {
-			if lc.sure {
+			if lc.now() {
 				return escalate(lc.why)
 			}
 			d, err := e.decide(ctx, text, lang, internal)
-			if err != nil || d.Decision != Decline {
+			if err != nil || lc.keeps(d) {
 				return d, err
 			}
 			return escalate(lc.why)

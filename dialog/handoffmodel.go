@@ -287,11 +287,15 @@ func (m *handoffModel) guess(text string) handoffGuess {
 }
 
 // Below handoffMaybe the model says nothing; from it, a message the
-// articles do not answer goes to a person instead of being declined; from
-// handoffSure it goes to a person before any search.
+// articles do not answer goes to a person instead of being declined. From
+// handoffSure an urgent case goes to a person before any search, and any
+// other case unless an article answers it at handoffOverrule or more: a
+// voice assistant's "turn the volume up, please" reads like "a human,
+// please" to the model, but its knowledge base knows it.
 const (
-	handoffMaybe = 0.6
-	handoffSure  = 0.85
+	handoffMaybe    = 0.6
+	handoffSure     = 0.85
+	handoffOverrule = 0.9
 )
 
 // learnedCase is what the model makes of a message the rules say nothing
@@ -303,6 +307,17 @@ type learnedCase struct {
 	typ    escalation.Type
 	why    string
 	sure   bool
+}
+
+// now reports whether the case goes to a person before any search.
+func (lc *learnedCase) now() bool { return lc.sure && lc.kind != nil && lc.kind.urgent }
+
+// keeps reports whether the articles' decision stands instead of a person.
+func (lc *learnedCase) keeps(d Decision) bool {
+	if lc.sure {
+		return d.Decision == Answer && len(d.Hits) > 0 && d.Hits[0].Confidence >= handoffOverrule
+	}
+	return d.Decision != Decline
 }
 
 // learnCase returns the model's case for text, or nil.

@@ -77,3 +77,32 @@ func TestLearnedCase(t *testing.T) {
 		}
 	}
 }
+
+// TestLearnedCaseAgainstTheArticles: what the articles say of a message
+// the model takes for a person's case.
+func TestLearnedCaseAgainstTheArticles(t *testing.T) {
+	fraud := &urgentKinds[slices.IndexFunc(urgentKinds, func(k urgentKind) bool { return k.name == "fraud" })]
+	answer := func(c float64) Decision { return Decision{Decision: Answer, Hits: []Hit{{ID: "a", Confidence: c}}} }
+	for _, tc := range []struct {
+		name  string
+		lc    learnedCase
+		d     Decision
+		now   bool
+		keeps bool
+	}{
+		{"sure urgent: before any search", learnedCase{kind: fraud, sure: true}, answer(0.99), true, false},
+		{"sure request, an article at 0.95 answers", learnedCase{sure: true}, answer(0.95), false, true},
+		{"sure request, an article at 0.7 does not", learnedCase{sure: true}, answer(0.7), false, false},
+		{"maybe: an answer stands", learnedCase{}, answer(0.61), false, true},
+		{"maybe: a choice stands", learnedCase{}, Decision{Decision: Clarify}, false, true},
+		{"maybe: a decline goes to a person", learnedCase{}, Decision{Decision: Decline}, false, false},
+		{"maybe urgent: searched first", learnedCase{kind: fraud}, Decision{Decision: Decline}, false, false},
+	} {
+		if got := tc.lc.now(); got != tc.now {
+			t.Errorf("%s: now() = %v", tc.name, got)
+		}
+		if got := tc.lc.keeps(tc.d); !tc.now && got != tc.keeps {
+			t.Errorf("%s: keeps() = %v", tc.name, got)
+		}
+	}
+}

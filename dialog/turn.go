@@ -205,16 +205,18 @@ func (t *turn) run(ctx context.Context) (bots.Reply, error) {
 	}
 	// What no rule names but reads like the messages a person must take.
 	if lc := learnCase(m.Text); pressed == "" && in == None && lc != nil {
+		asked := c.Question // what a bare request for a person leaves as the question
 		esc := func() (bots.Reply, error) {
+			c.Question = asked
 			if lc.reason != escalation.ReasonRequested || describesProblem(m.Text) {
 				c.Question = m.Text
 			}
 			return t.escalateWhy(ctx, lc.reason, lc.typ, lc.why)
 		}
-		if lc.sure {
+		if lc.now() {
 			return esc()
 		}
-		return t.searchWith(ctx, esc, true)
+		return t.searchWith(ctx, esc, lc.keeps)
 	}
 	return t.search(ctx)
 }
@@ -329,12 +331,12 @@ func (t *turn) search(ctx context.Context) (bots.Reply, error) { return t.search
 // searchOr is search that, when the articles hold no answer and fallback
 // is set, replies with fallback instead of clarifying or declining.
 func (t *turn) searchOr(ctx context.Context, fallback func() (bots.Reply, error)) (bots.Reply, error) {
-	return t.searchWith(ctx, fallback, false)
+	return t.searchWith(ctx, fallback, func(d Decision) bool { return d.Decision == Answer })
 }
 
-// searchWith is searchOr that, with clarify, still offers the articles
-// that nearly fit and falls back only when none does.
-func (t *turn) searchWith(ctx context.Context, fallback func() (bots.Reply, error), clarify bool) (bots.Reply, error) {
+// searchWith is searchOr that falls back unless keep takes the articles'
+// decision.
+func (t *turn) searchWith(ctx context.Context, fallback func() (bots.Reply, error), keep func(Decision) bool) (bots.Reply, error) {
 	c := t.c
 	c.Question = t.m.Text
 	d, err := t.e.decide(ctx, t.m.Text, c.Lang, t.m.Internal)
@@ -342,7 +344,7 @@ func (t *turn) searchWith(ctx context.Context, fallback func() (bots.Reply, erro
 		return bots.Reply{}, err
 	}
 	c.Lang = d.Lang
-	if fallback != nil && (d.Decision == Decline || d.Decision == Clarify && !clarify) {
+	if fallback != nil && !keep(d) {
 		return fallback()
 	}
 	t.onDomain = len(d.hits) > 0 && d.hits[0].Confidence >= t.e.cfg.ClarifyThreshold/2
