@@ -38,9 +38,12 @@ import (
 //     abusive, words like "me robaron", "alguien", "urgente" or "agente de
 //     viajes"; Spanish from six countries, English from four, twenty kinds
 //     of company.
-//   - more-*.jsonl: 300 messages each from two more writers (200 for a
-//     person, of every kind, and 100 ordinary questions), in other
+//   - more-*.jsonl: 300 messages each from four more writers (200 for a
+//     person, labelled by kind, and 100 ordinary questions), in other
 //     countries' Spanish and English and for other companies.
+//   - ordinary-i.jsonl: 400 ordinary messages that look like cases:
+//     imperatives to the bot, how to report a theft or dispute a charge,
+//     "agente inmobiliario", accidents that end in a procedural question.
 //
 // The built-in articles' example questions are further ordinary messages.
 //

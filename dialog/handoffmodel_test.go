@@ -8,8 +8,8 @@ import (
 // TestHandoffModelCrossValidated trains the model on four fifths of its
 // examples and asks it about the other fifth, five times: how many of the
 // messages a person must take it recognises (from handoffMaybe), and how
-// many ordinary ones it takes for such. Measured: 596 of 790 (75%) and 35
-// of 1,446 (2.4%).
+// many ordinary ones it takes for such. Measured: 976 of 1,190 (82%) and
+// 48 of 2,046 (2.3%).
 func TestHandoffModelCrossValidated(t *testing.T) {
 	texts, labels := handoffTraining()
 	const k = 5
@@ -38,8 +38,8 @@ func TestHandoffModelCrossValidated(t *testing.T) {
 		}
 	}
 	t.Logf("recognised %d of %d for a person, %d of %d ordinary taken for one", found, pos, wrong, neg)
-	if float64(found) < 0.72*float64(pos) || float64(wrong) > 0.03*float64(neg) {
-		t.Errorf("recognised %d of %d (want at least 72%%), %d of %d ordinary (want at most 3%%)", found, pos, wrong, neg)
+	if float64(found) < 0.8*float64(pos) || float64(wrong) > 0.03*float64(neg) {
+		t.Errorf("recognised %d of %d (want at least 80%%), %d of %d ordinary (want at most 3%%)", found, pos, wrong, neg)
 	}
 }
 
@@ -104,5 +104,21 @@ func TestLearnedCaseAgainstTheArticles(t *testing.T) {
 		if got := tc.lc.keeps(tc.d); !tc.now && got != tc.keeps {
 			t.Errorf("%s: keeps() = %v", tc.name, got)
 		}
+	}
+}
+
+// BenchmarkHandoffTraining is what the first engine of a process pays.
+func BenchmarkHandoffTraining(b *testing.B) {
+	texts, labels := handoffTraining()
+	for b.Loop() {
+		trainHandoff(texts, labels)
+	}
+}
+
+// BenchmarkLearnedCase is what every message the rules say nothing of pays.
+func BenchmarkLearnedCase(b *testing.B) {
+	learnedHandoff()
+	for b.Loop() {
+		learnCase("me llego un sms de que hicieron reposicion de mi chip y yo no fui, ya no tengo señal")
 	}
 }

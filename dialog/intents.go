@@ -133,7 +133,7 @@ var phrases = map[Intent][]string{
 // a person: "necesito ayuda de una persona", "can I get a human?".
 var (
 	personWords  = set("persona humano humana agente asesor asesora operador operadora empleado ejecutivo ejecutiva encargado encargada responsable gerente supervisor supervisora representante human person agent representative operator rep manager")
-	requestWords = set("hablar habla hablame pasame pasadme paseme ponme ponedme ponganme pongame pasar comunicar comunicarme contactar llamar llame llamen atienda atiendan atender responda talk speak connect transfer contact reach call get")
+	requestWords = set("hablar habla hablame pasame pasadme paseme ponme ponedme ponganme pongame pasar comunicar comunicarme contactar llamar llame llamen atienda atiendan atender responda talk speak connect transfer contact reach call")
 	notPerson    = set("transporte transportista mensajero courier delivery shipping")
 )
 
