@@ -67,7 +67,7 @@ var urgentKinds = []urgentKind{
 		"proceder legalmente", "legalmente", "carta documento", "un licenciado", "solicitor", "the tio", "fca", "ftc", "cfpb", "ofcom", "ofgem", "nodal officer", "reporting you", "report you to", "chargeback", "contracargo",
 		"pro consumidor", "proconsumidor", "see you in court", "in court",
 	}},
-	{name: "formal-complaint", typ: escalation.Reclamo, phrases: []string{
+	{name: "formal-complaint", typ: escalation.Reclamo, asked: true, phrases: []string{
 		"hoja de reclamaciones", "hojas de reclamaciones", "libro de reclamaciones", "libro de quejas", "reclamacion oficial", "reclamacion formal", "queja formal", "queja oficial", "que conste por escrito", "quiero que conste",
 		"formal complaint", "official complaint", "complaint in writing", "radicar queja", "radicar una queja", "radicar un reclamo", "radicar una reclamacion",
 		"pqr", "un pqr", "grievance", "raise a grievance",
@@ -84,7 +84,7 @@ var urgentKinds = []urgentKind{
 		"twitter", "tiktok", "reddit", "google reviews", "a los medios", "al noticiero", "noticiero", "the press", "the media", "screaming at", "me grito", "nos grito", "gritando", "drunk", "borracho", "because i wear", "por ser mujer", "por mi color", "refused to serve",
 		"so done with", "done with you people", "you people", "llevo desde", "inapropiada", "inapropiado", "inappropriately", "humillaron", "me humillo", "slur", "comments about my body", "really uncomfortable", "outside my house", "knows where i live", "sabe donde vivo", "took photos inside", "fotos dentro de mi casa", "entro sin avisar", "entro al depto", "entro a mi casa", "le dicen maricon", "maricon",
 	}},
-	{name: "data-breach", typ: escalation.Denuncia, urgent: true, phrases: []string{
+	{name: "data-breach", typ: escalation.Denuncia, urgent: true, asked: true, phrases: []string{
 		"datos de otra persona", "pedidos de otra persona", "de otro cliente", "de otros clientes", "filtraron", "filtracion", "filtrado mis datos", "a la vista", "con copia a todos",
 		"someone else s account", "someone elses account", "someone else s details", "another customer s", "every customer s", "cc field", "leaked", "leak my data", "data breach", "data leak",
 		"de otro paciente", "con todos sus datos", "another customers", "another customer", "medical records were", "a total stranger", "foto de mi pasaporte", "account details to", "gave my account", "subio a sus redes", "a mi ex", "to my ex",
@@ -138,7 +138,8 @@ func urgentCase(text string) (*urgentKind, string) {
 	if m := gasSmell.FindString(f); m != "" && !cover {
 		return &urgentKinds[0], strings.TrimSpace(m)
 	}
-	if m := repeatedContact.FindString(f); m != "" {
+	// "me cobran dos veces lo mismo" is a double charge, not a repeated contact.
+	if m := repeatedContact.FindString(f); m != "" && !strings.Contains(f, m+" mismo ") {
 		return abuse(), strings.TrimSpace(m)
 	}
 	if shouting(text) && (found(text, angerWords) != "" || strings.Contains(text, "!") || capitalWords(text) >= 5) {
@@ -195,7 +196,7 @@ func startsAsQuestion(f string) bool {
 // customer or what they will do, rather than asking in general.
 func tellsCase(text string) bool {
 	f := " " + fold(text) + " "
-	for _, w := range []string{"me han", "me ha", "me hicieron", "me robaron", "me vaciaron", "me cobraron", "me entraron", "alguien", "ser que", "voy", "vamos", "os voy", "les voy", "lo tiene mi", "someone", "somebody", "they", "you charged", "i will", "i ll", "i m going", "im going", "going to", "will be", "we will", "i never", "nunca"} {
+	for _, w := range []string{"me han", "me ha", "me hicieron", "me robaron", "me vaciaron", "me cobraron", "me entraron", "alguien", "ser que", "voy", "vamos", "os voy", "les voy", "lo tiene mi", "someone", "somebody", "they", "you charged", "i will", "i ll", "i m going", "im going", "going to", "will be", "we will", "i never", "nunca", "que conste", "on record"} {
 		if strings.Contains(f, " "+w+" ") {
 			return true
 		}

@@ -16,6 +16,11 @@ func TestDetectIntent(t *testing.T) {
 		{"sí", Yes}, {"no", No}, {"No me sirvió", No}, {"cancelar", Cancel},
 		{"¿dónde está mi pedido?", None}, {"estado de mi pedido", None}, {"datos personales", None},
 		{"el agente de transporte no vino", None}, {"", None},
+		// A person word and only filler asks for one; the same word inside a
+		// question does not.
+		{"un encargado por favor", Human}, {"manager please", Human}, {"¿el encargado está hoy?", None},
+		// A request that mentions an email is no question about contacts.
+		{"someone got into my account, changed my plan and email. i need a rep now", Human},
 	} {
 		if got := detectIntent(tc.text); got != tc.want {
 			t.Errorf("detectIntent(%q) = %q, want %q", tc.text, got, tc.want)
@@ -66,6 +71,29 @@ func TestCatalogComplete(t *testing.T) {
 			if m[lang] == "" {
 				t.Errorf("%q has no %s text", key, lang)
 			}
+		}
+	}
+}
+
+// TestQuestionsAboutTheProcess: a question about filing a complaint or a
+// leak is searched; a message that tells the case goes to a person.
+func TestQuestionsAboutTheProcess(t *testing.T) {
+	for _, tc := range []struct {
+		text   string
+		isCase bool // a case for a person, not a question about one
+	}{
+		{"como se radica un PQR? es para saber nada mas", false},
+		{"what should i do if i think my password got leaked somewhere?", false},
+		{"donde relleno una reclamacion oficial contra el club? quiero que conste por escrito", true},
+		{"quiero poner una queja formal", true},
+		{"my data was leaked to another customer", true},
+		{"que pasa si me cobran dos veces lo mismo, como pido la devolucion?", false},
+		{"es la tercera vez que escribo y nadie contesta", true},
+		{"como no me devolvais el dinero os denuncio en consumo", true},
+	} {
+		k, _ := urgentCase(tc.text)
+		if got := k != nil && !asksAbout(k, tc.text); got != tc.isCase {
+			t.Errorf("%q: a case %v, want %v", tc.text, got, tc.isCase)
 		}
 	}
 }
