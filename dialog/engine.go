@@ -107,7 +107,7 @@ func New(cfg Config) (*Engine, error) {
 	if cfg.Search == nil {
 		return nil, errors.New("dialog: Config.Search is required")
 	}
-	learnedHandoff() // trained once per process (about 110 ms), not on the first message
+	learnedHandoff() // trained once per process (about 130 ms), not on the first message
 	if cfg.AnswerThreshold == 0 {
 		cfg.AnswerThreshold = 0.6
 	}

@@ -13,7 +13,7 @@ import (
 // TestHandoffHeldOut runs ../eval/handoff, 400 messages written apart from
 // the engine and never tuned on (its README), through the engine with the
 // built-in articles: those for a person must be escalated, ordinary
-// questions must not. Measured: 220 of 240 escalated (91.7%; the rules
+// questions must not. Measured: 222 of 240 escalated (92.5%; the rules
 // alone 164), 1 of 160 ordinary questions (4, all by rules older than the
 // sets, before three of those rules were mended). The README says each
 // time the sets were run and why.
@@ -58,7 +58,7 @@ func TestHandoffHeldOut(t *testing.T) {
 		fh.Close()
 	}
 	t.Logf("escalated %d of %d for a person, %d of %d ordinary questions", escalated, human, wrong, ordinary)
-	if human != 240 || float64(escalated) < 0.9*float64(human) || float64(wrong) > 0.02*float64(ordinary) {
-		t.Errorf("escalated %d of %d (want 240 messages, at least 90%%), %d of %d ordinary (want at most 2%%)", escalated, human, wrong, ordinary)
+	if human != 240 || float64(escalated) < 0.91*float64(human) || float64(wrong) > 0.02*float64(ordinary) {
+		t.Errorf("escalated %d of %d (want 240 messages, at least 91%%), %d of %d ordinary (want at most 2%%)", escalated, human, wrong, ordinary)
 	}
 }

@@ -44,6 +44,9 @@ import (
 //   - ordinary-i.jsonl: 400 ordinary messages that look like cases:
 //     imperatives to the bot, how to report a theft or dispute a charge,
 //     "agente inmobiliario", accidents that end in a procedural question.
+//   - chatter-j.jsonl: 300 messages of chatter, small talk and nonsense
+//     ("sing me a song", "me aburro", "asdf"): without them short chatter
+//     read like a short request for a person, and opened tickets.
 //
 // The built-in articles' example questions are further ordinary messages.
 //

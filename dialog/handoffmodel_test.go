@@ -8,8 +8,8 @@ import (
 // TestHandoffModelCrossValidated trains the model on four fifths of its
 // examples and asks it about the other fifth, five times: how many of the
 // messages a person must take it recognises (from handoffMaybe), and how
-// many ordinary ones it takes for such. Measured: 976 of 1,190 (82%) and
-// 48 of 2,046 (2.3%).
+// many ordinary ones it takes for such. Measured: 977 of 1,190 (82%) and
+// 45 of 2,346 (1.9%).
 func TestHandoffModelCrossValidated(t *testing.T) {
 	texts, labels := handoffTraining()
 	const k = 5
@@ -63,6 +63,10 @@ func TestLearnedCase(t *testing.T) {
 		{"una persona que me entienda porfavor", "", true},
 		{"hola, me mude la semana pasada y el pedido que hice antes sigue yendo a la direccion vieja, como la cambio?", "-", false},
 		{"cuanto cuesta el envio a canarias", "-", false},
+		// Chatter is no request for a person: no ticket for it.
+		{"sing me a song", "-", false},
+		{"me aburro", "-", false},
+		{"who won the super bowl", "-", false},
 	} {
 		lc := learnCase(tc.text)
 		switch {
