@@ -1,8 +1,6 @@
 package dialog_test
 
 import (
-	"bufio"
-	"encoding/json"
 	"os"
 	"path/filepath"
 	"testing"
@@ -32,29 +30,20 @@ func TestHandoffHeldOut(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		sc := bufio.NewScanner(fh)
-		for sc.Scan() {
-			var q struct{ Q, Lang, Want string }
-			if err := json.Unmarshal(sc.Bytes(), &q); err != nil {
-				t.Fatal(err)
-			}
-			d, err := eng.Ask(t.Context(), q.Q, q.Lang, false)
-			if err != nil {
-				t.Fatal(err)
-			}
+		askEach(t, eng, fh, func(q labelled, d dialog.Decision) {
 			if q.Want == "human" {
 				human++
 				if d.Decision == dialog.Escalate {
 					escalated++
 				}
-			} else {
-				ordinary++
-				if d.Decision == dialog.Escalate {
-					wrong++
-					t.Logf("ordinary question escalated (%s): %s", d.Reason, q.Q)
-				}
+				return
 			}
-		}
+			ordinary++
+			if d.Decision == dialog.Escalate {
+				wrong++
+				t.Logf("ordinary question escalated (%s): %s", d.Reason, q.Q)
+			}
+		})
 		fh.Close()
 	}
 	t.Logf("escalated %d of %d for a person, %d of %d ordinary questions", escalated, human, wrong, ordinary)

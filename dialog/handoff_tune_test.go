@@ -3,6 +3,7 @@ package dialog_test
 import (
 	"bufio"
 	"encoding/json"
+	"io"
 	"os"
 	"testing"
 
@@ -25,10 +26,29 @@ func TestHandoffRules(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sc := bufio.NewScanner(f)
 	var n, right int
+	askEach(t, eng, f, func(q labelled, d dialog.Decision) {
+		n++
+		if (d.Decision == dialog.Escalate) == (q.Want == "human") {
+			right++
+			return
+		}
+		t.Logf("want %s, got %s %s: %s", q.Want, d.Decision, d.Reason, q.Q)
+	})
+	if n != 670 || float64(right) < 0.97*float64(n) {
+		t.Errorf("%d of %d handled as labelled; want at least 97%%", right, n)
+	}
+}
+
+// labelled is a line of a labelled set: {"q", "lang", "want"}.
+type labelled struct{ Q, Lang, Want string }
+
+// askEach asks eng every line of r and hands each decision to do.
+func askEach(t *testing.T, eng *dialog.Engine, r io.Reader, do func(labelled, dialog.Decision)) {
+	t.Helper()
+	sc := bufio.NewScanner(r)
 	for sc.Scan() {
-		var q struct{ Q, Lang, Want string }
+		var q labelled
 		if err := json.Unmarshal(sc.Bytes(), &q); err != nil {
 			t.Fatal(err)
 		}
@@ -36,14 +56,9 @@ func TestHandoffRules(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		n++
-		if (d.Decision == dialog.Escalate) == (q.Want == "human") {
-			right++
-			continue
-		}
-		t.Logf("want %s, got %s %s: %s", q.Want, d.Decision, d.Reason, q.Q)
+		do(q, d)
 	}
-	if n != 670 || float64(right) < 0.97*float64(n) {
-		t.Errorf("%d of %d handled as labelled; want at least 97%%", right, n)
+	if err := sc.Err(); err != nil {
+		t.Fatal(err)
 	}
 }
