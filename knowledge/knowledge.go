@@ -426,6 +426,7 @@ func (s *snapshot) train(outOfScope []faq.Entry, opt trainOptions) (map[string]*
 			}
 		}
 	}
+	seenFeatures, own = nil, nil
 	out := map[string]*model{}
 	var notes []string
 	for _, lang := range faq.Languages {
@@ -448,7 +449,9 @@ func (s *snapshot) train(outOfScope []faq.Entry, opt trainOptions) (map[string]*
 			continue
 		}
 		var stats trainStats
-		m.clf = trainClassifier(examples[lang], labels[lang], trainOnly[lang], len(m.classes), reject, opt, &stats)
+		ex := examples[lang]
+		delete(examples, lang) // its feature strings can go once trainClassifier has vectorized them
+		m.clf = trainClassifier(ex, labels[lang], trainOnly[lang], len(m.classes), reject, opt, &stats)
 		if m.clf == nil {
 			notes = append(notes, fmt.Sprintf("%s: the question classifier was not trained: %d articles × %d features would need %d MB; answers come from matching words alone (quality drops on large knowledge bases; fewer articles per language, or shorter example questions, bring it back)", lang, articles, stats.features, 4*stats.features*len(m.classes)>>20))
 			continue
