@@ -116,6 +116,14 @@ func capitalWords(text string) int {
 	return n
 }
 
+// longAgo: a time weeks or more in the past ("hace dos meses", "el verano
+// pasado", "last year", "3 weeks ago"); not "hace 5 minutos" or "ayer".
+var longAgo = regexp.MustCompile(`\b(hace (un|una|unos|unas|dos|tres|cuatro|cinco|varios|varias|\d+) (semanas?|mes|meses|anos?|años?|veranos?)|(el|la) (ano|año|mes|semana|verano|invierno|otono|otoño|primavera|curso|temporada) pasad[oa]|el pasado (ano|año|mes|verano|invierno)|last (year|month|summer|winter|spring|autumn|fall|term|season)|(a|one|two|three|four|five|six|several|a few|\d+) (weeks?|months?|years?|summers?|winters?) ago)\b`)
+
+// wantsToKnow: a question put as a statement ("quería saber si…", "I
+// wanted to know whether…").
+var wantsToKnow = regexp.MustCompile(`\b((quiero|queria|quisiera|quisieramos|queremos|necesito|me gustaria) saber|want(ed)? to know|wondering|would like to know|i d like to know)\b`)
+
 // gasSmell: "huele muchísimo a gas", "a strong smell of gas".
 var gasSmell = regexp.MustCompile(`\b(huele|olor|fuga|smell|smells|leak|leaking)( \w+){0,3} (a |de |of )?gas\b|\bgas( \w+){0,2} (smell|leak)\b`)
 
@@ -123,7 +131,10 @@ var gasSmell = regexp.MustCompile(`\b(huele|olor|fuga|smell|smells|leak|leaking)
 // person at once, with the words that say so, or nil.
 func urgentCase(text string) (*urgentKind, string) {
 	f := " " + fold(text) + " "
-	cover := coverQuestion(text)
+	// A question about what an article covers, or one that tells an
+	// accident of weeks or years ago as background ("el año pasado tuve un
+	// choque con una bici vuestra, ¿cómo pido…?"), is no emergency.
+	cover := coverQuestion(text) || longAgo.MatchString(f) && (asks(text) || wantsToKnow.MatchString(f))
 	for i := range urgentKinds {
 		k := &urgentKinds[i]
 		if cover && (k.name == "emergency" || k.name == "injury") {

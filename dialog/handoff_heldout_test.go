@@ -8,12 +8,12 @@ import (
 	"ayuda/dialog"
 )
 
-// TestHandoffHeldOut runs ../eval/handoff, 900 messages written apart from
-// the engine and never tuned on (its README says each time they were run
-// and why), through the engine with the built-in articles: those for a
-// person must be escalated, ordinary questions must not. Measured: 502 of
-// 540 escalated (93.0%; the rules alone 384), 11 of 360 ordinary questions
-// (9 by the rules).
+// TestHandoffHeldOut runs ../eval/handoff, 1,150 messages written apart
+// from the engine and never tuned on (its README says each time they were
+// run and why), through the engine with the built-in articles: those for
+// a person must be escalated, ordinary questions must not. Measured: 643
+// of 690 escalated (93.2%; the rules alone before 2026-12-04, 482), 7 of 460
+// ordinary questions.
 func TestHandoffHeldOut(t *testing.T) {
 	files, err := filepath.Glob(filepath.Join("..", "eval", "handoff", "*.jsonl"))
 	if err != nil || len(files) == 0 {
@@ -46,7 +46,7 @@ func TestHandoffHeldOut(t *testing.T) {
 		fh.Close()
 	}
 	t.Logf("escalated %d of %d for a person, %d of %d ordinary questions", escalated, human, wrong, ordinary)
-	if human != 540 || float64(escalated) < 0.92*float64(human) || float64(wrong) > 0.035*float64(ordinary) {
-		t.Errorf("escalated %d of %d (want 540 messages, at least 92%%), %d of %d ordinary (want at most 3.5%%)", escalated, human, wrong, ordinary)
+	if human != 690 || float64(escalated) < 0.92*float64(human) || float64(wrong) > 0.02*float64(ordinary) {
+		t.Errorf("escalated %d of %d (want 690 messages, at least 92%%), %d of %d ordinary (want at most 2%%)", escalated, human, wrong, ordinary)
 	}
 }

@@ -90,6 +90,12 @@ func TestQuestionsAboutTheProcess(t *testing.T) {
 		{"que pasa si me cobran dos veces lo mismo, como pido la devolucion?", false},
 		{"es la tercera vez que escribo y nadie contesta", true},
 		{"como no me devolvais el dinero os denuncio en consumo", true},
+		// An accident of weeks or years ago told as background is a question;
+		// one of now is a case.
+		{"el año pasado tuve un choque con una bici vuestra, ya se resolvio, quiero saber si me sube la tarifa", false},
+		{"my son broke his wrist at camp two summers ago, do you have medical staff on site this year?", false},
+		{"hace 5 minutos se cayo mi hijo en la tienda y esta sangrando", true},
+		{"my son just broke his wrist at camp, what do i do?", true},
 	} {
 		k, _ := urgentCase(tc.text)
 		if got := k != nil && !asksAbout(k, tc.text); got != tc.isCase {
