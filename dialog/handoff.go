@@ -167,8 +167,29 @@ func asksAbout(k *urgentKind, text string) bool {
 	if !k.asked {
 		return false
 	}
-	return howTo(text) || k.name == "legal" && strings.Contains(text, "?") && !tellsCase(text)
+	return howTo(text) || k.name == "legal" && strings.Contains(text, "?") && !tellsCase(text) ||
+		k.name == "fraud" && strings.Contains(text, "?") && legitimacy.MatchString(" "+fold(text)+" ") && !fraudBeyondTheWord(k, text)
 }
+
+// scamWords name a fraud without telling one happened.
+var scamWords = set("estafa estafas fraude fraudes timo scam scams fraud phishing")
+
+// fraudBeyondTheWord reports whether a message says more of a fraud than
+// its name: money taken, a card used, "no fui yo".
+func fraudBeyondTheWord(k *urgentKind, text string) bool {
+	f := " " + fold(text) + " "
+	for _, p := range k.phrases {
+		if !scamWords[p] && strings.Contains(f, " "+foldWord(p)+" ") {
+			return true
+		}
+	}
+	return false
+}
+
+// legitimacy: asking whether a message or a call is genuine ("¿es real o
+// es estafa?", "is this a scam?", "is that you guys?") before anything was
+// taken: a question for the articles, which say how to tell and what to do.
+var legitimacy = regexp.MustCompile(`\b(es (real|verdad|legitimo|oficial|de ustedes|de vosotros)|es (una )?(estafa|fraude|timo)|son ustedes|sois vosotros|is (it|this|that) (a )?(scam|real|legit|legitimate|genuine|you)|are (you|you guys) (sending|texting|calling)|is that you|is this you|was that you)\b`)
 
 // howTo reports whether a message asks how a process goes ("¿cómo pongo
 // una reclamación?", "how do I report fraud?") rather than reporting a case

@@ -96,6 +96,11 @@ func TestQuestionsAboutTheProcess(t *testing.T) {
 		{"my son broke his wrist at camp two summers ago, do you have medical staff on site this year?", false},
 		{"hace 5 minutos se cayo mi hijo en la tienda y esta sangrando", true},
 		{"my son just broke his wrist at camp, what do i do?", true},
+		// Asking whether a message is genuine is a question; money taken is a case.
+		{"me llego un sms de que gane un premio, es real o es estafa?", false},
+		{"is this a scam? someone called saying they are from the bank", false},
+		{"es una estafa, me sacaron 200 euros de la cuenta", true},
+		{"someone used my card and it wasnt me, is this a scam?", true},
 	} {
 		k, _ := urgentCase(tc.text)
 		if got := k != nil && !asksAbout(k, tc.text); got != tc.isCase {
