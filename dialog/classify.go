@@ -52,10 +52,13 @@ func shouting(text string) bool {
 func classifyPriority(texts []string, typ escalation.Type) (escalation.Priority, string) {
 	var urgent, angry []string
 	for _, t := range texts {
-		if k, w := urgentCase(t); k != nil && k.urgent {
+		switch k, w := urgentCase(t); {
+		case k != nil && k.urgent:
 			urgent = append(urgent, k.name+" «"+w+"»")
-		} else if lc := learnCase(t); k == nil && lc != nil && lc.sure && lc.kind != nil && lc.kind.urgent {
-			urgent = append(urgent, lc.why)
+		case k == nil:
+			if lc := learnCase(t); lc != nil && lc.sure && lc.kind != nil && lc.kind.urgent {
+				urgent = append(urgent, lc.why)
+			}
 		}
 		if w := found(t, urgentWords); w != "" {
 			urgent = append(urgent, "«"+w+"»")

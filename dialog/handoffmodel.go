@@ -93,8 +93,7 @@ type handoffSample struct {
 	class int
 }
 
-// vector returns the known features' rows; each counts 1/√n, so that a
-// long message is not surer than a short one.
+// vector returns the rows of the message's known features.
 func (m *handoffModel) vector(text string) []int32 {
 	var rows []int32
 	for _, f := range handoffFeatures(text) {
@@ -105,7 +104,9 @@ func (m *handoffModel) vector(text string) []int32 {
 	return rows
 }
 
-// probabilities returns each class's probability (softmax).
+// probabilities returns each class's probability (softmax); each of n
+// features counts 1/√n, so that a long message is not surer than a short
+// one.
 func (m *handoffModel) probabilities(rows []int32) []float64 {
 	k := len(m.classes)
 	z := slices.Clone(m.b)
@@ -247,26 +248,28 @@ func handoffTraining() (texts, labels []string) {
 }
 
 // handoffGuess is what the model makes of a message: the most likely
-// class other than an ordinary message, its probability, and the words
-// that weigh most for it.
+// class other than an ordinary message (its row in classes) and the
+// probability that the message is not an ordinary one.
 type handoffGuess struct {
-	kind  string
+	class int
 	p     float64
-	words []string
 }
 
 func (m *handoffModel) guess(text string) handoffGuess {
-	rows := m.vector(text)
-	p := m.probabilities(rows)
+	p := m.probabilities(m.vector(text))
 	best := 1
 	for c := 2; c < len(p); c++ {
 		if p[c] > p[best] {
 			best = c
 		}
 	}
-	g := handoffGuess{kind: m.classes[best], p: 1 - p[0]}
-	// The message's words (other than stop words) that weigh most for
-	// that class, for the ticket's reason.
+	return handoffGuess{class: best, p: 1 - p[0]}
+}
+
+// weighing returns the message's words (other than stop words) that weigh
+// most for class against an ordinary message, at most three, for the
+// ticket's reason.
+func (m *handoffModel) weighing(text string, class int) []string {
 	k := len(m.classes)
 	type ww struct {
 		w string
@@ -274,22 +277,21 @@ func (m *handoffModel) guess(text string) handoffGuess {
 	}
 	var top []ww
 	for _, w := range strings.Fields(fold(text)) {
-		if knowledge.IsStopWord(w) {
+		if knowledge.IsStopWord(w) || slices.ContainsFunc(top, func(t ww) bool { return t.w == w }) {
 			continue
 		}
 		if r, ok := m.index["w:"+w]; ok {
-			if v := m.w[int(r)*k+best] - m.w[int(r)*k]; v > 0 {
+			if v := m.w[int(r)*k+class] - m.w[int(r)*k]; v > 0 {
 				top = append(top, ww{w, v})
 			}
 		}
 	}
 	sort.SliceStable(top, func(i, j int) bool { return top[i].v > top[j].v })
+	var out []string
 	for _, t := range top[:min(3, len(top))] {
-		if !slices.Contains(g.words, t.w) {
-			g.words = append(g.words, t.w)
-		}
+		out = append(out, t.w)
 	}
-	return g
+	return out
 }
 
 // Below handoffMaybe the model says nothing; from it, a message the
@@ -328,19 +330,21 @@ func (lc *learnedCase) keeps(d Decision) bool {
 
 // learnCase returns the model's case for text, or nil.
 func learnCase(text string) *learnedCase {
-	g := learnedHandoff().guess(text)
+	m := learnedHandoff()
+	g := m.guess(text)
 	if g.p < handoffMaybe {
 		return nil
 	}
+	kind := m.classes[g.class]
 	lc := &learnedCase{reason: escalation.ReasonSensitive, sure: g.p >= handoffSure}
 	switch {
-	case g.kind == handoffPerson:
+	case kind == handoffPerson:
 		lc.reason = escalation.ReasonRequested
-	case escalation.Type(g.kind).Sensitive():
-		lc.typ = escalation.Type(g.kind)
+	case escalation.Type(kind).Sensitive():
+		lc.typ = escalation.Type(kind)
 	default:
 		for i := range urgentKinds {
-			if urgentKinds[i].name == g.kind {
+			if urgentKinds[i].name == kind {
 				lc.kind, lc.typ = &urgentKinds[i], urgentKinds[i].typ
 			}
 		}
@@ -351,9 +355,9 @@ func learnCase(text string) *learnedCase {
 			lc.sure = false
 		}
 	}
-	lc.why = g.kind + " (learned"
-	if len(g.words) > 0 {
-		lc.why += ": «" + strings.Join(g.words, "», «") + "»"
+	lc.why = kind + " (learned"
+	if words := m.weighing(text, g.class); len(words) > 0 {
+		lc.why += ": «" + strings.Join(words, "», «") + "»"
 	}
 	lc.why += ")"
 	return lc

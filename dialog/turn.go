@@ -204,19 +204,21 @@ func (t *turn) run(ctx context.Context) (bots.Reply, error) {
 		})
 	}
 	// What no rule names but reads like the messages a person must take.
-	if lc := learnCase(m.Text); pressed == "" && in == None && lc != nil {
-		asked := c.Question // what a bare request for a person leaves as the question
-		esc := func() (bots.Reply, error) {
-			c.Question = asked
-			if lc.reason != escalation.ReasonRequested || describesProblem(m.Text) {
-				c.Question = m.Text
+	if pressed == "" && in == None {
+		if lc := learnCase(m.Text); lc != nil {
+			asked := c.Question // what a bare request for a person leaves as the question
+			esc := func() (bots.Reply, error) {
+				c.Question = asked
+				if lc.reason != escalation.ReasonRequested || describesProblem(m.Text) {
+					c.Question = m.Text
+				}
+				return t.escalateWhy(ctx, lc.reason, lc.typ, lc.why)
 			}
-			return t.escalateWhy(ctx, lc.reason, lc.typ, lc.why)
+			if lc.now() {
+				return esc()
+			}
+			return t.searchWith(ctx, esc, lc.keeps)
 		}
-		if lc.now() {
-			return esc()
-		}
-		return t.searchWith(ctx, esc, lc.keeps)
 	}
 	return t.search(ctx)
 }

@@ -153,13 +153,8 @@ func trainClassifier(examples [][]string, labels []int, trainOnly []bool, k, rej
 			h.fit(hs, opt)
 			var tops, covs []float64
 			var right []bool
-			acc := make([]float32, k)
 			for _, x := range held {
-				h.linear(x.rows, x.vals, acc)
-				z := make([]float64, k)
-				for j := range z {
-					z[j] = float64(acc[j]) + float64(h.bias[j])
-				}
+				z := h.scoresOf(x.rows, x.vals)
 				top := h.best(z)
 				tops = append(tops, z[top])
 				covs = append(covs, x.cov)
@@ -174,6 +169,7 @@ func trainClassifier(examples [][]string, labels []int, trainOnly []bool, k, rej
 	return c
 }
 
+// trainStats says what training could do, for the index's notes.
 type trainStats struct {
 	features   int  // when there is no model: how many it would have had
 	calibrated bool // held-out examples calibrated the probabilities
@@ -442,13 +438,18 @@ func (c *classifier) linear(rows []int32, vals []float32, acc []float32) {
 // and the share of the text the model knows.
 func (c *classifier) scores(fs []string) ([]float64, float64) {
 	rows, vals, cov := c.vectorizeCoverage(fs)
+	return c.scoresOf(rows, vals), cov
+}
+
+// scoresOf returns the linear score of every class for a vectorized text.
+func (c *classifier) scoresOf(rows []int32, vals []float32) []float64 {
 	acc := make([]float32, c.k)
 	c.linear(rows, vals, acc)
 	out := make([]float64, c.k)
 	for j := range out {
 		out[j] = float64(acc[j]) + float64(c.bias[j])
 	}
-	return out, cov
+	return out
 }
 
 // probabilities returns the calibrated probability of every class.
